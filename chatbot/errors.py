@@ -1,0 +1,10 @@
+"""The base of every error whose message is meant for the user (what failed, what to do)."""
+
+from __future__ import annotations
+
+
+class ChatbotError(RuntimeError):
+    pass
+
+
+USER_ERRORS: tuple[type[Exception], ...] = (ChatbotError,)

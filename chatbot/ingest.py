@@ -1,0 +1,132 @@
+"""Ingest: sources -> articles -> chunks -> vectors -> store, reporting every item's fate."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+from chatbot.chunking import Chunker
+from chatbot.embeddings import Embedder
+from chatbot.models import Article, Chunk, IngestReport, LoadFailure
+from chatbot.store import ArticleStore
+
+
+class IndexListener(Protocol):
+    def mark_stale(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class IngestEvent:
+    """One item's outcome, for progress displays."""
+
+    item: str
+    status: str  # added | updated | unchanged | skipped | failed
+    detail: str = ""
+
+
+ProgressCallback = Callable[[IngestEvent], None]
+_EMBED_GROUP_CHUNKS = 256  # chunks embedded per model call: larger groups pad less
+
+
+class Ingestor:
+    def __init__(
+        self,
+        store: ArticleStore,
+        embedder: Embedder,
+        chunker: Chunker,
+        listeners: Iterable[IndexListener] = (),
+    ) -> None:
+        self._store = store
+        self._embedder = embedder
+        self._chunker = chunker
+        self._listeners = list(listeners)
+
+    def ingest(
+        self,
+        loaded: Iterable[Article | LoadFailure],
+        progress: ProgressCallback | None = None,
+    ) -> IngestReport:
+        report = IngestReport()
+
+        def emit(item: str, status: str, detail: str = "") -> None:
+            if progress:
+                progress(IngestEvent(item, status, detail))
+
+        with self._store.writing():
+            self._store.repair()
+            try:
+                for group in self._groups(loaded, report, emit):
+                    self._write_group(group, report, emit)
+            finally:
+                if report.added or report.updated:
+                    for listener in self._listeners:
+                        listener.mark_stale()
+        return report
+
+    def _groups(
+        self,
+        loaded: Iterable[Article | LoadFailure],
+        report: IngestReport,
+        emit: Callable[[str, str, str], None],
+    ) -> Iterator[list[tuple[Article, list[Chunk], bool]]]:
+        """Articles that need writing, grouped so that one embedding call covers many chunks."""
+        seen: dict[str, str] = {}
+        group: list[tuple[Article, list[Chunk], bool]] = []
+        size = 0
+        for item in loaded:
+            if isinstance(item, LoadFailure):
+                report.failed.append((item.item, item.reason))
+                emit(item.item, "failed", item.reason)
+                continue
+            label = item.url or item.title or item.id
+            if item.id in seen:
+                reason = f"duplicate of an earlier item in this batch ({seen[item.id]})"
+                report.skipped.append((label, reason))
+                emit(label, "skipped", reason)
+                continue
+            seen[item.id] = label
+            if not item.text.strip():
+                report.failed.append((label, "the article has no text"))
+                emit(label, "failed", "the article has no text")
+                continue
+            stored = self._store.content_hashes([item.id]).get(item.id)
+            if stored == item.content_hash:
+                report.unchanged.append(item.id)
+                emit(label, "unchanged")
+                continue
+            chunks = self._chunker.chunk(item)
+            group.append((item, chunks, stored is not None))
+            size += len(chunks)
+            if size >= _EMBED_GROUP_CHUNKS:
+                yield group
+                group, size = [], 0
+        if group:
+            yield group
+
+    def _write_group(
+        self,
+        group: list[tuple[Article, list[Chunk], bool]],
+        report: IngestReport,
+        emit: Callable[[str, str, str], None],
+    ) -> None:
+        texts = [c.text for _, chunks, _ in group for c in chunks]
+        vectors = self._embedder.embed(texts)
+        offset = 0
+        for article, chunks, existed in group:
+            mine: np.ndarray = vectors[offset : offset + len(chunks)]
+            offset += len(chunks)
+            self._store.write_article(article, chunks, mine)
+            report.chunks += len(chunks)
+            (report.updated if existed else report.added).append(article.id)
+            emit(article.url or article.title, "updated" if existed else "added", article.id)
+
+    def delete(self, article_id: str) -> bool:
+        with self._store.writing():
+            deleted = self._store.delete_article(article_id)
+        if deleted:
+            for listener in self._listeners:
+                listener.mark_stale()
+        return deleted

@@ -1,0 +1,422 @@
+"""Chroma storage: the only module that imports chromadb, and the single source of truth.
+
+Two collections: ``articles`` (one record per article, full text, the article's mean chunk vector)
+and ``chunks`` (one record per chunk). Chunk ids carry the article's content version, and the
+article record is written last: it is the commit point. Until it is written, new chunks are
+invisible to readers (``committed`` filters them); after it, stale chunks are deleted. A crash at
+any moment therefore leaves either the old article or the new one, never a mix, and ``repair``
+removes whatever a crash left behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import chromadb
+import numpy as np
+from chromadb.config import Settings as ChromaSettings
+from filelock import FileLock, Timeout
+
+from chatbot.errors import ChatbotError
+from chatbot.models import Article, Chunk, StoredArticle
+
+_WRITE_BATCH = 1000
+
+
+class StoreError(ChatbotError):
+    """The store cannot be opened or written; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class ChunkHit:
+    """A chunk found by a query, with the metadata needed to cite it."""
+
+    chunk_id: str
+    article_id: str
+    n: int
+    text: str
+    char_start: int
+    char_end: int
+    title: str
+    source: str
+    published_at: datetime | None
+    url: str | None
+    authors: tuple[str, ...]
+    score: float
+
+
+def _ts(value: datetime | None) -> float:
+    return value.timestamp() if value else -1.0
+
+
+def _from_ts(value: Any) -> datetime | None:
+    if value is None or float(value) < 0:
+        return None
+    return datetime.fromtimestamp(float(value), tz=UTC)
+
+
+def version_of(content_hash: str) -> str:
+    return content_hash[:12]
+
+
+class ArticleStore:
+    def __init__(
+        self,
+        client: Any,
+        *,
+        embedding_model: str,
+        dimension: int,
+        articles_collection: str = "articles",
+        chunks_collection: str = "chunks",
+        lock_path: Path | None = None,
+        location: str = "",
+    ) -> None:
+        self.location = location
+        self._client = client
+        meta = {"embedding_model": embedding_model, "dimension": dimension}
+        self._articles = self._collection(articles_collection, meta)
+        self._chunks = self._collection(chunks_collection, meta)
+        self._lock = FileLock(str(lock_path)) if lock_path else None
+
+    @classmethod
+    def open(
+        cls,
+        *,
+        path: Path | None = None,
+        url: str | None = None,
+        embedding_model: str,
+        dimension: int,
+        articles_collection: str = "articles",
+        chunks_collection: str = "chunks",
+    ) -> ArticleStore:
+        chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
+        try:
+            if url:
+                from urllib.parse import urlsplit
+
+                parts = urlsplit(url)
+                client = chromadb.HttpClient(
+                    host=parts.hostname or "127.0.0.1",
+                    port=parts.port or (443 if parts.scheme == "https" else 8000),
+                    ssl=parts.scheme == "https",
+                    settings=chroma_settings,
+                )
+                client.heartbeat()
+                location, lock_path = url, None
+            else:
+                assert path is not None
+                path.mkdir(parents=True, exist_ok=True)
+                client = chromadb.PersistentClient(path=str(path), settings=chroma_settings)
+                location, lock_path = str(path), path / ".writer.lock"
+        except StoreError:
+            raise
+        except Exception as exc:
+            where = url or path
+            hint = (
+                "Start the Chroma server (chroma run --host 127.0.0.1 --port 8000) or unset "
+                "CHATBOT_CHROMA_URL to use the embedded store."
+                if url
+                else "Check that the folder is writable, or set CHATBOT_STORE_PATH."
+            )
+            raise StoreError(f"Cannot open the Chroma store at {where}: {exc}. {hint}") from exc
+        return cls(
+            client,
+            embedding_model=embedding_model,
+            dimension=dimension,
+            articles_collection=articles_collection,
+            chunks_collection=chunks_collection,
+            lock_path=lock_path,
+            location=location,
+        )
+
+    def _collection(self, name: str, meta: dict[str, Any]) -> Any:
+        collection = self._client.get_or_create_collection(
+            name,
+            embedding_function=None,
+            configuration={"hnsw": {"space": "cosine"}},
+            metadata=meta,
+        )
+        found = collection.metadata or {}
+        if (found.get("embedding_model"), found.get("dimension")) != (
+            meta["embedding_model"],
+            meta["dimension"],
+        ):
+            raise StoreError(
+                f"The store at {self.location or 'this location'} was built with the embedding "
+                f"model {found.get('embedding_model')!r} ({found.get('dimension')} dimensions), "
+                f"not {meta['embedding_model']!r} ({meta['dimension']}). Use the same model "
+                "(CHATBOT_EMBEDDING_BACKEND / CHATBOT_EMBEDDING_MODEL), or point "
+                "CHATBOT_STORE_PATH at a new folder and ingest again."
+            )
+        return collection
+
+    # --- writing -----------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def writing(self) -> Iterator[None]:
+        """Hold the single-writer lock of an embedded store (the server serialises by itself)."""
+        if self._lock is None:
+            yield
+            return
+        try:
+            with self._lock.acquire(timeout=0.5):
+                yield
+        except Timeout as exc:
+            raise StoreError(
+                f"Another process is writing to the store at {self.location}. The embedded store "
+                "takes one writer at a time: wait for it to finish, or run a Chroma server "
+                "(CHATBOT_CHROMA_URL) for several writers."
+            ) from exc
+
+    def write_article(self, article: Article, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
+        """Write an article whole: chunks first, then the article record that commits them."""
+        if len(chunks) != len(vectors) or not chunks:
+            raise ValueError("an article needs at least one chunk and one vector per chunk")
+        version = version_of(article.content_hash)
+        base = {
+            "article_id": article.id,
+            "version": version,
+            "title": article.title,
+            "source": article.source,
+            "published_ts": _ts(article.published_at),
+            "url": article.url or "",
+            "authors": "|".join(article.authors),
+        }
+        for i in range(0, len(chunks), _WRITE_BATCH):
+            part = chunks[i : i + _WRITE_BATCH]
+            self._chunks.upsert(
+                ids=[f"{article.id}:{version}:{c.n}" for c in part],
+                embeddings=vectors[i : i + _WRITE_BATCH],
+                documents=[c.text for c in part],
+                metadatas=[
+                    {**base, "n": c.n, "char_start": c.char_start, "char_end": c.char_end}
+                    for c in part
+                ],
+            )
+        mean = vectors.mean(axis=0)
+        mean = mean / max(float(np.linalg.norm(mean)), 1e-12)
+        self._articles.upsert(
+            ids=[article.id],
+            embeddings=[mean],
+            documents=[article.text],
+            metadatas=[
+                {
+                    **{k: v for k, v in base.items() if k != "article_id"},
+                    "language": article.language or "",
+                    "content_hash": article.content_hash,
+                    "chunks": len(chunks),
+                }
+            ],
+        )
+        self._chunks.delete(
+            where={"$and": [{"article_id": article.id}, {"version": {"$ne": version}}]}
+        )
+
+    def delete_article(self, article_id: str) -> bool:
+        found = self._articles.get(ids=[article_id], include=[])["ids"]
+        # The article record goes first, so a crash in between leaves only invisible chunks.
+        self._articles.delete(ids=[article_id])
+        self._chunks.delete(where={"article_id": article_id})
+        return bool(found)
+
+    def repair(self) -> int:
+        """Delete chunks that no committed article version owns (left by a crash)."""
+        versions = self.versions()
+        stale: list[str] = []
+        offset = 0
+        while True:
+            page = self._chunks.get(include=["metadatas"], limit=5000, offset=offset)
+            if not page["ids"]:
+                break
+            for chunk_id, meta in zip(page["ids"], page["metadatas"], strict=True):
+                if versions.get(meta["article_id"]) != meta["version"]:
+                    stale.append(chunk_id)
+            offset += len(page["ids"])
+        for i in range(0, len(stale), _WRITE_BATCH):
+            self._chunks.delete(ids=stale[i : i + _WRITE_BATCH])
+        return len(stale)
+
+    # --- reading -----------------------------------------------------------------------------
+
+    def versions(self, ids: Sequence[str] | None = None) -> dict[str, str]:
+        """Committed content version per article id."""
+        hashes = self.content_hashes(ids)
+        return {k: version_of(v) for k, v in hashes.items()}
+
+    def content_hashes(self, ids: Sequence[str] | None = None) -> dict[str, str]:
+        if ids is not None and not ids:
+            return {}
+        result: dict[str, str] = {}
+        offset = 0
+        while True:
+            if ids is not None:
+                page = self._articles.get(ids=list(ids), include=["metadatas"])
+            else:
+                page = self._articles.get(include=["metadatas"], limit=5000, offset=offset)
+            for article_id, meta in zip(page["ids"], page["metadatas"], strict=True):
+                result[article_id] = meta["content_hash"]
+            if ids is not None or not page["ids"]:
+                return result
+            offset += len(page["ids"])
+
+    def count_articles(self) -> int:
+        return self._articles.count()
+
+    def count_chunks(self) -> int:
+        return self._chunks.count()
+
+    def list_articles(
+        self,
+        *,
+        sources: Sequence[str] | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        ids: Sequence[str] | None = None,
+    ) -> list[StoredArticle]:
+        where = self.article_filter(sources=sources, since=since, until=until)
+        page = self._articles.get(
+            ids=list(ids) if ids is not None else None, where=where, include=["metadatas"]
+        )
+        articles = [
+            StoredArticle(
+                id=article_id,
+                title=meta["title"],
+                source=meta["source"],
+                published_at=_from_ts(meta["published_ts"]),
+                url=meta["url"] or None,
+                authors=tuple(a for a in meta["authors"].split("|") if a),
+                language=meta["language"] or None,
+                chunks=int(meta["chunks"]),
+                content_hash=meta["content_hash"],
+            )
+            for article_id, meta in zip(page["ids"], page["metadatas"], strict=True)
+        ]
+        newest_first = datetime.min.replace(tzinfo=UTC)
+        articles.sort(key=lambda a: (a.published_at or newest_first, a.title), reverse=True)
+        return articles
+
+    def get_article(self, article_id: str) -> Article | None:
+        page = self._articles.get(ids=[article_id], include=["metadatas", "documents"])
+        if not page["ids"]:
+            return None
+        meta, text = page["metadatas"][0], page["documents"][0]
+        return Article(
+            id=article_id,
+            title=meta["title"],
+            text=text,
+            source=meta["source"],
+            authors=tuple(a for a in meta["authors"].split("|") if a),
+            published_at=_from_ts(meta["published_ts"]),
+            url=meta["url"] or None,
+            language=meta["language"] or None,
+        )
+
+    def article_vectors(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
+        if not ids:
+            return {}
+        page = self._articles.get(ids=list(ids), include=["embeddings"])
+        return {
+            i: np.asarray(v, dtype=np.float32)
+            for i, v in zip(page["ids"], page["embeddings"], strict=True)
+        }
+
+    @staticmethod
+    def article_filter(
+        *,
+        sources: Sequence[str] | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        article_ids: Sequence[str] | None = None,
+        id_field: str | None = None,
+    ) -> dict[str, Any] | None:
+        """A Chroma ``where`` filter over article metadata (``until`` is exclusive)."""
+        clauses: list[dict[str, Any]] = []
+        if sources:
+            clauses.append({"source": {"$in": list(sources)}})
+        if since:
+            clauses.append({"published_ts": {"$gte": since.timestamp()}})
+        if until:
+            clauses.append({"published_ts": {"$lt": until.timestamp()}})
+        if article_ids and id_field:
+            clauses.append({id_field: {"$in": list(article_ids)}})
+        if not clauses:
+            return None
+        return clauses[0] if len(clauses) == 1 else {"$and": clauses}
+
+    def query_chunks(
+        self, vector: np.ndarray, k: int, where: dict[str, Any] | None = None
+    ) -> list[ChunkHit]:
+        """Nearest committed chunks, best first; score is cosine similarity."""
+        if self._chunks.count() == 0:
+            return []
+        result = self._chunks.query(
+            query_embeddings=[vector],
+            n_results=k,
+            where=where,
+            include=["metadatas", "documents", "distances"],
+        )
+        hits = [
+            self._hit(chunk_id, meta, text, 1.0 - float(distance))
+            for chunk_id, meta, text, distance in zip(
+                result["ids"][0],
+                result["metadatas"][0],
+                result["documents"][0],
+                result["distances"][0],
+                strict=True,
+            )
+        ]
+        return self.committed(hits)
+
+    def get_chunks(self, chunk_ids: Sequence[str]) -> list[ChunkHit]:
+        if not chunk_ids:
+            return []
+        page = self._chunks.get(ids=list(chunk_ids), include=["metadatas", "documents"])
+        hits = {
+            chunk_id: self._hit(chunk_id, meta, text, 0.0)
+            for chunk_id, meta, text in zip(
+                page["ids"], page["metadatas"], page["documents"], strict=True
+            )
+        }
+        return self.committed([hits[c] for c in chunk_ids if c in hits])
+
+    def iter_chunks(self, batch: int = 5000) -> Iterator[ChunkHit]:
+        """Every committed chunk (for building the keyword index)."""
+        versions = self.versions()
+        offset = 0
+        while True:
+            page = self._chunks.get(include=["metadatas", "documents"], limit=batch, offset=offset)
+            if not page["ids"]:
+                return
+            for chunk_id, meta, text in zip(
+                page["ids"], page["metadatas"], page["documents"], strict=True
+            ):
+                if versions.get(meta["article_id"]) == meta["version"]:
+                    yield self._hit(chunk_id, meta, text, 0.0)
+            offset += len(page["ids"])
+
+    def committed(self, hits: list[ChunkHit]) -> list[ChunkHit]:
+        """Drop chunks of article versions that were never committed or were superseded."""
+        versions = self.versions(sorted({h.article_id for h in hits}))
+        return [h for h in hits if versions.get(h.article_id) == h.chunk_id.split(":")[1]]
+
+    @staticmethod
+    def _hit(chunk_id: str, meta: dict[str, Any], text: str, score: float) -> ChunkHit:
+        return ChunkHit(
+            chunk_id=chunk_id,
+            article_id=meta["article_id"],
+            n=int(meta["n"]),
+            text=text,
+            char_start=int(meta["char_start"]),
+            char_end=int(meta["char_end"]),
+            title=meta["title"],
+            source=meta["source"],
+            published_at=_from_ts(meta["published_ts"]),
+            url=meta["url"] or None,
+            authors=tuple(a for a in meta["authors"].split("|") if a),
+            score=score,
+        )

@@ -143,3 +143,60 @@ class IngestReport:
             f"{len(self.unchanged)} unchanged, {len(self.skipped)} skipped, "
             f"{len(self.failed)} failed ({self.chunks} chunks written)"
         )
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A retrieved chunk of an article, with what is needed to cite it."""
+
+    chunk_id: str
+    article_id: str
+    n: int
+    text: str
+    char_start: int
+    char_end: int
+    title: str
+    source: str
+    published_at: datetime | None
+    url: str | None
+    authors: tuple[str, ...] = ()
+    score: float = 0.0
+    # Other outlets that carried the same passage (syndicated wire copy), collapsed into this one.
+    also_in: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Citation:
+    """Source [n] as cited by an answer: the exact quoted sentence(s) and their span."""
+
+    n: int
+    article_id: str
+    title: str
+    source: str
+    published_at: datetime | None
+    url: str | None
+    quote: str
+    char_start: int
+    char_end: int
+    supported: bool
+    score: float
+
+
+@dataclass(frozen=True)
+class AnswerSentence:
+    text: str
+    citations: tuple[int, ...]
+    supported: bool
+    score: float
+
+
+@dataclass(frozen=True)
+class Answer:
+    question: str
+    text: str
+    citations: tuple[Citation, ...]
+    sources: tuple[Passage, ...]
+    sentences: tuple[AnswerSentence, ...] = ()
+    backend: str = ""
+    refused: bool = False
+    notice: str = ""

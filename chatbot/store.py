@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -23,31 +22,13 @@ from chromadb.config import Settings as ChromaSettings
 from filelock import FileLock, Timeout
 
 from chatbot.errors import ChatbotError
-from chatbot.models import Article, Chunk, StoredArticle
+from chatbot.models import Article, Chunk, Passage, StoredArticle
 
 _WRITE_BATCH = 1000
 
 
 class StoreError(ChatbotError):
     """The store cannot be opened or written; the message says what to do."""
-
-
-@dataclass(frozen=True)
-class ChunkHit:
-    """A chunk found by a query, with the metadata needed to cite it."""
-
-    chunk_id: str
-    article_id: str
-    n: int
-    text: str
-    char_start: int
-    char_end: int
-    title: str
-    source: str
-    published_at: datetime | None
-    url: str | None
-    authors: tuple[str, ...]
-    score: float
 
 
 def _ts(value: datetime | None) -> float:
@@ -350,7 +331,7 @@ class ArticleStore:
 
     def query_chunks(
         self, vector: np.ndarray, k: int, where: dict[str, Any] | None = None
-    ) -> list[ChunkHit]:
+    ) -> list[Passage]:
         """Nearest committed chunks, best first; score is cosine similarity."""
         if self._chunks.count() == 0:
             return []
@@ -372,7 +353,7 @@ class ArticleStore:
         ]
         return self.committed(hits)
 
-    def get_chunks(self, chunk_ids: Sequence[str]) -> list[ChunkHit]:
+    def get_chunks(self, chunk_ids: Sequence[str]) -> list[Passage]:
         if not chunk_ids:
             return []
         page = self._chunks.get(ids=list(chunk_ids), include=["metadatas", "documents"])
@@ -384,7 +365,7 @@ class ArticleStore:
         }
         return self.committed([hits[c] for c in chunk_ids if c in hits])
 
-    def iter_chunks(self, batch: int = 5000) -> Iterator[ChunkHit]:
+    def iter_chunks(self, batch: int = 5000) -> Iterator[Passage]:
         """Every committed chunk (for building the keyword index)."""
         versions = self.versions()
         offset = 0
@@ -399,14 +380,14 @@ class ArticleStore:
                     yield self._hit(chunk_id, meta, text, 0.0)
             offset += len(page["ids"])
 
-    def committed(self, hits: list[ChunkHit]) -> list[ChunkHit]:
+    def committed(self, hits: list[Passage]) -> list[Passage]:
         """Drop chunks of article versions that were never committed or were superseded."""
         versions = self.versions(sorted({h.article_id for h in hits}))
         return [h for h in hits if versions.get(h.article_id) == h.chunk_id.split(":")[1]]
 
     @staticmethod
-    def _hit(chunk_id: str, meta: dict[str, Any], text: str, score: float) -> ChunkHit:
-        return ChunkHit(
+    def _hit(chunk_id: str, meta: dict[str, Any], text: str, score: float) -> Passage:
+        return Passage(
             chunk_id=chunk_id,
             article_id=meta["article_id"],
             n=int(meta["n"]),

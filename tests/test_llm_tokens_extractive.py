@@ -8,7 +8,7 @@ from collections.abc import Callable
 import pytest
 
 from chatbot.config import Settings
-from chatbot.llm import tokens
+from chatbot import tokens
 from chatbot.llm.base import LLMError, Message
 from chatbot.llm.extractive import ExtractiveBackend
 

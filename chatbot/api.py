@@ -2,20 +2,28 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import logging
+from collections.abc import Iterable, Iterator, Sequence
 from os import PathLike
 from typing import Any
 
+from chatbot.chat import AnswerEvent, ChatEngine, ChatSession, StreamEvent
 from chatbot.chunking import Chunker
+from chatbot.citations import SupportChecker
 from chatbot.config import Settings, load_settings
 from chatbot.dates import DateLike, to_datetime
 from chatbot.embeddings import Embedder, create_embedder
 from chatbot.fetch import Fetcher
 from chatbot.ingest import Ingestor, ProgressCallback
+from chatbot.keyword_index import KeywordIndex
+from chatbot.llm.base import LLMBackend
+from chatbot.llm.registry import create_backend
 from chatbot.loaders import iter_articles
-from chatbot.models import Article, IngestReport, StoredArticle
+from chatbot.models import Answer, Article, IngestReport, StoredArticle
+from chatbot.retrieval import Filters, Retriever
 from chatbot.store import ArticleStore
 
+log = logging.getLogger(__name__)
 IngestItem = str | PathLike[str] | Article | dict[str, Any]
 
 
@@ -32,6 +40,7 @@ class Chatbot:
         *,
         embedder: Embedder | None = None,
         store: ArticleStore | None = None,
+        llm: LLMBackend | None = None,
         **overrides: Any,
     ) -> None:
         self.settings = settings or load_settings(**overrides)
@@ -46,7 +55,34 @@ class Chatbot:
             chunks_collection=s.chunks_collection,
         )
         self.fetcher = Fetcher.from_settings(s)
-        self.ingestor = Ingestor(self.store, self.embedder, Chunker(s.chunk_size, s.chunk_overlap))
+        self.keyword_index = KeywordIndex(self.store)
+        self.ingestor = Ingestor(
+            self.store,
+            self.embedder,
+            Chunker(s.chunk_size, s.chunk_overlap),
+            listeners=[self.keyword_index],
+        )
+        self.retriever = Retriever(self.store, self.embedder, self.keyword_index)
+        if llm is None:
+            llm, self.backend_reason = create_backend(s)
+        else:
+            self.backend_reason = f"{llm.name}: given by the caller"
+        log.info("LLM backend %s", self.backend_reason)
+        self.llm = llm
+        self.checker = SupportChecker(
+            self.embedder, method=s.support_method, threshold=s.support_threshold
+        )
+        self.engine = ChatEngine(
+            self.retriever,
+            self.llm,
+            self.checker,
+            self.embedder,
+            top_k=s.top_k,
+            min_relevance=s.min_relevance,
+            unsupported_policy=s.unsupported_policy,
+            max_tokens=s.llm_max_tokens,
+            temperature=s.llm_temperature,
+        )
 
     # --- library -----------------------------------------------------------------------------
 
@@ -80,10 +116,61 @@ class Chatbot:
     def delete(self, article_id: str) -> bool:
         return self.ingestor.delete(article_id)
 
+    # --- questions -----------------------------------------------------------------------------
+
+    def stream(
+        self,
+        question: str,
+        *,
+        since: DateLike | None = None,
+        until: DateLike | None = None,
+        sources: Sequence[str] | None = None,
+        authors: Sequence[str] | None = None,
+        article_ids: Sequence[str] | None = None,
+    ) -> Iterator[StreamEvent]:
+        """Text pieces as they are generated (TokenEvent), then the checked Answer (AnswerEvent)."""
+        filters = make_filters(since, until, sources, authors, article_ids)
+        return self.engine.stream(question, filters)
+
+    def ask(self, question: str, **filters: Any) -> Answer:
+        answer: Answer | None = None
+        for event in self.stream(question, **filters):
+            if isinstance(event, AnswerEvent):
+                answer = event.answer
+        assert answer is not None
+        return answer
+
+    def chat_session(self, **filters: Any) -> ChatSession:
+        """A conversation with its own memory; follow-up questions are understood in context."""
+        return ChatSession(
+            self.engine, max_turns=self.settings.history_turns, filters=make_filters(**filters)
+        )
+
     def status(self) -> dict[str, Any]:
         return {
+            "llm_backend": self.llm.describe(),
+            "llm_backend_reason": self.backend_reason,
             "store": self.store.location,
             "embedding_model": self.embedder.name,
             "articles": self.store.count_articles(),
             "chunks": self.store.count_chunks(),
         }
+
+
+def make_filters(
+    since: DateLike | None = None,
+    until: DateLike | None = None,
+    sources: Sequence[str] | str | None = None,
+    authors: Sequence[str] | str | None = None,
+    article_ids: Sequence[str] | str | None = None,
+) -> Filters:
+    def many(value: Sequence[str] | str | None) -> tuple[str, ...]:
+        return (value,) if isinstance(value, str) else tuple(value or ())
+
+    return Filters(
+        since=to_datetime(since) if since else None,
+        until=to_datetime(until) if until else None,
+        sources=many(sources),
+        authors=many(authors),
+        article_ids=many(article_ids),
+    )

@@ -146,3 +146,75 @@ def status(obj: Context) -> None:
     """What the app is using: store, models, counts."""
     for key, value in obj.bot().status().items():
         click.echo(f"{key}: {value}")
+
+
+def _filter_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    for option in reversed(
+        [
+            click.option("--since", help="Only articles published on or after (YYYY-MM-DD)."),
+            click.option("--until", help="Only articles published before (YYYY-MM-DD)."),
+            click.option("--source", "sources", multiple=True, help="Only these outlets."),
+            click.option("--author", "authors", multiple=True, help="Only these authors."),
+            click.option("--article", "article_ids", multiple=True, help="Only these ids."),
+        ]
+    ):
+        func = option(func)
+    return func
+
+
+def render_answer(answer: Any) -> str:
+    """Answer text, unsupported sentences marked, then the numbered sources with quotes."""
+    from chatbot.render import answer_to_text
+
+    return answer_to_text(answer)
+
+
+def _ask(bot: Any, stream: Any) -> Any:
+    from chatbot.chat import AnswerEvent, TokenEvent
+
+    live = bot.llm.generative and sys.stderr.isatty()
+    answer = None
+    for event in stream:
+        if isinstance(event, TokenEvent) and live:
+            click.secho(event.text, nl=False, err=True, dim=True)
+        elif isinstance(event, AnswerEvent):
+            answer = event.answer
+    if live:
+        click.echo("", err=True)
+    return answer
+
+
+@main.command()
+@click.argument("question")
+@_filter_options
+@click.pass_obj
+@friendly_errors
+def ask(obj: Context, question: str, **filters: Any) -> None:
+    """Answer a question from the stored articles, with checked citations."""
+    bot = obj.bot()
+    answer = _ask(bot, bot.stream(question, **{k: v or None for k, v in filters.items()}))
+    click.echo(render_answer(answer))
+
+
+@main.command()
+@_filter_options
+@click.pass_obj
+@friendly_errors
+def chat(obj: Context, **filters: Any) -> None:
+    """A conversation in the terminal; follow-up questions are understood in context."""
+    bot = obj.bot()
+    session = bot.chat_session(**{k: v or None for k, v in filters.items()})
+    click.echo(f"Using {bot.llm.describe()}. Empty line or Ctrl-D to quit; /new to start over.")
+    while True:
+        try:
+            question = input("> ").strip()
+        except (EOFError, KeyboardInterrupt):
+            click.echo("")
+            return
+        if not question:
+            return
+        if question == "/new":
+            session.reset()
+            click.echo("(new conversation)")
+            continue
+        click.echo(render_answer(_ask(bot, session.stream(question))))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
 from chatbot.errors import ChatbotError
@@ -39,3 +41,96 @@ def day_range(value: DateLike) -> tuple[datetime, datetime]:
     start = to_datetime(value)
     start = start.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     return start, start + timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class TimeScope:
+    """What a question says about time: a date range and/or a wish for the newest news."""
+
+    since: datetime | None = None
+    until: datetime | None = None
+    recent: bool = False
+    phrase: str = ""
+
+
+_MONTHS = {
+    m: i + 1
+    for i, m in enumerate(
+        "january february march april may june july august september october november "
+        "december".split()
+    )
+}
+_MONTH_RE = "|".join(_MONTHS)
+_PATTERNS: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(r"\btoday\b|\btonight\b|\bthis morning\b", re.I), "today"),
+    (re.compile(r"\byesterday\b", re.I), "yesterday"),
+    (re.compile(r"\bthis week\b", re.I), "this week"),
+    (re.compile(r"\blast week\b|\bpast week\b", re.I), "last week"),
+    (re.compile(r"\bthis month\b", re.I), "this month"),
+    (re.compile(r"\blast month\b", re.I), "last month"),
+    (re.compile(r"\b(?:in|during|since)\s+(" + _MONTH_RE + r")(?:\s+(\d{4}))?\b", re.I), "month"),
+    (
+        re.compile(
+            r"\bon\s+(?:(" + _MONTH_RE + r")\s+(\d{1,2})(?:st|nd|rd|th)?|(\d{1,2})(?:st|nd|rd|th)?"
+            r"\s+(" + _MONTH_RE + r"))(?:,?\s+(\d{4}))?\b",
+            re.I,
+        ),
+        "day",
+    ),
+    (re.compile(r"\b(?:latest|newest|most recent|recently|currently|now)\b", re.I), "recent"),
+]
+
+
+def time_scope(question: str, reference: datetime) -> TimeScope:
+    """Read time phrases relative to ``reference`` (the newest article's date, or a given date).
+
+    "today", "this week", "in January", "on February 27" become date ranges; "latest" asks for
+    a recency boost instead of a hard filter.
+    """
+    ref_day, _ = day_range(reference)
+    for pattern, kind in _PATTERNS:
+        match = pattern.search(question)
+        if not match:
+            continue
+        phrase = match.group(0)
+        if kind == "today":
+            return TimeScope(ref_day, ref_day + timedelta(days=1), phrase=phrase)
+        if kind == "yesterday":
+            return TimeScope(ref_day - timedelta(days=1), ref_day, phrase=phrase)
+        if kind == "this week":
+            start = ref_day - timedelta(days=ref_day.weekday())
+            return TimeScope(start, ref_day + timedelta(days=1), phrase=phrase)
+        if kind == "last week":
+            return TimeScope(
+                ref_day - timedelta(days=7), ref_day + timedelta(days=1), phrase=phrase
+            )
+        if kind == "this month":
+            return TimeScope(ref_day.replace(day=1), ref_day + timedelta(days=1), phrase=phrase)
+        if kind == "last month":
+            end = ref_day.replace(day=1)
+            return TimeScope((end - timedelta(days=1)).replace(day=1), end, phrase=phrase)
+        if kind == "month":
+            month = _MONTHS[match.group(1).lower()]
+            year = int(match.group(2)) if match.group(2) else _latest_year(ref_day, month)
+            start = datetime(year, month, 1, tzinfo=UTC)
+            end = datetime(year + month // 12, month % 12 + 1, 1, tzinfo=UTC)
+            if phrase.lower().startswith("since"):
+                end = ref_day + timedelta(days=1)
+            return TimeScope(start, end, phrase=phrase)
+        if kind == "day":
+            month_name = match.group(1) or match.group(4)
+            day = int(match.group(2) or match.group(3))
+            month = _MONTHS[month_name.lower()]
+            year = int(match.group(5)) if match.group(5) else _latest_year(ref_day, month, day)
+            try:
+                start = datetime(year, month, day, tzinfo=UTC)
+            except ValueError:
+                continue
+            return TimeScope(start, start + timedelta(days=1), phrase=phrase)
+        return TimeScope(recent=True, phrase=phrase)
+    return TimeScope()
+
+
+def _latest_year(ref_day: datetime, month: int, day: int = 1) -> int:
+    """The year of the most recent (month, day) not after the reference day."""
+    return ref_day.year if (month, day) <= (ref_day.month, ref_day.day) else ref_day.year - 1

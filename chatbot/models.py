@@ -200,3 +200,5 @@ class Answer:
     backend: str = ""
     refused: bool = False
     notice: str = ""
+    # The standalone question that retrieval used (differs from ``question`` for follow-ups).
+    interpreted_as: str = ""

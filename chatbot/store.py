@@ -353,6 +353,15 @@ class ArticleStore:
         ]
         return self.committed(hits)
 
+    def chunk_vectors(self, chunk_ids: Sequence[str]) -> dict[str, np.ndarray]:
+        if not chunk_ids:
+            return {}
+        page = self._chunks.get(ids=list(chunk_ids), include=["embeddings"])
+        return {
+            i: np.asarray(v, dtype=np.float32)
+            for i, v in zip(page["ids"], page["embeddings"], strict=True)
+        }
+
     def get_chunks(self, chunk_ids: Sequence[str]) -> list[Passage]:
         if not chunk_ids:
             return []

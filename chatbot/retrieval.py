@@ -1,0 +1,193 @@
+"""Hybrid retrieval: dense (Chroma) + keyword (BM25), fused, filtered, time-aware, de-duplicated."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+
+import numpy as np
+
+from chatbot.dates import TimeScope, time_scope
+from chatbot.embeddings import Embedder
+from chatbot.keyword_index import KeywordIndex
+from chatbot.models import Passage
+from chatbot.store import ArticleStore
+from chatbot.text import words
+
+_RRF_K = 60  # the usual reciprocal-rank-fusion constant: damps the head of each list
+_DUPLICATE_COSINE = 0.95
+_DUPLICATE_SHARE = 0.5  # of the shorter passage's word 5-grams found in the other
+_RECENCY_HALF_LIFE_DAYS = 7.0
+
+
+@dataclass(frozen=True)
+class Filters:
+    since: datetime | None = None
+    until: datetime | None = None
+    sources: tuple[str, ...] = ()
+    authors: tuple[str, ...] = ()
+    article_ids: tuple[str, ...] = ()
+
+    def accepts(self, p: Passage) -> bool:
+        if self.sources and p.source not in self.sources:
+            return False
+        if self.article_ids and p.article_id not in self.article_ids:
+            return False
+        if self.authors and not set(self.authors) & set(p.authors):
+            return False
+        if self.since and (p.published_at is None or p.published_at < self.since):
+            return False
+        return not (self.until and (p.published_at is None or p.published_at >= self.until))
+
+
+@dataclass(frozen=True)
+class Retrieval:
+    passages: tuple[Passage, ...]
+    best_similarity: float  # cosine of the best passage: the evidence for "covered at all"
+    scope: TimeScope = field(default_factory=TimeScope)
+    filters: Filters = field(default_factory=Filters)
+
+
+class Retriever:
+    def __init__(
+        self,
+        store: ArticleStore,
+        embedder: Embedder,
+        keyword_index: KeywordIndex,
+        *,
+        candidates: int = 30,
+        mode: str = "hybrid",
+    ) -> None:
+        self._store = store
+        self._embedder = embedder
+        self._keywords = keyword_index
+        self._candidates = candidates
+        self.mode = mode
+
+    def retrieve(
+        self,
+        question: str,
+        k: int = 5,
+        filters: Filters | None = None,
+        *,
+        reference: datetime | None = None,
+        use_time_phrases: bool = True,
+    ) -> Retrieval:
+        filters = filters or Filters()
+        scope = TimeScope()
+        if use_time_phrases:
+            ref = reference or self._newest()
+            if ref is not None:
+                scope = time_scope(question, ref)
+        if scope.since or scope.until:
+            filters = replace(
+                filters,
+                since=max(filter(None, [filters.since, scope.since]), default=None),
+                until=min(filter(None, [filters.until, scope.until]), default=None),
+            )
+        qvec = self._embedder.embed_query(question)
+        dense: list[Passage] = []
+        sparse: list[Passage] = []
+        if self.mode in ("hybrid", "dense"):
+            dense = self._dense(qvec, filters)
+        if self.mode in ("hybrid", "keyword"):
+            sparse = self._keywords.search(question, self._candidates, filters.accepts)
+        fused = self._fuse(dense, sparse)
+        sims = self._similarities(qvec, fused)
+        if scope.recent:
+            fused = self._boost_recent(fused)
+        ranked = [replace(p, score=sims.get(p.chunk_id, 0.0)) for p in fused]
+        unique = collapse_duplicates(ranked, self._vectors(ranked))
+        top = unique[:k]
+        best = max((p.score for p in top), default=0.0)
+        return Retrieval(tuple(top), best, scope, filters)
+
+    def _newest(self) -> datetime | None:
+        return self._keywords.newest()
+
+    def _dense(self, qvec: np.ndarray, filters: Filters) -> list[Passage]:
+        where = ArticleStore.article_filter(
+            sources=filters.sources or None,
+            since=filters.since,
+            until=filters.until,
+            article_ids=filters.article_ids or None,
+            id_field="article_id",
+        )
+        hits = self._store.query_chunks(qvec, self._candidates, where)
+        return [h for h in hits if filters.accepts(h)]
+
+    @staticmethod
+    def _fuse(dense: Sequence[Passage], sparse: Sequence[Passage]) -> list[Passage]:
+        scores: dict[str, float] = {}
+        by_id: dict[str, Passage] = {}
+        for ranking in (dense, sparse):
+            for rank, p in enumerate(ranking):
+                scores[p.chunk_id] = scores.get(p.chunk_id, 0.0) + 1.0 / (_RRF_K + rank + 1)
+                by_id.setdefault(p.chunk_id, p)
+        order = sorted(scores, key=scores.__getitem__, reverse=True)
+        return [replace(by_id[c], score=scores[c]) for c in order]
+
+    @staticmethod
+    def _boost_recent(passages: list[Passage]) -> list[Passage]:
+        dated = [p.published_at for p in passages if p.published_at]
+        if not dated:
+            return passages
+        newest = max(dated)
+
+        def boosted(p: Passage) -> float:
+            if p.published_at is None:
+                return p.score * 0.5
+            age = (newest - p.published_at).total_seconds() / 86400
+            return p.score * (0.5 + 0.5 * math.exp(-age * math.log(2) / _RECENCY_HALF_LIFE_DAYS))
+
+        return sorted(passages, key=boosted, reverse=True)
+
+    def _vectors(self, passages: Sequence[Passage]) -> dict[str, np.ndarray]:
+        return self._store.chunk_vectors([p.chunk_id for p in passages])
+
+    def _similarities(self, qvec: np.ndarray, passages: Sequence[Passage]) -> dict[str, float]:
+        vectors = self._vectors(passages)
+        return {cid: float(np.dot(qvec, v)) for cid, v in vectors.items()}
+
+
+def _shingles(text: str, size: int = 5) -> set[tuple[str, ...]]:
+    tokens = words(text)
+    return {tuple(tokens[i : i + size]) for i in range(max(1, len(tokens) - size + 1))}
+
+
+def collapse_duplicates(
+    passages: Sequence[Passage], vectors: dict[str, np.ndarray]
+) -> list[Passage]:
+    """Keep the first of each group of near-identical passages (syndicated copies, whose chunk
+    boundaries may differ), recording the other outlets that carried it."""
+    kept: list[Passage] = []
+    kept_shingles: list[set[tuple[str, ...]]] = []
+    for p in passages:
+        vec = vectors.get(p.chunk_id)
+        shingles = _shingles(p.text)
+        twin = None
+        for i, other in enumerate(kept):
+            if other.article_id == p.article_id:
+                continue
+            other_vec = vectors.get(other.chunk_id)
+            shared = len(shingles & kept_shingles[i]) / max(
+                1, min(len(shingles), len(kept_shingles[i]))
+            )
+            close = (
+                vec is not None
+                and other_vec is not None
+                and (float(np.dot(vec, other_vec)) >= _DUPLICATE_COSINE)
+            )
+            if shared >= _DUPLICATE_SHARE or close:
+                twin = i
+                break
+        if twin is None:
+            kept.append(p)
+            kept_shingles.append(shingles)
+            continue
+        other = kept[twin]
+        if p.source and p.source != other.source and p.source not in other.also_in:
+            kept[twin] = replace(other, also_in=(*other.also_in, p.source))
+    return kept

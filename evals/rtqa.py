@@ -71,7 +71,7 @@ def retrieval_questions(questions: list[Question], articles: dict[str, dict]) ->
     ]
 
 
-def open_bot(store: Path, **settings: Any):  # noqa: ANN201 - chatbot imports stay lazy
+def open_bot(store: Path, **settings: Any):
     """A Chatbot over the eval store, ingesting the corpus first if the store is empty."""
     from chatbot.api import Chatbot
     from chatbot.config import Settings

@@ -7,8 +7,8 @@ from collections.abc import Callable
 
 import pytest
 
-from chatbot.config import Settings
 from chatbot import tokens
+from chatbot.config import Settings
 from chatbot.llm.base import LLMError, Message
 from chatbot.llm.extractive import ExtractiveBackend
 

@@ -11,6 +11,7 @@ from typing import Any
 import click
 
 from chatbot.config import Settings, load_settings
+from chatbot.render import answer_to_text
 
 
 class Context:
@@ -162,11 +163,24 @@ def _filter_options(func: Callable[..., Any]) -> Callable[..., Any]:
     return func
 
 
-def render_answer(answer: Any) -> str:
-    """Answer text, unsupported sentences marked, then the numbered sources with quotes."""
-    from chatbot.render import answer_to_text
+def _backend_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """The LLM choice may also follow the command: `chatbot ask "..." --backend local`."""
+    for option in reversed(
+        [
+            click.option(
+                "--backend", "llm_backend", help="auto|openai|openai-compatible|local|extractive."
+            ),
+            click.option("--base-url", "llm_base_url", help="OpenAI-compatible server URL."),
+            click.option("--model", "llm_model", help="LLM model name."),
+        ]
+    ):
+        func = option(func)
+    return func
 
-    return answer_to_text(answer)
+
+def _split(options: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    backend = {k: options.pop(k) for k in ("llm_backend", "llm_base_url", "llm_model")}
+    return backend, {k: v or None for k, v in options.items()}
 
 
 def _ask(bot: Any, stream: Any) -> Any:
@@ -187,23 +201,27 @@ def _ask(bot: Any, stream: Any) -> Any:
 @main.command()
 @click.argument("question")
 @_filter_options
+@_backend_options
 @click.pass_obj
 @friendly_errors
-def ask(obj: Context, question: str, **filters: Any) -> None:
+def ask(obj: Context, question: str, **options: Any) -> None:
     """Answer a question from the stored articles, with checked citations."""
-    bot = obj.bot()
-    answer = _ask(bot, bot.stream(question, **{k: v or None for k, v in filters.items()}))
-    click.echo(render_answer(answer))
+    backend, filters = _split(options)
+    bot = obj.bot(**backend)
+    answer = _ask(bot, bot.stream(question, **filters))
+    click.echo(answer_to_text(answer))
 
 
 @main.command()
 @_filter_options
+@_backend_options
 @click.pass_obj
 @friendly_errors
-def chat(obj: Context, **filters: Any) -> None:
+def chat(obj: Context, **options: Any) -> None:
     """A conversation in the terminal; follow-up questions are understood in context."""
-    bot = obj.bot()
-    session = bot.chat_session(**{k: v or None for k, v in filters.items()})
+    backend, filters = _split(options)
+    bot = obj.bot(**backend)
+    session = bot.chat_session(**filters)
     click.echo(f"Using {bot.llm.describe()}. Empty line or Ctrl-D to quit; /new to start over.")
     while True:
         try:
@@ -217,4 +235,30 @@ def chat(obj: Context, **filters: Any) -> None:
             session.reset()
             click.echo("(new conversation)")
             continue
-        click.echo(render_answer(_ask(bot, session.stream(question))))
+        click.echo(answer_to_text(_ask(bot, session.stream(question))))
+
+
+@main.command()
+@click.option("--host", help="Address to bind (default: the ui_host setting, 127.0.0.1).")
+@click.option("--port", type=int, help="Port (default: the ui_port setting, 7860).")
+@click.option(
+    "--example/--no-example",
+    default=True,
+    show_default=True,
+    help="Load the packaged example article first when the store is empty.",
+)
+@click.pass_obj
+@friendly_errors
+def ui(obj: Context, host: str | None, port: int | None, example: bool) -> None:
+    """The web UI: cited chat, article library, daily briefings."""
+    from pathlib import Path
+
+    from chatbot import ui as web
+
+    bot = obj.bot()
+    click.echo(f"LLM: {bot.backend_reason}")
+    if example and bot.store.count_articles() == 0:
+        examples = sorted((Path(web.__file__).parent / "examples").glob("*.txt"))
+        report = bot.ingest(examples)
+        click.echo(f"The store was empty: loaded the example article ({report.summary()}).")
+    web.launch(bot, host, port, announce=click.echo)

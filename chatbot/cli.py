@@ -262,3 +262,7 @@ def ui(obj: Context, host: str | None, port: int | None, example: bool) -> None:
         report = bot.ingest(examples)
         click.echo(f"The store was empty: loaded the example article ({report.summary()}).")
     web.launch(bot, host, port, announce=click.echo)
+
+
+if __name__ == "__main__":
+    main()

@@ -51,6 +51,8 @@ class TimeScope:
     until: datetime | None = None
     recent: bool = False
     phrase: str = ""
+    # A named day or month is a filter; "this week"-style talk is loose, so only a preference.
+    strict: bool = True
 
 
 _MONTHS = {
@@ -99,13 +101,14 @@ def time_scope(question: str, reference: datetime) -> TimeScope:
             return TimeScope(ref_day - timedelta(days=1), ref_day, phrase=phrase)
         if kind == "this week":
             start = ref_day - timedelta(days=ref_day.weekday())
-            return TimeScope(start, ref_day + timedelta(days=1), phrase=phrase)
+            return TimeScope(start, ref_day + timedelta(days=1), phrase=phrase, strict=False)
         if kind == "last week":
-            return TimeScope(
-                ref_day - timedelta(days=7), ref_day + timedelta(days=1), phrase=phrase
-            )
+            start = ref_day - timedelta(days=7)
+            return TimeScope(start, ref_day + timedelta(days=1), phrase=phrase, strict=False)
         if kind == "this month":
-            return TimeScope(ref_day.replace(day=1), ref_day + timedelta(days=1), phrase=phrase)
+            return TimeScope(
+                ref_day.replace(day=1), ref_day + timedelta(days=1), phrase=phrase, strict=False
+            )
         if kind == "last month":
             end = ref_day.replace(day=1)
             return TimeScope((end - timedelta(days=1)).replace(day=1), end, phrase=phrase)

@@ -20,6 +20,7 @@ _RRF_K = 60  # the usual reciprocal-rank-fusion constant: damps the head of each
 _DUPLICATE_COSINE = 0.95
 _DUPLICATE_SHARE = 0.5  # of the shorter passage's word 5-grams found in the other
 _RECENCY_HALF_LIFE_DAYS = 7.0
+_PERIOD_PREFERENCE = 1.5  # fused-score factor for passages inside a loose period ("this week")
 
 
 @dataclass(frozen=True)
@@ -81,7 +82,7 @@ class Retriever:
             ref = reference or self._newest()
             if ref is not None:
                 scope = time_scope(question, ref)
-        if scope.since or scope.until:
+        if scope.strict and (scope.since or scope.until):
             filters = replace(
                 filters,
                 since=max(filter(None, [filters.since, scope.since]), default=None),
@@ -98,6 +99,8 @@ class Retriever:
         sims = self._similarities(qvec, fused)
         if scope.recent:
             fused = self._boost_recent(fused)
+        elif not scope.strict:
+            fused = _prefer_period(fused, scope)
         ranked = [replace(p, score=sims.get(p.chunk_id, 0.0)) for p in fused]
         unique = collapse_duplicates(ranked, self._vectors(ranked))
         top = unique[:k]
@@ -150,6 +153,15 @@ class Retriever:
     def _similarities(self, qvec: np.ndarray, passages: Sequence[Passage]) -> dict[str, float]:
         vectors = self._vectors(passages)
         return {cid: float(np.dot(qvec, v)) for cid, v in vectors.items()}
+
+
+def _prefer_period(passages: list[Passage], scope: TimeScope) -> list[Passage]:
+    window = Filters(since=scope.since, until=scope.until)
+    return sorted(
+        passages,
+        key=lambda p: p.score * (_PERIOD_PREFERENCE if window.accepts(p) else 1.0),
+        reverse=True,
+    )
 
 
 def _shingles(text: str, size: int = 5) -> set[tuple[str, ...]]:

@@ -354,9 +354,17 @@ class ArticleStore:
         return self.committed(hits)
 
     def chunk_vectors(self, chunk_ids: Sequence[str]) -> dict[str, np.ndarray]:
+        """Stored vectors by chunk id; ids this client cannot read are left out."""
         if not chunk_ids:
             return {}
-        page = self._chunks.get(ids=list(chunk_ids), include=["embeddings"])
+        try:
+            page = self._chunks.get(ids=list(chunk_ids), include=["embeddings"])
+        except chromadb.errors.ChromaError:
+            # Another process wrote to the embedded store after this client loaded its vector
+            # segment; those newest chunks are unreadable here until the store is reopened.
+            if len(chunk_ids) == 1:
+                return {}
+            return {k: v for c in chunk_ids for k, v in self.chunk_vectors([c]).items()}
         return {
             i: np.asarray(v, dtype=np.float32)
             for i, v in zip(page["ids"], page["embeddings"], strict=True)

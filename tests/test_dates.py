@@ -33,6 +33,7 @@ def test_time_phrases_become_date_ranges(question: str, since: datetime, until: 
     scope = time_scope(question, REF)
     assert (scope.since, scope.until) == (since, until)
     assert not scope.recent
+    assert scope.strict == ("week" not in question)
 
 
 def test_latest_asks_for_recency_not_a_filter() -> None:

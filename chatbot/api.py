@@ -3,10 +3,21 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterable, Iterator, Sequence
 from os import PathLike
+from pathlib import Path
 from typing import Any
 
+from chatbot.briefing import (
+    FORMATS,
+    Briefing,
+    BriefingBuilder,
+    ScheduleStats,
+    briefing_job,
+    run_schedule,
+    story_article_ids,
+)
 from chatbot.chat import AnswerEvent, ChatEngine, ChatSession, StreamEvent
 from chatbot.chunking import Chunker
 from chatbot.citations import SupportChecker
@@ -22,6 +33,7 @@ from chatbot.loaders import iter_articles
 from chatbot.models import Answer, Article, IngestReport, StoredArticle
 from chatbot.retrieval import Filters, Retriever
 from chatbot.store import ArticleStore
+from chatbot.summarize import Summarizer, Summary, SummaryError
 
 log = logging.getLogger(__name__)
 IngestItem = str | PathLike[str] | Article | dict[str, Any]
@@ -84,6 +96,25 @@ class Chatbot:
             temperature=s.llm_temperature,
         )
 
+        self.summarizer = Summarizer(
+            self.store,
+            self.embedder,
+            self.llm,
+            self.checker,
+            cache_dir=s.data_dir / "summaries",
+            max_tokens=s.llm_max_tokens,
+            temperature=s.llm_temperature,
+            unsupported_policy=s.unsupported_policy,
+        )
+        self.briefings = BriefingBuilder(
+            self.store,
+            self.embedder,
+            self.summarizer,
+            max_stories=s.briefing_max_stories,
+            out_dir=s.briefings_dir,
+            state_dir=s.data_dir / "briefings",
+        )
+
     # --- library -----------------------------------------------------------------------------
 
     def ingest(
@@ -144,6 +175,80 @@ class Chatbot:
         """A conversation with its own memory; follow-up questions are understood in context."""
         return ChatSession(
             self.engine, max_turns=self.settings.history_turns, filters=make_filters(**filters)
+        )
+
+    # --- summaries and briefings --------------------------------------------------------------
+
+    def summarize(
+        self,
+        article_id: str | None = None,
+        *,
+        query: str | None = None,
+        since: DateLike | None = None,
+        until: DateLike | None = None,
+        sources: Sequence[str] | str | None = None,
+        limit: int = 5,
+    ) -> Summary:
+        """One article's cited summary, or one summary of the ``limit`` articles most relevant
+        to ``query`` and/or of all articles published in [since, until)."""
+        if article_id is not None:
+            return self.summarizer.summarize_article(article_id)
+        if query:
+            found = self.retriever.retrieve(
+                query, max(self.settings.top_k, 4 * limit), make_filters(since, until, sources)
+            )
+            if not found.passages or found.best_similarity < self.settings.min_relevance:
+                raise SummaryError(f"No stored article matches {query!r}.")
+            ids = list(dict.fromkeys(p.article_id for p in found.passages))[:limit]
+        elif since or until:
+            listed = self.articles(source=sources, since=since, until=until)
+            if not listed:
+                raise SummaryError("No stored article was published in that period.")
+            ids = [a.id for a in listed]  # a period means all of it: none silently dropped
+        else:
+            raise SummaryError("Give an article id, a query, or a since/until period.")
+        return self.summarizer.summarize_articles(ids)
+
+    def briefing(
+        self,
+        date: DateLike | None = None,
+        *,
+        since: DateLike | None = None,
+        until: DateLike | None = None,
+        since_last: bool = False,
+    ) -> Briefing:
+        return self.briefings.build(date, since=since, until=until, since_last=since_last)
+
+    def write_briefing(self, briefing: Briefing, formats: Iterable[str] = FORMATS) -> list[Path]:
+        return self.briefings.write(briefing, formats)
+
+    def list_briefings(self) -> list[str]:
+        return self.briefings.list_briefings()
+
+    def load_briefing(self, date: DateLike) -> Briefing:
+        return self.briefings.load_briefing(date)
+
+    def story_articles(self, number: int, date: DateLike | None = None) -> tuple[str, ...]:
+        """Ids of story ``number`` (1-based) of the briefing for ``date`` (default: the latest),
+        for "tell me more about the second story": bot.ask(q, article_ids=bot.story_articles(2))."""
+        brief = self.briefings.load_briefing(date) if date else self.briefings.latest_briefing()
+        if brief is None:
+            raise SummaryError("No briefing yet: run `chatbot briefing` first.")
+        return story_article_ids(brief, number)
+
+    def run_briefing_schedule(
+        self,
+        *,
+        at: str = "07:00",
+        timezone: str = "Europe/Moscow",
+        formats: Iterable[str] = FORMATS,
+        stop_event: threading.Event | None = None,
+    ) -> ScheduleStats:
+        return run_schedule(
+            briefing_job(lambda: self.briefings, formats),
+            at=at,
+            timezone=timezone,
+            stop_event=stop_event,
         )
 
     def status(self) -> dict[str, Any]:

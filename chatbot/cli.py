@@ -264,5 +264,85 @@ def ui(obj: Context, host: str | None, port: int | None, example: bool) -> None:
     web.launch(bot, host, port, announce=click.echo)
 
 
+@main.command()
+@click.argument("article_id", required=False)
+@click.option("--query", help="Summarize the articles that best match this query.")
+@click.option("--since", help="Only articles published on or after (YYYY-MM-DD).")
+@click.option("--until", help="Only articles published before (YYYY-MM-DD).")
+@click.option("--source", "sources", multiple=True, help="Only these outlets.")
+@click.option("--limit", type=int, default=5, show_default=True, help="Articles for --query.")
+@click.pass_obj
+@friendly_errors
+def summarize(
+    obj: Context,
+    article_id: str | None,
+    query: str | None,
+    since: str | None,
+    until: str | None,
+    sources: tuple[str, ...],
+    limit: int,
+) -> None:
+    """A short cited summary of ARTICLE_ID, or of the articles matching --query/--since."""
+    if not (article_id or query or since or until):
+        raise click.UsageError("Give an ARTICLE_ID, or --query and/or --since/--until.")
+    summary = obj.bot().summarize(
+        article_id,
+        query=query,
+        since=since,
+        until=until,
+        sources=list(sources) or None,
+        limit=limit,
+    )
+    click.echo(summary.to_text())
+
+
+@main.command()
+@click.option("--date", help="Day to brief: YYYY-MM-DD, today or yesterday (default today, UTC).")
+@click.option("--since", "since_", help="Start of a range instead of a day.")
+@click.option("--until", help="End of the range (default now).")
+@click.option("--since-last", is_flag=True, help="Everything since the last briefing.")
+@click.option(
+    "--format",
+    "formats",
+    multiple=True,
+    type=click.Choice(["md", "html", "json"]),
+    help="Output format (repeatable; default md, html and json).",
+)
+@click.option("--out", type=click.Path(file_okay=False), help="Output folder.")
+@click.option("--max-stories", type=int, help="Most stories in the briefing.")
+@click.option("--schedule", metavar="HH:MM", help="Keep running; write the briefing daily then.")
+@click.option("--timezone", default="Europe/Moscow", show_default=True, help="For --schedule.")
+@click.pass_obj
+@friendly_errors
+def briefing(
+    obj: Context,
+    date: str | None,
+    since_: str | None,
+    until: str | None,
+    since_last: bool,
+    formats: tuple[str, ...],
+    out: str | None,
+    max_stories: int | None,
+    schedule: str | None,
+    timezone: str,
+) -> None:
+    """The day's stories, each told once with citations, as Markdown/HTML/JSON files."""
+    bot = obj.bot(briefings_dir=out, briefing_max_stories=max_stories)
+    wanted = list(formats) or ["md", "html", "json"]
+    if schedule:
+        click.echo(
+            f"Writing the briefing every day at {schedule} ({timezone}) into "
+            f"{bot.settings.briefings_dir}; Ctrl-C to stop.",
+            err=True,
+        )
+        stats = bot.run_briefing_schedule(at=schedule, timezone=timezone, formats=wanted)
+        click.echo(f"{stats.runs} runs, {stats.failures} failed", err=True)
+        return
+    brief = bot.briefing(date, since=since_, until=until, since_last=since_last)
+    for path in bot.write_briefing(brief, wanted):
+        click.echo(str(path))
+    click.echo(f"{len(brief.stories)} stories. {brief.notice}".strip(), err=True)
+
+
 if __name__ == "__main__":
     main()

@@ -91,3 +91,23 @@ def test_wrong_settings_are_explained(workdir: Path) -> None:
     server = run(["--chroma-url", "http://127.0.0.1:9", "articles"], workdir)
     assert server.returncode != 0 and "chroma run" in server.stderr
     assert "Traceback" not in server.stderr
+
+
+def test_summarize_and_briefing_commands(workdir: Path, tmp_path: Path) -> None:
+    listed = run(["articles"], workdir)
+    article_id = next(x for x in listed.stdout.splitlines() if "2025-02-27" in x).split()[0]
+    summary = run(["summarize", article_id], workdir)
+    assert summary.returncode == 0, summary.stderr
+    assert "[1]" in summary.stdout
+    out = tmp_path / "briefs"
+    brief = run(["briefing", "--date", "2025-02-27", "--out", str(out)], workdir)
+    assert brief.returncode == 0, brief.stderr
+    files = sorted(p.name for p in out.iterdir())
+    assert files == [
+        "briefing-2025-02-27.html",
+        "briefing-2025-02-27.json",
+        "briefing-2025-02-27.md",
+    ]
+    assert "Putin" in (out / "briefing-2025-02-27.md").read_text()
+    missing = run(["summarize"], workdir)
+    assert missing.returncode != 0 and "ARTICLE_ID" in missing.stderr

@@ -176,7 +176,6 @@ def test_two_browser_sessions_keep_separate_histories(browser: Any, server: str)
             c.close()
 
 
-@pytest.mark.skip(reason="Briefing API (bot.briefing / bot.list_briefings, issue 5) is pending")
 def test_generate_a_briefing(page: Any) -> None:
     tab(page, "Briefing")
     page.fill("#cb-brief-date input, #cb-brief-date textarea", "2025-02-27")

@@ -210,7 +210,6 @@ def test_quotes_are_highlighted_in_their_surrounding_text() -> None:
         assert ui_render.safe_url(bad) is None
 
 
-@pytest.mark.skip(reason="Briefing API (bot.briefing / bot.list_briefings, issue 5) is pending")
 def test_briefing_generate_download_and_list(loaded: Chatbot) -> None:
     markdown, paths = ui.generate_briefing(loaded, "2025-02-27")
     assert "Putin" in markdown or "Russia" in markdown

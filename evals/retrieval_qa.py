@@ -81,17 +81,20 @@ def choice_support(bot: Any, q: Question) -> int:
     """Extractive multiple choice: the choice the retrieved passages support best."""
     found = bot.retriever.retrieve(q.question, 8, reference=question_date(q))
     texts = [normalise(p.text) for p in found.passages]
+    evidence = [p.text for p in found.passages[:5]]
+    pairs = [(f"{q.question} {choice}", text) for choice in q.choices for text in evidence]
+    support = [score for score, _ in bot.checker.score_many(pairs)] if pairs else []
     scores = []
-    for choice in q.choices:
+    for i, choice in enumerate(q.choices):
         c = normalise(choice)
-        # Literal mentions weigh most (by rank); embedding support breaks ties and covers
-        # paraphrases.
-        literal = sum(1.0 / (i + 1) for i, t in enumerate(texts) if re.search(
-            rf"(?<!\w){re.escape(c)}(?!\w)", t))
-        claim = f"{q.question} {choice}"
-        best = max(
-            (bot.checker.score(claim, p.text)[0] for p in found.passages[:5]), default=0.0
+        # Literal mentions weigh most (by rank); checker support breaks ties and covers
+        # paraphrases. One batched checker call per question.
+        literal = sum(
+            1.0 / (rank + 1)
+            for rank, t in enumerate(texts)
+            if re.search(rf"(?<!\w){re.escape(c)}(?!\w)", t)
         )
+        best = max(support[i * len(evidence) : (i + 1) * len(evidence)], default=0.0)
         scores.append(literal + best)
     return max(range(len(scores)), key=scores.__getitem__)
 
@@ -156,8 +159,9 @@ def main() -> None:
         sample = questions[: args.llm_limit]
         picks = [llm_choice(bot, llm, q) for q in sample]
         accuracy["local LLM"] = {
-            "accuracy": statistics.mean(p in q.answer_index for p, q in zip(picks, sample,
-                                                                           strict=True)),
+            "accuracy": statistics.mean(
+                p in q.answer_index for p, q in zip(picks, sample, strict=True)
+            ),
             "n": len(sample),
             "unparsed": sum(p < 0 for p in picks),
         }

@@ -3,7 +3,7 @@ highlights for this project's extractive and local-LLM summaries, Lead-3, a plai
 variant and the 25 published systems, plus the share of summary sentences the citation checker
 marks supported.
 
-    python -m evals.summaries_realsumm [--limit N] [--llm-limit N] [--store PATH]
+    python -m evals.summary_rouge [--limit N] [--llm-limit N] [--store PATH]
 
 The articles are stored lowercased and tokenized (``source_lower_tok``): the project's sentence
 splitter looks for a capital after a full stop, so sentences are split on the tokenized ``.``,

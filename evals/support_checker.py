@@ -1,6 +1,6 @@
 """Does the citation checker agree with people about what an article supports? (QAGS-XSum)
 
-    cd /work/main && .venv/bin/python -m evals.support_qags [--data PATH] [--out PATH]
+    cd /work/main && .venv/bin/python -m evals.support_checker [--data PATH] [--out PATH]
 
 QAGS-XSum (Wang et al., ACL 2020): 239 BBC articles, each with one model-written summary sentence
 and three crowd-worker yes/no answers to "is this sentence supported by the article?". The label is

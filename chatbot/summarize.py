@@ -10,7 +10,7 @@ are reduced in batches, so no selected article is ever dropped to make room.
 Extractive selection is PacSum-style directed centrality (Zheng & Lapata 2019) over sentence
 embeddings: a sentence scores for resembling the sentences after it and loses for resembling the
 ones before it. On the 100 REALSumm CNN/DM articles it beats Lead-3 on ROUGE-1/2 where plain
-centrality (similarity to the article mean) does not (``python -m evals.summaries_realsumm``).
+centrality (similarity to the article mean) does not (``python -m evals.summary_rouge``).
 """
 
 from __future__ import annotations

@@ -96,13 +96,15 @@ class Retriever:
         if self.mode in ("hybrid", "keyword"):
             sparse = self._keywords.search(question, self._candidates, filters.accepts)
         fused = self._fuse(dense, sparse)
-        sims = self._similarities(qvec, fused)
+        # One read of the candidates' vectors serves both the similarities and de-duplication.
+        vectors = self._store.chunk_vectors([p.chunk_id for p in fused])
+        sims = {cid: float(np.dot(qvec, v)) for cid, v in vectors.items()}
         if scope.recent:
             fused = self._boost_recent(fused)
         elif not scope.strict:
             fused = _prefer_period(fused, scope)
         ranked = [replace(p, score=sims.get(p.chunk_id, 0.0)) for p in fused]
-        unique = collapse_duplicates(ranked, self._vectors(ranked))
+        unique = collapse_duplicates(ranked, vectors)
         top = unique[:k]
         best = max((p.score for p in top), default=0.0)
         return Retrieval(tuple(top), best, scope, filters)
@@ -146,13 +148,6 @@ class Retriever:
             return p.score * (0.5 + 0.5 * math.exp(-age * math.log(2) / _RECENCY_HALF_LIFE_DAYS))
 
         return sorted(passages, key=boosted, reverse=True)
-
-    def _vectors(self, passages: Sequence[Passage]) -> dict[str, np.ndarray]:
-        return self._store.chunk_vectors([p.chunk_id for p in passages])
-
-    def _similarities(self, qvec: np.ndarray, passages: Sequence[Passage]) -> dict[str, float]:
-        vectors = self._vectors(passages)
-        return {cid: float(np.dot(qvec, v)) for cid, v in vectors.items()}
 
 
 def _prefer_period(passages: list[Passage], scope: TimeScope) -> list[Passage]:

@@ -6,11 +6,20 @@ article record is written last: it is the commit point. Until it is written, new
 invisible to readers (``committed`` filters them); after it, stale chunks are deleted. A crash at
 any moment therefore leaves either the old article or the new one, never a mix, and ``repair``
 removes whatever a crash left behind.
+
+An embedded store belongs to one process at a time: Chroma's embedded client caches the index in
+memory, so a second process reading while another writes sees stale segments ("Error finding
+id") or worse. ``open`` therefore takes a process lock on the folder (readers too) and refuses a
+second process with a clear error; several processes share a store through a Chroma server.
+Within the process, the writer lock serialises writers.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
+import sys
+import weakref
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,6 +34,12 @@ from chatbot.errors import ChatbotError
 from chatbot.models import Article, Chunk, Passage, StoredArticle
 
 _WRITE_BATCH = 1000
+_PROCESS_LOCK = ".process.lock"
+
+try:  # POSIX; elsewhere the one-process rule is documented but not enforced
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None  # type: ignore[assignment]
 
 
 class StoreError(ChatbotError):
@@ -45,6 +60,62 @@ def version_of(content_hash: str) -> str:
     return content_hash[:12]
 
 
+class ProcessLock:
+    """This process's claim on an embedded store folder: an ``flock`` on ``.process.lock``
+    holding the owner's pid and command line.
+
+    The kernel drops the lock when the owner exits, even on SIGKILL, so a crash never leaves
+    the store locked. Several stores of the same folder in one process share the claim (Chroma
+    shares one client per folder within a process, so that is safe): only the first holds the
+    lock, the others see their own pid in the file.
+    """
+
+    def __init__(self, folder: Path) -> None:
+        self.path = folder / _PROCESS_LOCK
+        self._fd: int | None = None
+        if fcntl is None:
+            return
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            owner = os.read(fd, 4096).decode("utf-8", "replace")
+            os.close(fd)
+            pid, _, command = owner.partition("\n")
+            if pid.strip() == str(os.getpid()):
+                return  # another store object of this same process holds it
+            raise StoreError(
+                f"The embedded store at {folder} is open in another process (pid "
+                f"{pid.strip() or '?'}: {command.strip() or 'unknown command'}). An embedded "
+                "Chroma store serves one process at a time; reading it while another process "
+                "writes gives stale or missing results. Stop that process first, or share the "
+                f"store through a Chroma server: chroma run --path {folder} --host 127.0.0.1 "
+                "--port 8000, then set CHATBOT_CHROMA_URL=http://127.0.0.1:8000."
+            ) from None
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n{' '.join(sys.argv)[:2000]}\n".encode())
+        self._fd = fd
+
+    @property
+    def held(self) -> bool:
+        return self._fd is not None
+
+    def release(self) -> None:
+        fd, self._fd = self._fd, None
+        if fd is not None:
+            os.close(fd)  # closing the descriptor drops the flock
+
+
+def _close(client: Any, lock: ProcessLock | None) -> None:
+    """Release a store's resources (also run by the garbage collector; must not see ``self``)."""
+    with contextlib.suppress(Exception):  # a half-built or already stopped client
+        close = getattr(client, "close", None)
+        if close is not None:
+            close()
+    if lock is not None:
+        lock.release()
+
+
 class ArticleStore:
     def __init__(
         self,
@@ -56,13 +127,32 @@ class ArticleStore:
         chunks_collection: str = "chunks",
         lock_path: Path | None = None,
         location: str = "",
+        process_lock: ProcessLock | None = None,
     ) -> None:
         self.location = location
         self._client = client
+        # Closing the client and dropping the process lock when this object goes away lets
+        # another process open the folder after this one is done with it.
+        self._finalizer = weakref.finalize(self, _close, client, process_lock)
+        self._finalizer.atexit = False  # at exit the kernel drops the lock anyway
         meta = {"embedding_model": embedding_model, "dimension": dimension}
-        self._articles = self._collection(articles_collection, meta)
-        self._chunks = self._collection(chunks_collection, meta)
+        try:
+            self._articles = self._collection(articles_collection, meta)
+            self._chunks = self._collection(chunks_collection, meta)
+        except BaseException:
+            self.close()
+            raise
         self._lock = FileLock(str(lock_path)) if lock_path else None
+
+    def close(self) -> None:
+        """Release the Chroma client and this process's claim on an embedded store folder."""
+        self._finalizer()
+
+    def __enter__(self) -> ArticleStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     @classmethod
     def open(
@@ -76,6 +166,7 @@ class ArticleStore:
         chunks_collection: str = "chunks",
     ) -> ArticleStore:
         chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
+        process_lock: ProcessLock | None = None
         try:
             if url:
                 from urllib.parse import urlsplit
@@ -92,11 +183,14 @@ class ArticleStore:
             else:
                 assert path is not None
                 path.mkdir(parents=True, exist_ok=True)
+                process_lock = ProcessLock(path)  # before Chroma reads anything
                 client = chromadb.PersistentClient(path=str(path), settings=chroma_settings)
                 location, lock_path = str(path), path / ".writer.lock"
         except StoreError:
             raise
         except Exception as exc:
+            if process_lock is not None:
+                process_lock.release()
             where = url or path
             hint = (
                 "Start the Chroma server (chroma run --host 127.0.0.1 --port 8000) or unset "
@@ -113,6 +207,7 @@ class ArticleStore:
             chunks_collection=chunks_collection,
             lock_path=lock_path,
             location=location,
+            process_lock=process_lock,
         )
 
     def _collection(self, name: str, meta: dict[str, Any]) -> Any:

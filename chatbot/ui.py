@@ -640,6 +640,26 @@ def login_for(settings: Settings) -> tuple[str, str] | None:
     return None
 
 
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
+def startup_message(url: str, host: str, login: bool) -> str:
+    """The line printed at start: where the UI listens, who can reach it, whether it asks for a
+    login (and a warning when it is reachable from the network without one)."""
+    reach = (
+        "only this machine can reach it"
+        if host in LOOPBACK_HOSTS
+        else f"bound to {host}: other machines can reach it"
+    )
+    line = f"Web UI listening on {url} ({reach}; {'login required' if login else 'no login'})"
+    if not login and host not in LOOPBACK_HOSTS:
+        line += (
+            " — WARNING: reachable from other machines without a login; set "
+            "CHATBOT_UI_USERNAME and CHATBOT_UI_PASSWORD"
+        )
+    return line
+
+
 def launch(
     bot: Chatbot,
     host: str | None = None,
@@ -676,11 +696,7 @@ def launch(
     except OSError as exc:  # port taken, address not available: say so, not a traceback
         raise ChatbotError(f"Cannot start the web UI on {host}:{port}: {exc}") from exc
     if announce is not None:
-        login = "login required" if auth else "no login required"
-        line = f"Web UI listening on {app.local_url} ({login})"
-        if not auth and host not in ("127.0.0.1", "localhost", "::1"):
-            line += " — WARNING: reachable from other machines without a login"
-        announce(line)
+        announce(startup_message(str(app.local_url), host, auth is not None))
     if block:
         app.block_thread()
     return app

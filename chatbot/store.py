@@ -251,47 +251,76 @@ class ArticleStore:
 
     def write_article(self, article: Article, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
         """Write an article whole: chunks first, then the article record that commits them."""
-        if len(chunks) != len(vectors) or not chunks:
-            raise ValueError("an article needs at least one chunk and one vector per chunk")
-        version = version_of(article.content_hash)
-        base = {
-            "article_id": article.id,
-            "version": version,
-            "title": article.title,
-            "source": article.source,
-            "published_ts": _ts(article.published_at),
-            "url": article.url or "",
-            "authors": "|".join(article.authors),
-        }
-        for i in range(0, len(chunks), _WRITE_BATCH):
-            part = chunks[i : i + _WRITE_BATCH]
-            self._chunks.upsert(
-                ids=[f"{article.id}:{version}:{c.n}" for c in part],
-                embeddings=vectors[i : i + _WRITE_BATCH],
-                documents=[c.text for c in part],
-                metadatas=[
+        self.write_articles([(article, chunks, vectors)])
+
+    def write_articles(self, items: Sequence[tuple[Article, Sequence[Chunk], np.ndarray]]) -> None:
+        """Write several articles, each whole, in a few calls (Chroma's cost is mostly per call):
+        all their chunks, then all their article records (each record commits its own chunks,
+        so a crash in between leaves every article either old or new), then stale chunks go."""
+        if not items:
+            return
+        ids: list[str] = []
+        embeddings: list[np.ndarray] = []
+        documents: list[str] = []
+        metadatas: list[dict[str, Any]] = []
+        records: list[tuple[str, np.ndarray, str, dict[str, Any]]] = []
+        for article, chunks, vectors in items:
+            if len(chunks) != len(vectors) or not chunks:
+                raise ValueError("an article needs at least one chunk and one vector per chunk")
+            version = version_of(article.content_hash)
+            base = {
+                "article_id": article.id,
+                "version": version,
+                "title": article.title,
+                "source": article.source,
+                "published_ts": _ts(article.published_at),
+                "url": article.url or "",
+                "authors": "|".join(article.authors),
+            }
+            for c, vector in zip(chunks, vectors, strict=True):
+                ids.append(f"{article.id}:{version}:{c.n}")
+                embeddings.append(vector)
+                documents.append(c.text)
+                metadatas.append(
                     {**base, "n": c.n, "char_start": c.char_start, "char_end": c.char_end}
-                    for c in part
-                ],
+                )
+            mean = vectors.mean(axis=0)
+            mean = mean / max(float(np.linalg.norm(mean)), 1e-12)
+            meta = {
+                **{k: v for k, v in base.items() if k != "article_id"},
+                "language": article.language or "",
+                "content_hash": article.content_hash,
+                "chunks": len(chunks),
+            }
+            records.append((article.id, mean, article.text, meta))
+        for i in range(0, len(ids), _WRITE_BATCH):
+            self._chunks.upsert(
+                ids=ids[i : i + _WRITE_BATCH],
+                embeddings=np.asarray(embeddings[i : i + _WRITE_BATCH]),
+                documents=documents[i : i + _WRITE_BATCH],
+                metadatas=metadatas[i : i + _WRITE_BATCH],
             )
-        mean = vectors.mean(axis=0)
-        mean = mean / max(float(np.linalg.norm(mean)), 1e-12)
-        self._articles.upsert(
-            ids=[article.id],
-            embeddings=[mean],
-            documents=[article.text],
-            metadatas=[
-                {
-                    **{k: v for k, v in base.items() if k != "article_id"},
-                    "language": article.language or "",
-                    "content_hash": article.content_hash,
-                    "chunks": len(chunks),
-                }
-            ],
-        )
-        self._chunks.delete(
-            where={"$and": [{"article_id": article.id}, {"version": {"$ne": version}}]}
-        )
+        for i in range(0, len(records), _WRITE_BATCH):  # the commit point of each article
+            part = records[i : i + _WRITE_BATCH]
+            self._articles.upsert(
+                ids=[r[0] for r in part],
+                embeddings=np.asarray([r[1] for r in part]),
+                documents=[r[2] for r in part],
+                metadatas=[r[3] for r in part],
+            )
+        versions = {r[0]: r[3]["version"] for r in records}
+        written = sorted(versions)
+        for i in range(0, len(written), _WRITE_BATCH):
+            found = self._chunks.get(
+                where={"article_id": {"$in": written[i : i + _WRITE_BATCH]}}, include=["metadatas"]
+            )
+            stale = [
+                chunk_id
+                for chunk_id, meta in zip(found["ids"], found["metadatas"], strict=True)
+                if meta["version"] != versions[meta["article_id"]]
+            ]
+            for j in range(0, len(stale), _WRITE_BATCH):
+                self._chunks.delete(ids=stale[j : j + _WRITE_BATCH])
 
     def delete_article(self, article_id: str) -> bool:
         found = self._articles.get(ids=[article_id], include=[])["ids"]

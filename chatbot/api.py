@@ -74,7 +74,13 @@ class Chatbot:
             Chunker(s.chunk_size, s.chunk_overlap),
             listeners=[self.keyword_index],
         )
-        self.retriever = Retriever(self.store, self.embedder, self.keyword_index)
+        self.retriever = Retriever(
+            self.store,
+            self.embedder,
+            self.keyword_index,
+            recency_weight=s.recency_weight,
+            recency_days=s.recency_days,
+        )
         if llm is None:
             llm, self.backend_reason = create_backend(s)
         else:

@@ -122,6 +122,15 @@ class Settings(BaseSettings):
 
     # --- chat and retrieval ----------------------------------------------------------------
     top_k: int = Field(5, ge=1, le=50, description="Passages given to the answer.")
+    recency_weight: float = Field(
+        0.5,
+        ge=0,
+        description="How much retrieval prefers articles published near the newest stored "
+        "article (or the given date): a same-day match scores up to 1 + this; 0 turns it off.",
+    )
+    recency_days: float = Field(
+        7.0, gt=0, description="Days over which that preference fades (by 1/e)."
+    )
     min_relevance: float = Field(
         0.25,
         ge=0,

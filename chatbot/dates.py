@@ -53,6 +53,8 @@ class TimeScope:
     phrase: str = ""
     # A named day or month is a filter; "this week"-style talk is loose, so only a preference.
     strict: bool = True
+    # "On July 4, 1776" names its year: before the stored news it is history, not a filter.
+    explicit_year: bool = False
 
 
 _MONTHS = {
@@ -119,7 +121,7 @@ def time_scope(question: str, reference: datetime) -> TimeScope:
             end = datetime(year + month // 12, month % 12 + 1, 1, tzinfo=UTC)
             if phrase.lower().startswith("since"):
                 end = ref_day + timedelta(days=1)
-            return TimeScope(start, end, phrase=phrase)
+            return TimeScope(start, end, phrase=phrase, explicit_year=bool(match.group(2)))
         if kind == "day":
             month_name = match.group(1) or match.group(4)
             day = int(match.group(2) or match.group(3))
@@ -129,7 +131,9 @@ def time_scope(question: str, reference: datetime) -> TimeScope:
                 start = datetime(year, month, day, tzinfo=UTC)
             except ValueError:
                 continue
-            return TimeScope(start, start + timedelta(days=1), phrase=phrase)
+            return TimeScope(
+                start, start + timedelta(days=1), phrase=phrase, explicit_year=bool(match.group(5))
+            )
         return TimeScope(recent=True, phrase=phrase)
     return TimeScope()
 

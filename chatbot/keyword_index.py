@@ -36,6 +36,7 @@ class _Snapshot:
     passages: list[Passage]
     chunk_count: int
     newest: datetime | None = None
+    oldest: datetime | None = None
 
 
 class KeywordIndex:
@@ -65,8 +66,8 @@ class KeywordIndex:
         index = bm25s.BM25()
         corpus = [keyword_tokens(f"{p.title} {p.text}") or ["_empty_"] for p in passages]
         index.index(corpus, show_progress=False)
-        newest = max((p.published_at for p in passages if p.published_at), default=None)
-        return _Snapshot(index, passages, count, newest)
+        dates = [p.published_at for p in passages if p.published_at]
+        return _Snapshot(index, passages, count, max(dates, default=None), min(dates, default=None))
 
     def refresh(self) -> None:
         self._current()
@@ -74,6 +75,9 @@ class KeywordIndex:
     def newest(self) -> datetime | None:
         """Publication date of the newest stored article: "today" for time phrases."""
         return self._current().newest
+
+    def oldest(self) -> datetime | None:
+        return self._current().oldest
 
     def search(
         self, query: str, k: int, mask_fn: Callable[[Passage], bool] | None = None

@@ -19,7 +19,7 @@ from chatbot.text import words
 _RRF_K = 60  # the usual reciprocal-rank-fusion constant: damps the head of each list
 _DUPLICATE_COSINE = 0.95
 _DUPLICATE_SHARE = 0.5  # of the shorter passage's word 5-grams found in the other
-_RECENCY_HALF_LIFE_DAYS = 7.0
+_RECENCY_HALF_LIFE_DAYS = 7.0  # for "latest"/"recently": a strong pull towards the reference
 _PERIOD_PREFERENCE = 1.5  # fused-score factor for passages inside a loose period ("this week")
 
 
@@ -60,12 +60,16 @@ class Retriever:
         *,
         candidates: int = 30,
         mode: str = "hybrid",
+        recency_weight: float = 0.5,
+        recency_days: float = 7.0,
     ) -> None:
         self._store = store
         self._embedder = embedder
         self._keywords = keyword_index
         self._candidates = candidates
         self.mode = mode
+        self._recency_weight = recency_weight
+        self._recency_days = recency_days
 
     def retrieve(
         self,
@@ -78,11 +82,10 @@ class Retriever:
     ) -> Retrieval:
         filters = filters or Filters()
         scope = TimeScope()
-        if use_time_phrases:
-            ref = reference or self._newest()
-            if ref is not None:
-                scope = time_scope(question, ref)
-        if scope.strict and (scope.since or scope.until):
+        ref = (reference or self._newest()) if use_time_phrases else reference
+        if use_time_phrases and ref is not None:
+            scope = time_scope(question, ref)
+        if scope.strict and (scope.since or scope.until) and not self._history(scope):
             filters = replace(
                 filters,
                 since=max(filter(None, [filters.since, scope.since]), default=None),
@@ -99,10 +102,7 @@ class Retriever:
         # One read of the candidates' vectors serves both the similarities and de-duplication.
         vectors = self._store.chunk_vectors([p.chunk_id for p in fused])
         sims = {cid: float(np.dot(qvec, v)) for cid, v in vectors.items()}
-        if scope.recent:
-            fused = self._boost_recent(fused)
-        elif not scope.strict:
-            fused = _prefer_period(fused, scope)
+        fused = self._reorder_by_time(fused, scope, ref)
         ranked = [replace(p, score=sims.get(p.chunk_id, 0.0)) for p in fused]
         unique = collapse_duplicates(ranked, vectors)
         top = unique[:k]
@@ -134,29 +134,41 @@ class Retriever:
         order = sorted(scores, key=scores.__getitem__, reverse=True)
         return [replace(by_id[c], score=scores[c]) for c in order]
 
-    @staticmethod
-    def _boost_recent(passages: list[Passage]) -> list[Passage]:
-        dated = [p.published_at for p in passages if p.published_at]
-        if not dated:
+    def _reorder_by_time(
+        self, passages: list[Passage], scope: TimeScope, ref: datetime | None
+    ) -> list[Passage]:
+        """News is read as of a date: among similar matches prefer articles near it, strongly
+        for "latest", and prefer a loose period ("this week") without filtering to it."""
+        if ref is None:
             return passages
-        newest = max(dated)
+        period = Filters(since=scope.since, until=scope.until)
 
-        def boosted(p: Passage) -> float:
-            if p.published_at is None:
-                return p.score * 0.5
-            age = (newest - p.published_at).total_seconds() / 86400
-            return p.score * (0.5 + 0.5 * math.exp(-age * math.log(2) / _RECENCY_HALF_LIFE_DAYS))
+        def factor(p: Passage) -> float:
+            apart = _days_apart(p, ref)
+            if scope.recent:
+                near = 0.5 if apart is None else 0.5 + 0.5 * 2 ** (-apart / _RECENCY_HALF_LIFE_DAYS)
+            else:
+                near = 1.0
+                if apart is not None:
+                    near += self._recency_weight * math.exp(-apart / self._recency_days)
+            loose = not scope.strict and period.accepts(p)
+            return near * (_PERIOD_PREFERENCE if loose else 1.0)
 
-        return sorted(passages, key=boosted, reverse=True)
+        return sorted(passages, key=lambda p: p.score * factor(p), reverse=True)
+
+    def _history(self, scope: TimeScope) -> bool:
+        """A date with its year that ends before the oldest stored article ("On July 4, 1776")
+        is what the question is about, not when its articles were published."""
+        oldest = self._keywords.oldest()
+        return bool(
+            scope.explicit_year and scope.until and oldest is not None and scope.until <= oldest
+        )
 
 
-def _prefer_period(passages: list[Passage], scope: TimeScope) -> list[Passage]:
-    window = Filters(since=scope.since, until=scope.until)
-    return sorted(
-        passages,
-        key=lambda p: p.score * (_PERIOD_PREFERENCE if window.accepts(p) else 1.0),
-        reverse=True,
-    )
+def _days_apart(p: Passage, ref: datetime) -> float | None:
+    if p.published_at is None:
+        return None
+    return abs((ref - p.published_at).total_seconds()) / 86400
 
 
 def _shingles(text: str, size: int = 5) -> set[tuple[str, ...]]:

@@ -122,6 +122,51 @@ def test_time_phrases_filter_relative_to_the_newest_article(news_bot: Chatbot) -
     assert answer.sources and all(p.published_at.month == 1 for p in answer.sources)
     today = news_bot.ask("What did the central bank say today?")
     assert all(p.published_at.date().isoformat() == "2025-02-27" for p in today.sources)
+    dated = news_bot.retriever.retrieve("What did the central bank decide on February 27, 2025?")
+    assert dated.passages and dated.filters.since == datetime(2025, 2, 27, tzinfo=UTC)
+
+
+def test_a_date_before_all_stored_news_is_history_not_a_filter(news_bot: Chatbot) -> None:
+    found = news_bot.retriever.retrieve(
+        "Who scored the winning goal in the cup final, as they did on July 30, 1966?"
+    )
+    assert found.scope.phrase.startswith("on July 30, 1966")
+    assert found.filters.since is None and found.filters.until is None
+    assert "Haaland" in found.passages[0].text
+    # Without its year the same day is read as the latest July 30: a filter, so nothing.
+    assert not news_bot.retriever.retrieve("Who scored the winning goal on July 30?").passages
+
+
+def test_articles_near_the_reference_date_are_preferred(news_bot: Chatbot) -> None:
+    wildfires = [
+        _article(
+            "Wildfire near Athens",
+            "A wildfire burned forests near Athens, Greece, forcing hundreds of villagers to "
+            "flee their homes, firefighters said.",
+            "Kathimerini",
+            "2025-01-05",
+            "https://news.example/fire-january",
+        ),
+        _article(
+            "Greek firefighters battle blaze",
+            "Firefighters in Greece battled a wildfire in the hills outside Athens as residents "
+            "of several villages were evacuated.",
+            "ERT",
+            "2025-02-26",
+            "https://news.example/fire-february",
+        ),
+    ]
+    assert len(news_bot.ingest(wildfires).added) == 2
+    question = "wildfire near Athens villagers evacuated"
+
+    def first(reference: str | None) -> str:
+        when = datetime.fromisoformat(reference).replace(tzinfo=UTC) if reference else None
+        return news_bot.retriever.retrieve(question, reference=when).passages[0].source
+
+    # By default "now" is the newest stored article (2025-02-27).
+    assert first(None) == "ERT"
+    assert first("2025-01-06") == "Kathimerini"
+    assert first("2025-02-27") == "ERT"
 
 
 def test_follow_up_questions_use_the_conversation(news_bot: Chatbot) -> None:

@@ -356,11 +356,14 @@ def run_crash(
     chars: int = 600,
     ops: Sequence[str] = ("ingest", "update", "delete"),
     seed: int = 8,
+    aim: str = "mixed",
     embedder: Embedder | None = None,
     work: Path | None = None,
     log: Callable[[str], None] = print,
 ) -> CrashResult:
-    """``trials`` ingest kills and ``trials`` delete kills; see the module docstring."""
+    """``trials`` ingest kills and ``trials`` delete kills; see the module docstring. ``aim``
+    places the ingest kills: "anytime" (uniformly over a whole run), "writes" (just after a
+    group write begins) or "mixed" (half each)."""
     started = time.monotonic()
     rng = random.Random(seed)
     embedder = embedder or create_embedder(Settings())
@@ -409,6 +412,7 @@ def run_crash(
                 counts,
                 by_id,
                 estimates,
+                aim,
             )
             result.trials.append(trial)
             k = trial.kill
@@ -455,6 +459,7 @@ def _crash_trial(
     counts: dict[str, int],
     by_id: dict[str, int],
     estimates: dict[str, float],
+    aim: str,
 ) -> Trial:
     trial_dir = work / f"trial-{n}"
     store = trial_dir / "vs"
@@ -475,7 +480,7 @@ def _crash_trial(
         # Deletions commit one by one: after a random number of them, plus a fraction of one.
         kill = run_and_kill("delete", store, targets_file(work), "committed",
                             rng.randrange(total), rng.uniform(0.0, 0.1))  # fmt: skip
-    elif n % 4 in (1, 2):
+    elif aim == "anytime" or (aim == "mixed" and n % 4 in (1, 2)):
         # Any moment of the run (repair, loading, chunking, embedding, writing), uniformly.
         span = estimates.get(op, 30.0)
         kill = run_and_kill("ingest", store, new, "committed", 0, rng.uniform(0.0, span))
@@ -594,18 +599,18 @@ def run_concurrency(
     chars: int = 600,
     embedder: Embedder | None = None,
     work: Path | None = None,
-    ask: Callable[[Chatbot, Any, str], tuple[Any, Any]] | None = None,
+    ask: Ask | None = None,
     log: Callable[[str], None] = print,
 ) -> ConcurrencyResult:
     """Half the articles are stored first; ``sessions`` threads then ask ``turns`` questions each
     alone (baseline), and again while the other half is ingested in the same process.
 
-    ``ask(bot, state, question) -> (answer, state)`` lets the tests drive the UI's handler
-    instead of the Python API (the default)."""
+    ``ask(bot, state, question) -> (text, problem or None, state)`` lets the tests drive the
+    UI's handler instead of the Python API (the default)."""
     embedder = embedder or create_embedder(Settings())
     owned = work is None
     work = work or Path(tempfile.mkdtemp(prefix="chatbot-concurrency-"))
-    ask = ask or _api_ask
+    ask = ask or api_ask
     problems: list[str] = []
     try:
         rows = source_articles(articles, chars)
@@ -675,9 +680,17 @@ def _id_of(row: dict[str, Any]) -> str:
     return Article.create(title=row["title"], text=row["text"], url=row["url"]).id
 
 
-def _api_ask(bot: Chatbot, state: Any, question: str) -> tuple[Any, Any]:
+Ask = Callable[[Chatbot, Any, str], tuple[str, str | None, Any]]
+
+
+def api_ask(bot: Chatbot, state: Any, question: str) -> tuple[str, str | None, Any]:
+    """One turn through the Python API: (answer text, a problem or None, the session)."""
     session = state or bot.chat_session()
-    return session.ask(question), session
+    answer = session.ask(question)
+    bad = None
+    if any(not 1 <= c.n <= len(answer.sources) for c in answer.citations):
+        bad = "a citation points at no source"
+    return answer.text, bad, session
 
 
 def _ask_all(
@@ -685,7 +698,7 @@ def _ask_all(
     rows: Sequence[dict[str, Any]],
     sessions: int,
     turns: int,
-    ask: Callable[[Chatbot, Any, str], tuple[Any, Any]],
+    ask: Ask,
     problems: list[str],
     keep_going_until: threading.Event | None,
 ) -> tuple[list[float], list[float]]:
@@ -705,16 +718,16 @@ def _ask_all(
             while t < turns or (keep_going_until is not None and not keep_going_until.is_set()):
                 question = session_questions(rows, i, t + 1)[-1] + f" (session {i})"
                 began = time.monotonic()
-                answer, state = ask(bot, state, question)
+                text, bad, state = ask(bot, state, question)
                 took = time.monotonic() - began
                 asked.append(question)
                 with lock:
                     latencies.append(took)
                     stamps.append(time.monotonic())
-                if not answer.text.strip():
+                if not text.strip():
                     problems.append(f"session {i}: empty answer")
-                if any(not 1 <= c.n <= len(answer.sources) for c in answer.citations):
-                    problems.append(f"session {i}: a citation points at no source")
+                if bad:
+                    problems.append(f"session {i}: {bad}")
                 t += 1
             history = [turn.question for turn in _history(state)]
             keep = bot.settings.history_turns

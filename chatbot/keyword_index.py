@@ -7,8 +7,8 @@ shows another process changed it; never per query.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Collection
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 import bm25s
@@ -37,6 +37,11 @@ class _Snapshot:
     chunk_count: int
     newest: datetime | None = None
     oldest: datetime | None = None
+    # Per-passage columns, so that date/outlet/article filters are array operations per query
+    # rather than a Python loop over every stored chunk.
+    timestamps: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    sources: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=object))
+    article_ids: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=object))
 
 
 class KeywordIndex:
@@ -67,7 +72,18 @@ class KeywordIndex:
         corpus = [keyword_tokens(f"{p.title} {p.text}") or ["_empty_"] for p in passages]
         index.index(corpus, show_progress=False)
         dates = [p.published_at for p in passages if p.published_at]
-        return _Snapshot(index, passages, count, max(dates, default=None), min(dates, default=None))
+        return _Snapshot(
+            index,
+            passages,
+            count,
+            max(dates, default=None),
+            min(dates, default=None),
+            timestamps=np.array(
+                [p.published_at.timestamp() if p.published_at else np.nan for p in passages]
+            ),
+            sources=np.array([p.source for p in passages], dtype=object),
+            article_ids=np.array([p.article_id for p in passages], dtype=object),
+        )
 
     def refresh(self) -> None:
         self._current()
@@ -80,23 +96,35 @@ class KeywordIndex:
         return self._current().oldest
 
     def search(
-        self, query: str, k: int, mask_fn: Callable[[Passage], bool] | None = None
+        self,
+        query: str,
+        k: int,
+        mask_fn: Callable[[Passage], bool] | None = None,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        sources: Collection[str] = (),
+        article_ids: Collection[str] = (),
     ) -> list[Passage]:
-        """Best ``k`` passages by BM25, optionally restricted by ``mask_fn(passage) -> bool``."""
+        """Best ``k`` passages by BM25 among those published in [since, until), from
+        ``sources``, in ``article_ids`` and accepted by ``mask_fn(passage)`` (each optional)."""
         snap = self._current()
         tokens = keyword_tokens(query)
         if snap.index is None or not tokens:
             return []
-        mask = None
+        mask = _column_mask(snap, since, until, sources, article_ids)
         if mask_fn is not None:
-            mask = np.fromiter(
-                (mask_fn(p) for p in snap.passages), dtype=bool, count=len(snap.passages)
-            ).astype(np.float32)
-            if not mask.any():
-                return []
+            accepted = np.fromiter((mask_fn(p) for p in snap.passages), dtype=bool)
+            mask = accepted if mask is None else mask & accepted
+        if mask is not None and not mask.any():
+            return []
         k = min(k, len(snap.passages))
         ids, scores = snap.index.retrieve(
-            [tokens], k=k, show_progress=False, weight_mask=mask, n_threads=1
+            [tokens],
+            k=k,
+            show_progress=False,
+            weight_mask=None if mask is None else mask.astype(np.float32),
+            n_threads=1,
         )
         found: list[Passage] = []
         for i, score in zip(ids[0], scores[0], strict=True):
@@ -104,3 +132,25 @@ class KeywordIndex:
                 continue
             found.append(replace(snap.passages[int(i)], score=float(score)))
         return found
+
+
+def _column_mask(
+    snap: _Snapshot,
+    since: datetime | None,
+    until: datetime | None,
+    sources: Collection[str],
+    article_ids: Collection[str],
+) -> np.ndarray | None:
+    if not (since or until or sources or article_ids):
+        return None
+    mask = np.ones(len(snap.passages), dtype=bool)
+    # NaN (no date) compares False, so undated passages fail any date bound, as Filters does.
+    if since:
+        mask &= snap.timestamps >= since.timestamp()
+    if until:
+        mask &= snap.timestamps < until.timestamp()
+    if sources:
+        mask &= np.isin(snap.sources, list(sources))
+    if article_ids:
+        mask &= np.isin(snap.article_ids, list(article_ids))
+    return mask

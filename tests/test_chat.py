@@ -231,3 +231,25 @@ def test_concurrent_sessions_keep_their_own_history(news_bot: Chatbot) -> None:
     assert not errors
     for session, question in zip(sessions, questions, strict=True):
         assert [t.question for t in session.history] == [question]
+
+
+@pytest.mark.parametrize(
+    "filters",
+    [
+        {"sources": ("AP", "BBC")},
+        {"since": datetime(2025, 2, 1, tzinfo=UTC)},
+        {"until": datetime(2025, 2, 25, tzinfo=UTC), "sources": ("Reuters", "BBC", "ANI")},
+        {"since": datetime(2025, 2, 27, tzinfo=UTC), "until": datetime(2025, 2, 28, tzinfo=UTC)},
+        {"sources": ("Nobody",)},
+    ],
+)
+def test_keyword_filter_columns_match_the_passage_filter(news_bot: Chatbot, filters: dict) -> None:
+    from chatbot.retrieval import Filters
+
+    wanted = Filters(**filters)
+    query = "rate storm goal talks Istanbul cooperation central bank"
+    by_columns = news_bot.keyword_index.search(query, 50, **filters)
+    by_function = news_bot.keyword_index.search(query, 50, wanted.accepts)
+    assert [p.chunk_id for p in by_columns] == [p.chunk_id for p in by_function]
+    assert all(wanted.accepts(p) for p in by_columns)
+    assert bool(by_columns) == (filters != {"sources": ("Nobody",)})

@@ -7,6 +7,7 @@ shows another process changed it; never per query.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -45,19 +46,31 @@ class _Snapshot:
 
 
 class KeywordIndex:
-    def __init__(self, store: ArticleStore) -> None:
+    def __init__(self, store: ArticleStore, *, recheck_seconds: float = 1.0) -> None:
         self._store = store
         self._lock = threading.Lock()
         self._snapshot: _Snapshot | None = None
         self._stale = True
+        # This process's own writes mark the index stale at once; counting the store's chunks
+        # (to notice other writers to a shared server) costs a round trip, so at most this often.
+        self._recheck_seconds = recheck_seconds
+        self._checked_at = float("-inf")
 
     def mark_stale(self) -> None:
         self._stale = True
 
     def _current(self) -> _Snapshot:
         with self._lock:
-            count = self._store.count_chunks()
             snap = self._snapshot
+            now = time.monotonic()
+            if (
+                snap is not None
+                and not self._stale
+                and now - self._checked_at < self._recheck_seconds
+            ):
+                return snap
+            count = self._store.count_chunks()
+            self._checked_at = now
             if snap is None or self._stale or snap.chunk_count != count:
                 self._stale = False
                 self._snapshot = snap = self._build()

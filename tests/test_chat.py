@@ -253,3 +253,27 @@ def test_keyword_filter_columns_match_the_passage_filter(news_bot: Chatbot, filt
     assert [p.chunk_id for p in by_columns] == [p.chunk_id for p in by_function]
     assert all(wanted.accepts(p) for p in by_columns)
     assert bool(by_columns) == (filters != {"sources": ("Nobody",)})
+
+
+def test_keyword_index_sees_another_clients_writes_to_a_server(
+    chroma_server: str, embedder: Embedder
+) -> None:
+    import time
+    import uuid
+
+    suffix = uuid.uuid4().hex[:8]
+    settings = Settings(
+        chroma_url=chroma_server,
+        llm_backend="extractive",
+        articles_collection=f"articles-{suffix}",
+        chunks_collection=f"chunks-{suffix}",
+    )
+    reader, writer = Chatbot(settings, embedder=embedder), Chatbot(settings, embedder=embedder)
+    assert writer.ingest(OTHERS[:1]).added
+    assert reader.keyword_index.search("Aveiro evacuated", 5)
+    assert not reader.keyword_index.search("Haaland Wembley", 5)
+    assert writer.ingest(OTHERS[1:2]).added
+    deadline = time.monotonic() + 5
+    while not reader.keyword_index.search("Haaland Wembley", 5):
+        assert time.monotonic() < deadline, "the reader's keyword index never saw the new article"
+        time.sleep(0.2)

@@ -164,9 +164,13 @@ class Chatbot:
         sources: Sequence[str] | None = None,
         authors: Sequence[str] | None = None,
         article_ids: Sequence[str] | None = None,
+        as_of: DateLike | None = None,
     ) -> Iterator[StreamEvent]:
-        """Text pieces as they are generated (TokenEvent), then the checked Answer (AnswerEvent)."""
-        filters = make_filters(since, until, sources, authors, article_ids)
+        """Text pieces as they are generated (TokenEvent), then the checked Answer (AnswerEvent).
+
+        ``as_of`` reads the news as of that date ("today", "latest" and the recency preference
+        count from it) instead of from the newest stored article."""
+        filters = make_filters(since, until, sources, authors, article_ids, as_of)
         return self.engine.stream(question, filters)
 
     def ask(self, question: str, **filters: Any) -> Answer:
@@ -274,6 +278,7 @@ def make_filters(
     sources: Sequence[str] | str | None = None,
     authors: Sequence[str] | str | None = None,
     article_ids: Sequence[str] | str | None = None,
+    as_of: DateLike | None = None,
 ) -> Filters:
     def many(value: Sequence[str] | str | None) -> tuple[str, ...]:
         return (value,) if isinstance(value, str) else tuple(value or ())
@@ -284,4 +289,5 @@ def make_filters(
         sources=many(sources),
         authors=many(authors),
         article_ids=many(article_ids),
+        as_of=to_datetime(as_of) if as_of else None,
     )

@@ -157,6 +157,11 @@ def _filter_options(func: Callable[..., Any]) -> Callable[..., Any]:
             click.option("--source", "sources", multiple=True, help="Only these outlets."),
             click.option("--author", "authors", multiple=True, help="Only these authors."),
             click.option("--article", "article_ids", multiple=True, help="Only these ids."),
+            click.option(
+                "--as-of",
+                help="Read the news as of this date (YYYY-MM-DD): 'today' and 'latest' count "
+                "from it (default: the newest stored article).",
+            ),
         ]
     ):
         func = option(func)

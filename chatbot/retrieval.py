@@ -31,6 +31,9 @@ class Filters:
     sources: tuple[str, ...] = ()
     authors: tuple[str, ...] = ()
     article_ids: tuple[str, ...] = ()
+    # Read the news as of this date: "today", "this week", "latest" and the recency preference
+    # count from it (default: the newest stored article). Not a filter by itself.
+    as_of: datetime | None = None
 
     def accepts(self, p: Passage) -> bool:
         if self.sources and p.source not in self.sources:
@@ -83,6 +86,7 @@ class Retriever:
     ) -> Retrieval:
         filters = filters or Filters()
         scope = TimeScope()
+        reference = reference or filters.as_of
         ref = (reference or self._newest()) if use_time_phrases else reference
         if use_time_phrases and ref is not None:
             scope = time_scope(question, ref)

@@ -167,6 +167,8 @@ def test_articles_near_the_reference_date_are_preferred(news_bot: Chatbot) -> No
     assert first(None) == "ERT"
     assert first("2025-01-06") == "Kathimerini"
     assert first("2025-02-27") == "ERT"
+    assert news_bot.ask(question, as_of="2025-01-06").sources[0].source == "Kathimerini"
+    assert news_bot.ask(question).sources[0].source == "ERT"
 
 
 def test_follow_up_questions_use_the_conversation(news_bot: Chatbot) -> None:

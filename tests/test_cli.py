@@ -82,6 +82,10 @@ def test_ask_prints_the_cited_answer_and_sources(workdir: Path) -> None:
     assert "Istanbul" in out and "[1]" in out
     assert "— ANI, 2025-02-27" in out
     assert "“…" in out  # the quoted passage
+    # As of a later day "today" is that day, which has no article: nothing to answer from.
+    later = run(["ask", "What did Putin say today?", "--as-of", "2025-03-05"], workdir)
+    assert later.returncode == 0, later.stderr
+    assert "do not cover" in later.stdout and "[1]" not in later.stdout
 
 
 def test_wrong_settings_are_explained(workdir: Path) -> None:

@@ -348,6 +348,21 @@ class ArticleStore:
 
     # --- reading -----------------------------------------------------------------------------
 
+    def chunk_inventory(self) -> dict[str, dict[str, set[int]]]:
+        """Every chunk record, committed or not: article id -> version -> chunk numbers (for
+        consistency checks; readers use the committed views below)."""
+        found: dict[str, dict[str, set[int]]] = {}
+        offset = 0
+        while True:
+            page = self._chunks.get(include=["metadatas"], limit=5000, offset=offset)
+            if not page["ids"]:
+                return found
+            for meta in page["metadatas"]:
+                found.setdefault(meta["article_id"], {}).setdefault(meta["version"], set()).add(
+                    int(meta["n"])
+                )
+            offset += len(page["ids"])
+
     def versions(self, ids: Sequence[str] | None = None) -> dict[str, str]:
         """Committed content version per article id."""
         hashes = self.content_hashes(ids)

@@ -261,17 +261,7 @@ def check_store(
     """Every stored article is one acceptable whole version with exactly its chunks (count from
     a clean run of the same text), and readers see committed chunks only."""
     problems: list[str] = []
-    raw: dict[str, dict[str, set[int]]] = {}  # article -> version -> chunk numbers
-    offset = 0
-    while True:
-        page = store._chunks.get(include=["metadatas"], limit=5000, offset=offset)
-        if not page["ids"]:
-            break
-        for meta in page["metadatas"]:
-            raw.setdefault(meta["article_id"], {}).setdefault(meta["version"], set()).add(
-                int(meta["n"])
-            )
-        offset += len(page["ids"])
+    raw = store.chunk_inventory()  # article -> version -> chunk numbers, committed or not
     chunks_raw = sum(len(ns) for versions in raw.values() for ns in versions.values())
     committed = 0
     stored = store.list_articles()
@@ -379,16 +369,19 @@ def run_crash(
         # How long a full ingest takes here: the span of "any moment" kills (refined by
         # workers that finish before their kill).
         estimates = {"ingest": time.monotonic() - began}
-        began = time.monotonic()
-        counts |= _build(work / "clean-old", work, embedder, old)
-        estimates["update"] = time.monotonic() - began
+        if "update" in ops:  # the older versions' store is only needed to update from
+            began = time.monotonic()
+            counts |= _build(work / "clean-old", work, embedder, old)
+            estimates["update"] = time.monotonic() - began
         with _open(work / "clean-new", embedder) as clean:
             listed = clean.list_articles()
             expected_articles, expected_chunks = len(listed), clean.count_chunks()
             new_text = {a.id: clean.get_article(a.id).text for a in listed}  # type: ignore[union-attr]
             by_id = {a.id: a.chunks for a in listed}
-        with _open(work / "clean-old", embedder) as clean:
-            old_text = {a.id: clean.get_article(a.id).text for a in clean.list_articles()}  # type: ignore[union-attr]
+        old_text: dict[str, str] = {}
+        if "update" in ops:
+            with _open(work / "clean-old", embedder) as clean:
+                old_text = {a.id: clean.get_article(a.id).text for a in clean.list_articles()}  # type: ignore[union-attr]
         targets = sorted(new_text)[::2]  # delete every other article
         (work / "targets.txt").write_text("\n".join(targets), encoding="utf-8")
         log(f"clean store: {expected_articles} articles, {expected_chunks} chunks")
@@ -490,8 +483,8 @@ def _crash_trial(
         groups = max(1, -(-sum(by_id.values()) // 256))
         kill = run_and_kill("ingest", store, new, "writing", rng.randint(1, groups),
                             rng.uniform(0.0, 0.5))  # fmt: skip
-    if kill.finished_first and op != "delete":
-        estimates[op] = max(estimates.get(op, 0.0), kill.seconds_after_ready)
+    if kill.finished_first and op != "delete":  # now the real length of a run is known
+        estimates[op] = kill.seconds_after_ready
     problems: list[str] = []
     try:
         handle = _open(store, embedder)
@@ -775,6 +768,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--ops", default="ingest,update,delete", help="comma-separated: ingest,update,delete"
     )
     crash.add_argument("--seed", type=int, default=8)
+    crash.add_argument("--out", default="stress_crash", help="name of the JSON in evals/results")
     conc = sub.add_parser("concurrency", help="chat sessions in threads while an ingest runs")
     conc.add_argument("--sessions", type=int, default=8)
     conc.add_argument("--articles", type=int, default=300)
@@ -811,7 +805,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"in {result.seconds:.0f} s"
         )
         data = {**asdict(result), "ok": result.ok}
-        print(f"written {_save('stress_crash', data)}")
+        print(f"written {_save(args.out, data)}")
         return 0 if result.ok else 1
     res = run_concurrency(args.sessions, args.articles, args.turns, chars=args.chars)
     b50, b95 = res.percentiles(res.baseline_latencies)

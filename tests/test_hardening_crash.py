@@ -32,3 +32,47 @@ def test_sigkill_during_update_and_delete_leaves_whole_articles(
     update, delete = result.trials
     assert update.rerun == {"articles": 40, "chunks": result.expected_chunks}
     assert delete.rerun["articles"] == 40 - result.delete_targets
+
+
+def test_the_check_catches_half_articles_and_counts_orphans(
+    embedder: Embedder, tmp_path: Path
+) -> None:
+    """The crash check must be able to fail: a committed article missing a chunk, and one whose
+    text is not a version anybody wrote, are reported; an uncommitted orphan is counted but
+    stays invisible to readers."""
+    from chatbot.api import Chatbot
+    from chatbot.models import Article
+    from evals.stress import check_store, source_articles, stress_settings
+
+    rows = source_articles(3, 1500)
+    bot = Chatbot(stress_settings(tmp_path / "vs", tmp_path), embedder=embedder)
+    articles = [Article.create(**{**r, "published_at": None}) for r in rows]
+    assert len(bot.ingest(articles).added) == 3
+    store = bot.store
+    counts = {a.content_hash: a.chunks for a in bot.articles()}
+    texts = {a.id: {a.text} for a in articles}
+    probe = embedder.embed_query(rows[0]["title"])
+    assert check_store(store, texts, counts, probe).problems == []
+
+    a, b, _ = articles
+    inventory = store.chunk_inventory()
+    [version] = inventory[a.id]
+    assert len(inventory[a.id][version]) >= 2
+    store._chunks.delete(ids=[f"{a.id}:{version}:1"])  # a committed article loses a chunk
+    # An uncommitted version of b (a crash before its commit record).
+    chunks = bot.ingestor._chunker.chunk(
+        Article.create(title=b.title, text="Other. " * 50, url=b.url)
+    )
+    store._chunks.upsert(
+        ids=[f"{b.id}:deadbeef0000:0"], embeddings=[probe], documents=[chunks[0].text],
+        metadatas=[{"article_id": b.id, "version": "deadbeef0000", "n": 0, "title": b.title,
+                    "source": "", "published_ts": -1.0, "url": b.url or "", "authors": "",
+                    "char_start": 0, "char_end": 10}],
+    )  # fmt: skip
+    texts[articles[2].id] = {"some other text"}
+    check = check_store(store, texts, counts, probe)
+    assert any(p.startswith(a.id) and "chunks" in p for p in check.problems), check.problems
+    assert any("not one of its whole versions" in p for p in check.problems), check.problems
+    assert check.chunks_raw == check.chunks_committed + 1  # the orphan, counted
+    assert check.orphans_invisible  # ...and never shown to a reader
+    bot.store.close()

@@ -756,7 +756,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--questions", type=int, default=100, help="retrieval questions")
     parser.add_argument("--answer-questions", type=int, default=20)
     parser.add_argument("--llm-max-tokens", type=int, default=128, help="answer length cap")
-    parser.add_argument("--scale-chunks", type=int, default=200_000)
+    parser.add_argument("--scale-chunks", type=int, default=200_000, help="0: dev size only")
     parser.add_argument("--noise", type=float, default=0.01, help="sigma of the scale copies")
     parser.add_argument(
         "--dev-store",
@@ -825,7 +825,7 @@ def main(argv: list[str] | None = None) -> None:
         if needs_store:
             dev = _dev_store(bots, work, sections)
             scaled = None
-            if {"retrieval", "server", "ui"} & set(sections):
+            if args.scale_chunks > 0 and {"retrieval", "server", "ui"} & set(sections):
                 scaled = _scaled_store(bots, dev)
             if "retrieval" in sections or "server" in sections:
                 results["retrieval"] = run_retrieval(
@@ -838,8 +838,8 @@ def main(argv: list[str] | None = None) -> None:
                 results["briefing"] = run_briefings(
                     bots, dev, [b for b in args.briefing_backends.split(",") if b], work
                 )
-            if "ui" in sections and scaled is not None:
-                results["ui"] = run_ui(bots, scaled, work)
+            if "ui" in sections:  # on the dev store when --scale-chunks 0
+                results["ui"] = run_ui(bots, scaled or dev, work)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     results["meta"]["seconds"] = time.perf_counter() - started

@@ -24,6 +24,7 @@ from chatbot.citations import SupportChecker
 from chatbot.config import Settings, load_settings
 from chatbot.dates import DateLike, to_datetime
 from chatbot.embeddings import Embedder, create_embedder
+from chatbot.errors import ChatbotError
 from chatbot.fetch import Fetcher
 from chatbot.ingest import Ingestor, ProgressCallback
 from chatbot.keyword_index import KeywordIndex
@@ -87,8 +88,16 @@ class Chatbot:
             self.backend_reason = f"{llm.name}: given by the caller"
         log.info("LLM backend %s", self.backend_reason)
         self.llm = llm
+        if s.support_method == "llm" and not llm.generative:
+            raise ChatbotError(
+                f"CHATBOT_SUPPORT_METHOD=llm needs an LLM that writes text, but the backend is "
+                f"{llm.name}. Choose another backend or CHATBOT_SUPPORT_METHOD=hybrid."
+            )
         self.checker = SupportChecker(
-            self.embedder, method=s.support_method, threshold=s.support_threshold
+            self.embedder,
+            method=s.support_method,
+            threshold=s.support_threshold,
+            judge=llm if s.support_method == "llm" else None,
         )
         self.engine = ChatEngine(
             self.retriever,

@@ -15,6 +15,7 @@ Three parts, each usable alone:
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 from collections.abc import Sequence
@@ -24,10 +25,14 @@ from typing import Literal
 import numpy as np
 
 from chatbot.embeddings import Embedder
+from chatbot.llm.base import LLMBackend, LLMError, Message
 from chatbot.models import AnswerSentence, Citation, Passage
+from chatbot.prompting import neutralise, render
 from chatbot.text import sentence_spans
 
-Method = Literal["embedding", "lexical", "hybrid"]
+log = logging.getLogger(__name__)
+
+Method = Literal["embedding", "lexical", "hybrid", "llm"]
 Policy = Literal["flag", "remove"]
 
 # --------------------------------------------------------------------------------------------
@@ -336,6 +341,7 @@ _EMB_MID, _EMB_SCALE = 0.65, 0.06  # embedding-only: 0.65 -> 0.5
 _GATE_COS, _GATE_SCALE = 0.5, 0.05  # hybrid: below 0.5 the evidence is about something else
 _BONUS_COS, _BONUS_SCALE, _BONUS_MAX = 0.8, 0.05, 1.5  # hybrid: near-paraphrase rescues synonyms
 _WINDOW_MARGIN = 0.03  # a 2-sentence window must beat the best single sentence by this much
+_JUDGE_YES, _JUDGE_NO = 0.9, 0.1  # the judge's verdict as a score: confident, not certain
 
 
 @dataclass
@@ -353,19 +359,32 @@ class SupportChecker:
     ``method``: ``"embedding"`` (cosine of the claim with the best evidence sentence or pair of
     adjacent sentences), ``"lexical"`` (content-word recall, with strong penalties for numbers and
     names the evidence lacks; no model needed), or ``"hybrid"`` (lexical, gated and nudged by the
-    embedding). Scores are calibrated to [0, 1] so that ``threshold`` means "supported".
+    embedding), or ``"llm"`` (the ``judge`` LLM answers yes or no; the hybrid score stands in
+    when its reply is unreadable or it fails). Scores are calibrated to [0, 1] so that
+    ``threshold`` means "supported".
     """
 
     def __init__(
-        self, embedder: Embedder, *, method: Method = "hybrid", threshold: float = 0.5
+        self,
+        embedder: Embedder,
+        *,
+        method: Method = "hybrid",
+        threshold: float = 0.5,
+        judge: LLMBackend | None = None,
     ) -> None:
-        if method not in ("embedding", "lexical", "hybrid"):
+        if method not in ("embedding", "lexical", "hybrid", "llm"):
             raise ValueError(f"unknown support method {method!r}")
         if not 0.0 <= threshold <= 1.0:
             raise ValueError(f"threshold must be within [0, 1] (got {threshold})")
+        if method == "llm" and (judge is None or not judge.generative):
+            raise ValueError(
+                "support method 'llm' needs a generative LLM backend as judge; use "
+                "CHATBOT_SUPPORT_METHOD=hybrid with the extractive backend"
+            )
         self.embedder = embedder
         self.method: Method = method
         self.threshold = threshold
+        self.judge = judge
 
     def supported(self, score: float) -> bool:
         return score >= self.threshold
@@ -384,10 +403,38 @@ class SupportChecker:
         if self.method != "lexical":
             claim_vectors = self._embed(list(claims.values()), list(evidence.values()))
         results = []
+        verdicts: dict[tuple[str, str], float | None] = {}
         for claim, text in pairs:
             clean = claims[claim]
-            results.append(self._score_one(clean, evidence[text], claim_vectors.get(clean)))
+            score, span = self._score_one(clean, evidence[text], claim_vectors.get(clean))
+            if self.method == "llm" and clean:
+                if (clean, text) not in verdicts:
+                    verdicts[clean, text] = self._ask_judge(clean, text)
+                verdict = verdicts[clean, text]
+                score = score if verdict is None else verdict
+            results.append((score, span))
         return results
+
+    def _ask_judge(self, claim: str, evidence: str) -> float | None:
+        """The judge's yes/no as a score; None (use the hybrid score) if it gives neither."""
+        assert self.judge is not None
+        budget = max(256, self.judge.context_window - 160)
+        text = neutralise(evidence)
+        while self.judge.count_tokens(text) > budget and len(text) > 200:
+            text = text[: int(len(text) * 0.8)]
+        messages = [
+            Message("system", render("support_judge_system")),
+            Message("user", render("support_judge", evidence=text, claim=neutralise(claim))),
+        ]
+        try:
+            reply = self.judge.complete(messages, max_tokens=3, temperature=0.0)
+        except LLMError as exc:
+            log.warning("support judge failed, using the hybrid score: %s", exc)
+            return None
+        word = re.match(r"\W*(yes|no)\b", reply, re.I)
+        if word is None:
+            return None
+        return _JUDGE_YES if word.group(1).lower() == "yes" else _JUDGE_NO
 
     # -- internals -----------------------------------------------------------------------------
 

@@ -141,10 +141,11 @@ class Settings(BaseSettings):
     unsupported_policy: Literal["flag", "remove"] = Field(
         "flag", description="What to do with answer sentences their citations do not support."
     )
-    support_method: Literal["hybrid", "embedding", "lexical"] = Field(
+    support_method: Literal["hybrid", "embedding", "lexical", "llm"] = Field(
         "hybrid",
         description="How answer sentences are checked against cited passages: embedding "
-        "similarity, lexical evidence (words, names, numbers), or both.",
+        "similarity, lexical evidence (words, names, numbers), both (hybrid), or the LLM as "
+        "judge (llm: one yes/no call per cited sentence; needs a generative backend).",
     )
     support_threshold: float = Field(
         0.5, ge=0, le=1, description="Support score at or above which a sentence is supported."

@@ -1,6 +1,7 @@
 """Does the citation checker agree with people about what an article supports? (QAGS-XSum)
 
     cd /work/main && .venv/bin/python -m evals.support_checker [--data PATH] [--out PATH]
+        [--judge local|openai|openai-compatible] [--limit N]
 
 QAGS-XSum (Wang et al., ACL 2020): 239 BBC articles, each with one model-written summary sentence
 and three crowd-worker yes/no answers to "is this sentence supported by the article?". The label is
@@ -36,6 +37,8 @@ import numpy as np
 from chatbot.citations import SupportChecker
 from chatbot.config import Settings
 from chatbot.embeddings import Embedder, create_embedder
+from chatbot.llm.base import LLMBackend
+from chatbot.llm.registry import create_backend
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = ROOT.parent / "shared" / "evaldata" / "qags" / "qags_xsum.jsonl"
@@ -126,13 +129,15 @@ def best_threshold(scores: Sequence[float], labels: Sequence[bool]) -> tuple[flo
     return float(best), balanced_accuracy(scores, labels, float(best))
 
 
-def evaluate(examples: list[Example], embedder: Embedder) -> dict[str, object]:
+def evaluate(
+    examples: list[Example], embedder: Embedder, judge: LLMBackend | None = None
+) -> dict[str, object]:
     labels = [e.supported for e in examples]
     pairs = [(e.sentence, e.article) for e in examples]
     cached = CachingEmbedder(embedder)
     results: dict[str, object] = {}
-    for method in METHODS:
-        checker = SupportChecker(cached, method=method)
+    for method in (*METHODS, "llm") if judge else METHODS:
+        checker = SupportChecker(cached, method=method, judge=judge)
         started = time.perf_counter()
         scores = [score for score, _span in checker.score_many(pairs)]
         seconds = time.perf_counter() - started
@@ -154,13 +159,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    parser.add_argument(
+        "--judge",
+        choices=["local", "openai", "openai-compatible"],
+        help="also score with this LLM as judge (CHATBOT_LLM_* settings apply)",
+    )
+    parser.add_argument(
+        "--limit", type=int, help="first N sentences only (the LLM judge takes a while)"
+    )
     args = parser.parse_args(argv)
 
-    examples = load(args.data)
+    examples = load(args.data)[: args.limit]
     positives = sum(e.supported for e in examples)
     print(f"QAGS-XSum: {len(examples)} sentences, {positives} supported by majority vote")
     embedder = create_embedder(Settings())
-    results = evaluate(examples, embedder)
+    judge = None
+    if args.judge:
+        judge, reason = create_backend(Settings(llm_backend=args.judge))
+        print(f"judge: {reason}")
+    results = evaluate(examples, embedder, judge)
 
     header = (
         f"{'method':<10} {'ROC AUC':>8} {'BA@default':>11} {'pred. yes':>10} "
@@ -168,7 +185,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     print(header)
     print("-" * len(header))
-    for method in METHODS:
+    for method in results:
         r = results[method]
         assert isinstance(r, dict)
         print(
@@ -188,6 +205,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "supported_by_majority": positives,
         "label": "supported when >= 2 of 3 workers answered yes",
         "embedder": embedder.name,
+        "judge": judge.describe() if judge else None,
         "methods": results,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -816,11 +816,17 @@ def main(argv: list[str] | None = None) -> None:
     work = Path(tempfile.mkdtemp(prefix="bench-", dir=CACHE))
     started = time.perf_counter()
     bots = Bots(args)
+    name = args.out or ("bench-smoke" if args.smoke else "bench")
+
+    def checkpoint() -> None:  # a long run that is stopped still leaves what it measured
+        write_results(name, results)
+
     try:
         variants = tuple(v for s in sections for v in INGEST_VARIANTS.get(s, ()))
         if variants:
             measured = run_ingest(bots, variants, work)
             results["ingest"] = {"variants": measured, "ratios": ingest_ratios(measured)}
+            checkpoint()
         needs_store = {"retrieval", "server", "answer", "llm", "briefing", "ui"} & set(sections)
         if needs_store:
             dev = _dev_store(bots, work, sections)
@@ -831,13 +837,16 @@ def main(argv: list[str] | None = None) -> None:
                 results["retrieval"] = run_retrieval(
                     bots, dev, scaled, "server" in sections, "retrieval" in sections
                 )
+                checkpoint()
             backends = [b for b, s in (("extractive", "answer"), ("local", "llm")) if s in sections]
             if backends:
                 results["answer"] = run_answers(bots, dev, backends)
+                checkpoint()
             if "briefing" in sections:
                 results["briefing"] = run_briefings(
                     bots, dev, [b for b in args.briefing_backends.split(",") if b], work
                 )
+                checkpoint()
             if "ui" in sections:  # on the dev store when --scale-chunks 0
                 results["ui"] = run_ui(bots, scaled or dev, work)
     finally:
@@ -845,7 +854,7 @@ def main(argv: list[str] | None = None) -> None:
     results["meta"]["seconds"] = time.perf_counter() - started
     results["meta"]["load_average_end"] = list(os.getloadavg())
     print_table(results)
-    path = write_results(args.out or ("bench-smoke" if args.smoke else "bench"), results)
+    path = write_results(name, results)
     print(f"\nwritten to {path}")
 
 

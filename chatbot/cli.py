@@ -31,6 +31,13 @@ class Context:
             self._bot = Chatbot(self.settings(**more))
         return self._bot
 
+    def close(self) -> None:
+        """Release the store when the command ends (an embedded store admits one process at a
+        time, so a caller that runs commands in-process must not keep it)."""
+        if self._bot is not None:
+            self._bot.store.close()
+            self._bot = None
+
 
 def friendly_errors(func: Callable[..., Any]) -> Callable[..., Any]:
     """Show users what went wrong and what to do, not a traceback."""
@@ -77,6 +84,7 @@ def main(ctx: click.Context, verbose: bool, **overrides: Any) -> None:
         level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(message)s"
     )
     ctx.obj = Context(overrides)
+    ctx.call_on_close(ctx.obj.close)
 
 
 @main.command()

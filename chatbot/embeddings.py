@@ -10,6 +10,7 @@ import shutil
 import tempfile
 import threading
 from abc import ABC, abstractmethod
+from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
@@ -64,6 +65,12 @@ class SentenceTransformerEmbedder(Embedder):
         self._batch_size = batch_size
         self._model = None
         self._lock = threading.Lock()
+        # Answering embeds the same sentences several times (choosing sentences, then checking
+        # that the cited passages support them) and the transformer is ~98% of an extractive
+        # answer's time, so small calls go through an LRU cache. Ingest groups (>= 256 texts,
+        # all new) bypass it.
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._cache_lock = threading.Lock()
         # Read the dimension from the model's config so that opening a store does not load torch.
         self.dimension = (
             _configured_dimension(Path(self._path)) or self._load().get_embedding_dimension()
@@ -98,14 +105,35 @@ class SentenceTransformerEmbedder(Embedder):
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
+        if len(texts) >= _CACHE_MAX_CALL:
+            return self._encode(list(texts))
+        with self._cache_lock:
+            known = {t: self._cache[t] for t in texts if t in self._cache}
+            for t in known:
+                self._cache.move_to_end(t)
+        missing = [t for t in dict.fromkeys(texts) if t not in known]
+        if missing:
+            fresh = dict(zip(missing, self._encode(missing), strict=True))
+            known.update(fresh)
+            with self._cache_lock:
+                self._cache.update(fresh)
+                while len(self._cache) > _CACHE_SIZE:
+                    self._cache.popitem(last=False)
+        return np.stack([known[t] for t in texts])
+
+    def _encode(self, texts: list[str]) -> np.ndarray:
         vectors = self._load().encode(
-            list(texts),
+            texts,
             batch_size=self._batch_size,
             normalize_embeddings=True,
             convert_to_numpy=True,
             show_progress_bar=False,
         )
         return np.asarray(vectors, dtype=np.float32)
+
+
+_CACHE_SIZE = 20_000  # texts (~30 MB of 384-d float32 vectors)
+_CACHE_MAX_CALL = 256  # calls with this many texts or more are not cached
 
 
 @contextlib.contextmanager

@@ -270,6 +270,16 @@ class Chatbot:
             stop_event=stop_event,
         )
 
+    def close(self) -> None:
+        """Release the store (an embedded store admits one process at a time)."""
+        self.store.close()
+
+    def __enter__(self) -> Chatbot:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def status(self) -> dict[str, Any]:
         return {
             "llm_backend": self.llm.describe(),

@@ -8,7 +8,7 @@ import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 
-from chatbot.citations import CheckedAnswer, SupportChecker, check_answer
+from chatbot.citations import CheckedAnswer, SupportChecker, check_answer, strip_markers
 from chatbot.embeddings import Embedder
 from chatbot.extractive import best_sentences
 from chatbot.llm.base import LLMBackend, LLMError, Message
@@ -148,7 +148,7 @@ class ChatEngine:
             margin=0.1,
             avoid=seen,
         )
-        parts = [f"{pick.text} [{pick.n}]" for pick in picks]
+        parts = [f"{strip_markers(pick.text)} [{pick.n}]" for pick in picks]
         checked = check_answer(" ".join(parts), found.passages, self.checker, policy=self.policy)
         for part in parts:
             yield TokenEvent(part + " ")

@@ -87,6 +87,12 @@ def _find_markers(text: str) -> list[tuple[int, int, tuple[int, ...]]]:
     return found
 
 
+def strip_markers(text: str) -> str:
+    """``text`` without citation-like markers: a quoted article sentence that contains "[7]"
+    must not read as a citation once it is part of an answer."""
+    return _tidy(_MARKER.sub(" ", text))
+
+
 def _tidy(text: str) -> str:
     text = re.sub(r"[ \t\u00a0]+", " ", text)
     # Removing "Istanbul [1]." leaves "Istanbul ." - glue the punctuation back.
@@ -554,6 +560,11 @@ class CheckedAnswer:
     removed: tuple[str, ...] = ()  # sentences dropped under policy="remove"
 
 
+_SMALL_TALK = frozenset(
+    _stem(w) for w in "yes sure certainly okay ok thanks thank hello hi glad happy help".split()
+)
+
+
 def _is_non_claim(text: str) -> bool:
     """Framing like "Here is what I found:", questions and refusals: exempt from support checks
     (reported as supported with score 1.0) unless the model cited a source for them."""
@@ -561,7 +572,9 @@ def _is_non_claim(text: str) -> bool:
     if not clean or clean.endswith((":", "?")) or _META.match(clean):
         return True
     claim = _Claim.of(clean)
-    return len(claim.content) < 2 and not claim.numbers
+    # Only small talk ("Yes.", "Sure!") is exempt: any other word may be a claim ("Istanbul.",
+    # or "PWNED." planted by an article), and a claim without support must show as such.
+    return not claim.numbers and all(w in _SMALL_TALK for w in claim.content)
 
 
 def _render(text: str, markers: Sequence[int]) -> str:

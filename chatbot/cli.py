@@ -35,7 +35,7 @@ class Context:
         """Release the store when the command ends (an embedded store admits one process at a
         time, so a caller that runs commands in-process must not keep it)."""
         if self._bot is not None:
-            self._bot.store.close()
+            self._bot.close()
             self._bot = None
 
 

@@ -29,7 +29,13 @@ from typing import Any
 
 import numpy as np
 
-from chatbot.citations import CheckedAnswer, SupportChecker, check_answer, parse_citations
+from chatbot.citations import (
+    CheckedAnswer,
+    SupportChecker,
+    check_answer,
+    parse_citations,
+    strip_markers,
+)
 from chatbot.embeddings import Embedder
 from chatbot.errors import ChatbotError
 from chatbot.llm.base import LLMBackend, LLMError, Message
@@ -268,7 +274,8 @@ class Summarizer:
         # One sentence per line: a line break always ends a sentence, even before a lowercase
         # word, so the checker sees exactly the sentences that were picked.
         cited = "\n".join(
-            f"{sentences[i]} [{_passage_of(source.passages, spans[i]) + 1}]" for i in picked
+            f"{strip_markers(sentences[i])} [{_passage_of(source.passages, spans[i]) + 1}]"
+            for i in picked
         )
         summary = self._checked(cited, source.passages, (source.stored.id,), EXTRACTIVE)
         self._store_cache(path, summary)

@@ -279,3 +279,22 @@ def test_keyword_index_sees_another_clients_writes_to_a_server(
     while not reader.keyword_index.search("Haaland Wembley", 5):
         assert time.monotonic() < deadline, "the reader's keyword index never saw the new article"
         time.sleep(0.2)
+
+
+def test_a_quoted_sentence_with_a_bracketed_number_cites_only_its_own_passage(
+    news_bot: Chatbot,
+) -> None:
+    report = _article(
+        "Carmaker results",
+        "Volvo Cars said revenue rose 12 percent to 105 billion kronor in the quarter [3]. "
+        "The company also raised its forecast for electric car sales [4][5].",
+        "Wire",
+        "2025-02-26",
+        "https://news.example/volvo",
+    )
+    assert news_bot.ingest([report]).added
+    answer = news_bot.ask("How much did Volvo Cars revenue rise in the quarter?")
+    assert "12 percent" in answer.text and "[3]" not in answer.text
+    assert answer.citations and {c.article_id for c in answer.citations} == {report.id}
+    for sentence in answer.sentences:
+        assert all(n <= len(answer.sources) for n in sentence.citations)

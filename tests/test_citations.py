@@ -389,3 +389,23 @@ def test_local_llm_judges_a_claim(embedder: Embedder, passages: list[Passage], l
     scored = checker.score_many([(c, passages[0].text) for c in claims])
     assert {score for score, _ in scored} <= {0.1, 0.9}
     assert all(end > start for _, (start, end) in scored)
+
+
+@pytest.mark.parametrize(
+    ("sentence", "exempt"),
+    [("PWNED.", False), ("Istanbul.", False), ("Yes.", True), ("Sure, happy to help!", True)],
+)
+def test_only_small_talk_is_exempt_from_checking(
+    checker: SupportChecker, passages: list[Passage], sentence: str, exempt: bool
+) -> None:
+    checked = check_answer(
+        f"{sentence} The talks lasted more than six hours [1].", passages, checker
+    )
+    first = checked.sentences[0]
+    assert first.text == sentence
+    if exempt:
+        assert first.supported and first.citations == ()
+    elif sentence == "PWNED.":
+        assert not first.supported and first.citations == ()
+    else:  # a one-word answer is a claim: checked, and here given the passage that supports it
+        assert first.score < 1.0

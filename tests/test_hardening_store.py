@@ -13,6 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from chatbot.api import Chatbot
+from chatbot.config import Settings
+from chatbot.embeddings import Embedder
 from chatbot.store import ArticleStore, StoreError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -100,3 +103,28 @@ def test_a_store_refused_for_its_model_does_not_keep_the_folder(tmp_path: Path) 
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120
     )
     assert done.returncode == 0, done.stderr
+
+
+def test_a_chatbot_used_with_with_frees_the_store_for_the_next_process(
+    tmp_path: Path, embedder: Embedder
+) -> None:
+    path = tmp_path / "vs"
+    code = (
+        "from pathlib import Path; from chatbot.store import ArticleStore; "
+        f"s = ArticleStore.open(path=Path({str(path)!r}), embedding_model={embedder.name!r}, "
+        f"dimension={embedder.dimension}); print(s.count_articles())"
+    )
+
+    def other_process() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120
+        )
+
+    settings = Settings(store_path=path, llm_backend="extractive")
+    with Chatbot(settings, embedder=embedder) as bot:
+        assert bot.store.count_articles() == 0
+        refused = other_process()
+        assert refused.returncode != 0 and "another process" in refused.stderr
+    done = other_process()
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "0"

@@ -1,6 +1,6 @@
 """Retrieval and answer quality on RealTimeQA-dev (the chat issue's eval).
 
-    python -m evals.retrieval_qa [--store PATH] [--llm-limit N]
+    python -m evals.retrieval_qa [--store PATH] [--parts retrieval,mc,llm] [--llm-limit N]
 
 Rows: dense only, BM25 only, this project's hybrid, and stock llama-index (VectorStoreIndex over
 the same Chroma collection with the same embedder, default retriever): answer-recall@5 and
@@ -120,13 +120,22 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--store", default=str(DEFAULT_STORE))
     parser.add_argument("--llm-limit", type=int, default=60, help="questions for the local LLM")
-    parser.add_argument("--skip-llm", action="store_true")
+    parser.add_argument("--skip-llm", action="store_true", help="same as --parts retrieval,mc")
+    parser.add_argument(
+        "--parts",
+        default="retrieval,mc,llm",
+        help="comma-separated: retrieval (the four retrievers), mc (extractive multiple "
+        "choice, all questions), llm (local LLM multiple choice, --llm-limit questions)",
+    )
     parser.add_argument(
         "--embedding-backend",
         default="local",
         help="CHATBOT_EMBEDDING_BACKEND of the store (static = the fast ingest mode)",
     )
     args = parser.parse_args()
+    parts = set(args.parts.split(","))
+    if args.skip_llm:
+        parts.discard("llm")
 
     bot = open_bot(args.store, llm_backend="extractive", embedding_backend=args.embedding_backend)
     questions = load_questions()
@@ -143,20 +152,26 @@ def main() -> None:
         return search
 
     bot.keyword_index.refresh()
-    rows = {
-        "dense only": ranking_metrics(subset, ours("dense")),
-        "BM25 only": ranking_metrics(subset, ours("keyword")),
-        "hybrid (ours)": ranking_metrics(subset, ours("hybrid")),
-        "llama-index VectorStoreIndex": ranking_metrics(subset, llama_index_search(bot)),
-    }
-    bot.retriever.mode = "hybrid"
-    print(f"\n{'retriever':<30} {'recall@5':>9} {'MRR@10':>7} {'p50 ms':>7}")
-    for name, m in rows.items():
-        print(f"{name:<30} {m['answer_recall@5']:>9.3f} {m['mrr@10']:>7.3f} {m['p50_ms']:>7.1f}")
+    rows: dict[str, dict[str, float]] = {}
+    if "retrieval" in parts:
+        rows = {
+            "dense only": ranking_metrics(subset, ours("dense")),
+            "BM25 only": ranking_metrics(subset, ours("keyword")),
+            "hybrid (ours)": ranking_metrics(subset, ours("hybrid")),
+            "llama-index VectorStoreIndex": ranking_metrics(subset, llama_index_search(bot)),
+        }
+        bot.retriever.mode = "hybrid"
+        print(f"\n{'retriever':<30} {'recall@5':>9} {'MRR@10':>7} {'p50 ms':>7}")
+        for name, m in rows.items():
+            print(
+                f"{name:<30} {m['answer_recall@5']:>9.3f} {m['mrr@10']:>7.3f} {m['p50_ms']:>7.1f}"
+            )
 
-    correct = [choice_support(bot, q) in q.answer_index for q in questions]
-    accuracy = {"extractive": {"accuracy": statistics.mean(correct), "n": len(questions)}}
-    if not args.skip_llm:
+    accuracy: dict[str, dict[str, float]] = {}
+    if "mc" in parts:
+        correct = [choice_support(bot, q) in q.answer_index for q in questions]
+        accuracy["extractive"] = {"accuracy": statistics.mean(correct), "n": len(questions)}
+    if "llm" in parts:
         from chatbot.config import Settings
         from chatbot.llm.registry import create_backend
 
@@ -170,17 +185,19 @@ def main() -> None:
             "n": len(sample),
             "unparsed": sum(p < 0 for p in picks),
         }
+        same = [choice_support(bot, q) in q.answer_index for q in sample]
         accuracy["extractive, same questions"] = {
-            "accuracy": statistics.mean(correct[: len(sample)]),
+            "accuracy": statistics.mean(same),
             "n": len(sample),
         }
     print(f"\n{'multiple choice':<30} {'accuracy':>9} {'n':>5}")
     for name, m in accuracy.items():
         print(f"{name:<30} {m['accuracy']:>9.3f} {m['n']:>5}")
+    suffix = "" if args.embedding_backend == "local" else f"-{args.embedding_backend}"
+    if parts != {"retrieval", "mc", "llm"}:
+        suffix += "-" + "-".join(sorted(parts))
     path = write_results(
-        "retrieval_qa"
-        if args.embedding_backend == "local"
-        else f"retrieval_qa-{args.embedding_backend}",
+        f"retrieval_qa{suffix}",
         {"retrieval": rows, "multiple_choice": accuracy, "retrieval_questions": len(subset)},
     )
     print(f"\nwritten to {path}")

@@ -99,8 +99,9 @@ class Retriever:
         qvec = self._embedder.embed_query(question)
         dense: list[Passage] = []
         sparse: list[Passage] = []
+        vectors: dict[str, np.ndarray] = {}
         if self.mode in ("hybrid", "dense"):
-            dense = self._dense(qvec, filters)
+            dense, vectors = self._dense(qvec, filters)
         if self.mode in ("hybrid", "keyword"):
             sparse = self._keywords.search(
                 question,
@@ -112,8 +113,11 @@ class Retriever:
                 article_ids=filters.article_ids,
             )
         fused = self._fuse(dense, sparse)
-        # One read of the candidates' vectors serves both the similarities and de-duplication.
-        vectors = self._store.chunk_vectors([p.chunk_id for p in fused])
+        # The dense hits came with their vectors; one read fetches the keyword-only ones. They
+        # serve both the similarities and de-duplication.
+        vectors.update(
+            self._store.chunk_vectors([p.chunk_id for p in fused if p.chunk_id not in vectors])
+        )
         sims = {cid: float(np.dot(qvec, v)) for cid, v in vectors.items()}
         fused = self._reorder_by_time(fused, scope, ref)
         ranked = [replace(p, score=sims.get(p.chunk_id, 0.0)) for p in fused]
@@ -125,7 +129,9 @@ class Retriever:
     def _newest(self) -> datetime | None:
         return self._keywords.newest()
 
-    def _dense(self, qvec: np.ndarray, filters: Filters) -> list[Passage]:
+    def _dense(
+        self, qvec: np.ndarray, filters: Filters
+    ) -> tuple[list[Passage], dict[str, np.ndarray]]:
         where = ArticleStore.article_filter(
             sources=filters.sources or None,
             since=filters.since,
@@ -133,8 +139,8 @@ class Retriever:
             article_ids=filters.article_ids or None,
             id_field="article_id",
         )
-        hits = self._store.query_chunks(qvec, self._candidates, where)
-        return [h for h in hits if filters.accepts(h)]
+        hits, vectors = self._store.nearest_chunks(qvec, self._candidates, where)
+        return [h for h in hits if filters.accepts(h)], vectors
 
     @staticmethod
     def _fuse(dense: Sequence[Passage], sparse: Sequence[Passage]) -> list[Passage]:

@@ -472,13 +472,18 @@ class ArticleStore:
         self, vector: np.ndarray, k: int, where: dict[str, Any] | None = None
     ) -> list[Passage]:
         """Nearest committed chunks, best first; score is cosine similarity."""
-        if self._chunks.count() == 0:
-            return []
+        return self.nearest_chunks(vector, k, where)[0]
+
+    def nearest_chunks(
+        self, vector: np.ndarray, k: int, where: dict[str, Any] | None = None
+    ) -> tuple[list[Passage], dict[str, np.ndarray]]:
+        """:meth:`query_chunks` plus the hits' stored vectors, read in the same call."""
+        # Chroma answers an empty collection, or k above its size, with what it has.
         result = self._chunks.query(
             query_embeddings=[vector],
             n_results=k,
             where=where,
-            include=["metadatas", "documents", "distances"],
+            include=["metadatas", "documents", "distances", "embeddings"],
         )
         hits = [
             self._hit(chunk_id, meta, text, 1.0 - float(distance))
@@ -490,7 +495,13 @@ class ArticleStore:
                 strict=True,
             )
         ]
-        return self.committed(hits)
+        embeddings = result["embeddings"][0] if result["embeddings"] is not None else []
+        vectors = {
+            i: np.asarray(v, dtype=np.float32)
+            for i, v in zip(result["ids"][0], embeddings, strict=True)
+        }
+        committed = self.committed(hits)
+        return committed, {h.chunk_id: vectors[h.chunk_id] for h in committed}
 
     def chunk_vectors(self, chunk_ids: Sequence[str]) -> dict[str, np.ndarray]:
         """Stored vectors by chunk id; ids this client cannot read are left out."""

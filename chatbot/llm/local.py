@@ -175,6 +175,8 @@ class LocalBackend(LLMBackend):
             params.ftype = llama_cpp.LLAMA_FTYPE_MOSTLY_Q8_0
             params.allow_requantize = True
             params.nthread = self.n_threads
+            # llama.cpp logs every tensor it converts (~270 lines); users need none of them.
+            logging.getLogger("llama-cpp-python").setLevel(logging.ERROR)
             code = llama_cpp.llama_model_quantize(
                 str(self.model_path).encode(), tmp.encode(), ctypes.byref(params)
             )

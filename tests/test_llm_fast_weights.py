@@ -16,12 +16,16 @@ pytestmark = pytest.mark.slow
 
 
 def test_packaged_model_is_converted_once_and_answers(
-    smollm2_path: Path, llm_settings: Callable[..., Settings], tmp_path: Path
+    smollm2_path: Path,
+    llm_settings: Callable[..., Settings],
+    tmp_path: Path,
+    capfd: pytest.CaptureFixture[str],
 ) -> None:
     llama_cpp = pytest.importorskip("llama_cpp", reason="pip install 'chatbot[local]'")
     settings = llm_settings(data_dir=tmp_path / "data", llm_threads=1, llm_context_window=512)
     backend = LocalBackend.from_settings(settings)
     backend.load()
+    assert "converting to q8_0" not in capfd.readouterr().err  # llama.cpp's log stays quiet
     copies = list((tmp_path / "data" / "models").glob(f"*.{FAST_QUANT}.gguf"))
     assert len(copies) == 1 and copies[0].stat().st_size > 50_000_000
     assert not list((tmp_path / "data" / "models").glob(".convert-*"))

@@ -43,6 +43,7 @@ class _Snapshot:
     timestamps: np.ndarray = field(default_factory=lambda: np.zeros(0))
     sources: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=object))
     article_ids: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=object))
+    chunk_ids: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=object))
 
 
 class KeywordIndex:
@@ -96,6 +97,7 @@ class KeywordIndex:
             ),
             sources=np.array([p.source for p in passages], dtype=object),
             article_ids=np.array([p.article_id for p in passages], dtype=object),
+            chunk_ids=np.array([p.chunk_id for p in passages], dtype=object),
         )
 
     def refresh(self) -> None:
@@ -107,6 +109,20 @@ class KeywordIndex:
 
     def oldest(self) -> datetime | None:
         return self._current().oldest
+
+    def chunk_ids_where(
+        self,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        sources: Collection[str] = (),
+        article_ids: Collection[str] = (),
+    ) -> list[str] | None:
+        """Ids of the chunks those filters admit (None: no filter given). Chroma filters
+        metadata slowly (~70 ms at 17.5k chunks); a list of ids it answers in a few."""
+        snap = self._current()
+        mask = _column_mask(snap, since, until, sources, article_ids)
+        return None if mask is None else snap.chunk_ids[mask].tolist()
 
     def search(
         self,

@@ -20,6 +20,9 @@ _RRF_K = 60  # the usual reciprocal-rank-fusion constant: damps the head of each
 _DUPLICATE_COSINE = 0.95
 _DUPLICATE_SHARE = 0.5  # of the shorter passage's word 5-grams found in the other
 _SHINGLE_CHECK_COSINE = 0.6
+# Filtered dense search passes the admitted chunk ids (from the keyword index's columns) to
+# Chroma up to this many (17k ids: 22 ms; its own metadata filter: 73 ms at 17.5k chunks).
+_MAX_ID_FILTER = 50_000
 _RECENCY_HALF_LIFE_DAYS = 7.0  # for "latest"/"recently": a strong pull towards the reference
 _PERIOD_PREFERENCE = 1.5  # fused-score factor for passages inside a loose period ("this week")
 
@@ -132,14 +135,23 @@ class Retriever:
     def _dense(
         self, qvec: np.ndarray, filters: Filters
     ) -> tuple[list[Passage], dict[str, np.ndarray]]:
-        where = ArticleStore.article_filter(
-            sources=filters.sources or None,
+        ids = self._keywords.chunk_ids_where(
             since=filters.since,
             until=filters.until,
-            article_ids=filters.article_ids or None,
-            id_field="article_id",
+            sources=filters.sources,
+            article_ids=filters.article_ids,
         )
-        hits, vectors = self._store.nearest_chunks(qvec, self._candidates, where)
+        if ids is not None and len(ids) <= _MAX_ID_FILTER:
+            hits, vectors = self._store.nearest_chunks(qvec, self._candidates, ids=ids)
+        else:
+            where = ArticleStore.article_filter(
+                sources=filters.sources or None,
+                since=filters.since,
+                until=filters.until,
+                article_ids=filters.article_ids or None,
+                id_field="article_id",
+            )
+            hits, vectors = self._store.nearest_chunks(qvec, self._candidates, where)
         return [h for h in hits if filters.accepts(h)], vectors
 
     @staticmethod

@@ -475,14 +475,22 @@ class ArticleStore:
         return self.nearest_chunks(vector, k, where)[0]
 
     def nearest_chunks(
-        self, vector: np.ndarray, k: int, where: dict[str, Any] | None = None
+        self,
+        vector: np.ndarray,
+        k: int,
+        where: dict[str, Any] | None = None,
+        ids: Sequence[str] | None = None,
     ) -> tuple[list[Passage], dict[str, np.ndarray]]:
-        """:meth:`query_chunks` plus the hits' stored vectors, read in the same call."""
+        """:meth:`query_chunks` plus the hits' stored vectors, read in the same call; ``ids``
+        limits the search to those chunks."""
+        if ids is not None and not ids:
+            return [], {}
         # Chroma answers an empty collection, or k above its size, with what it has.
         result = self._chunks.query(
             query_embeddings=[vector],
             n_results=k,
             where=where,
+            ids=list(ids) if ids is not None else None,
             include=["metadatas", "documents", "distances", "embeddings"],
         )
         hits = [

@@ -298,3 +298,19 @@ def test_a_quoted_sentence_with_a_bracketed_number_cites_only_its_own_passage(
     assert answer.citations and {c.article_id for c in answer.citations} == {report.id}
     for sentence in answer.sentences:
         assert all(n <= len(answer.sources) for n in sentence.citations)
+
+
+def test_filtered_dense_search_by_ids_matches_chromas_own_filter(
+    news_bot: Chatbot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import chatbot.retrieval as retrieval
+
+    filters = retrieval.Filters(
+        since=datetime(2025, 2, 1, tzinfo=UTC), sources=("ANI", "AP", "WireCopy", "BBC")
+    )
+    qvec = news_bot.embedder.embed_query("What did the central bank decide?")
+    by_ids, _ = news_bot.retriever._dense(qvec, filters)
+    monkeypatch.setattr(retrieval, "_MAX_ID_FILTER", 0)  # too many ids: Chroma's where filter
+    by_where, _ = news_bot.retriever._dense(qvec, filters)
+    assert [p.chunk_id for p in by_ids] == [p.chunk_id for p in by_where]
+    assert by_ids and {p.source for p in by_ids} <= {"ANI", "AP", "WireCopy"}

@@ -22,7 +22,9 @@ class Context:
         self._bot: Any = None
 
     def settings(self, **more: Any) -> Settings:
-        return load_settings(**{**self.overrides, **more})
+        # A command's own flag wins over the group's only when it was given.
+        given = {k: v for k, v in more.items() if v is not None}
+        return load_settings(**{**self.overrides, **given})
 
     def bot(self, **more: Any) -> Any:
         if self._bot is None:

@@ -82,6 +82,14 @@ def test_ask_prints_the_cited_answer_and_sources(workdir: Path) -> None:
     assert "Istanbul" in out and "[1]" in out
     assert "— ANI, 2025-02-27" in out
     assert "“…" in out  # the quoted passage
+    # The group's --backend holds for the command (a command flag left out must not reset it).
+    grouped = run(
+        ["--backend", "extractive", "ask", "Where did the diplomats meet?"],
+        workdir,
+        CHATBOT_LLM_BACKEND="openai-compatible",  # unusable here: no base URL
+    )
+    assert grouped.returncode == 0, grouped.stderr
+    assert "Istanbul" in grouped.stdout
     # As of a later day "today" is that day, which has no article: nothing to answer from.
     later = run(["ask", "What did Putin say today?", "--as-of", "2025-03-05"], workdir)
     assert later.returncode == 0, later.stderr

@@ -6,6 +6,7 @@ shows another process changed it; never per query.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable, Collection
@@ -82,6 +83,8 @@ class KeywordIndex:
         passages = list(self._store.iter_chunks())
         if not passages:
             return _Snapshot(None, [], count)
+        # bm25s sets its own logger to DEBUG, which put "Building index" lines in CLI output.
+        logging.getLogger("bm25s").setLevel(logging.WARNING)
         index = bm25s.BM25()
         corpus = [keyword_tokens(f"{p.title} {p.text}") or ["_empty_"] for p in passages]
         index.index(corpus, show_progress=False)

@@ -90,6 +90,7 @@ def test_ask_prints_the_cited_answer_and_sources(workdir: Path) -> None:
     )
     assert grouped.returncode == 0, grouped.stderr
     assert "Istanbul" in grouped.stdout
+    assert "DEBUG" not in grouped.stdout + grouped.stderr  # libraries' debug logs stay quiet
     # As of a later day "today" is that day, which has no article: nothing to answer from.
     later = run(["ask", "What did Putin say today?", "--as-of", "2025-03-05"], workdir)
     assert later.returncode == 0, later.stderr

@@ -15,6 +15,7 @@ Three parts, each usable alone:
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import re
@@ -321,6 +322,30 @@ def _lexical(claim: _Claim, lex: _Lexicon) -> _Lexical:
     )
 
 
+def _quote_key(text: str) -> str:
+    """Text compared as a quote: same words and numbers; case, spacing, punctuation and
+    citation markers aside."""
+    return re.sub(r"\W+", " ", _MARKER.sub(" ", text).lower()).strip()
+
+
+_MIN_QUOTE_WORDS = 4  # "Yes it did." appearing in the evidence proves nothing
+
+
+def _quoted_span(claim: str, ev: _Evidence) -> tuple[int, int] | None:
+    """The span of the evidence sentence (or two adjacent sentences) that ``claim`` quotes in
+    full, if it does."""
+    key = _quote_key(claim)
+    if len(key.split()) < _MIN_QUOTE_WORDS or key not in ev.quote_key:
+        return None
+    keys = ev.sentence_keys
+    for i, (start, end) in enumerate(ev.spans):
+        if keys[i] == key:
+            return start, end
+        if i + 1 < len(keys) and f"{keys[i]} {keys[i + 1]}".strip() == key:
+            return start, ev.spans[i + 1][1]
+    return None
+
+
 def _clean_claim(text: str) -> str:
     """The claim as prose: no list bullets, Markdown emphasis or citation markers."""
     text = _MARKER.sub(" ", text)
@@ -357,6 +382,14 @@ class _Evidence:
     lex: _Lexicon
     unit_lex: list[_Lexicon]
     vectors: np.ndarray | None = None  # one row per sentence
+
+    @functools.cached_property
+    def quote_key(self) -> str:
+        return _quote_key(self.text)
+
+    @functools.cached_property
+    def sentence_keys(self) -> list[str]:
+        return [_quote_key(self.text[s:e]) for s, e in self.spans]
 
 
 class SupportChecker:
@@ -405,12 +438,23 @@ class SupportChecker:
         distinct claim and evidence sentence is embedded once."""
         claims = {c: _clean_claim(c) for c, _ in pairs}
         evidence = {e: self._analyse(e) for _, e in pairs}
+        # A claim that quotes its evidence word for word is supported by definition; no model
+        # needs to look at it (extractive answers are all quotes).
+        quoted = {(c, e): _quoted_span(claims[c], evidence[e]) for c, e in pairs}
+        open_pairs = [(c, e) for c, e in pairs if quoted[c, e] is None]
         claim_vectors: dict[str, np.ndarray] = {}
-        if self.method != "lexical":
-            claim_vectors = self._embed(list(claims.values()), list(evidence.values()))
-        results = []
+        if self.method != "lexical" and open_pairs:
+            claim_vectors = self._embed(
+                list(dict.fromkeys(claims[c] for c, _ in open_pairs)),
+                list({id(evidence[e]): evidence[e] for _, e in open_pairs}.values()),
+            )
+        results: list[tuple[float, tuple[int, int]]] = []
         verdicts: dict[tuple[str, str], float | None] = {}
         for claim, text in pairs:
+            span = quoted[claim, text]
+            if span is not None:
+                results.append((1.0, span))
+                continue
             clean = claims[claim]
             score, span = self._score_one(clean, evidence[text], claim_vectors.get(clean))
             if self.method == "llm" and clean:

@@ -15,6 +15,7 @@ from chatbot.citations import CheckedAnswer, SupportChecker, check_answer, parse
 from chatbot.config import Settings
 from chatbot.embeddings import Embedder
 from chatbot.models import Passage
+from chatbot.text import sentence_spans
 
 # --------------------------------------------------------------------------------------------
 # Parsing
@@ -214,6 +215,56 @@ def test_the_lexical_method_needs_no_embeddings(embedder: Embedder, passages) ->
     score, _ = checker.score("Putin said Russia never refused peaceful means.", passages[1].text)
     assert score >= checker.threshold
     assert counting.calls == []
+
+
+def test_a_word_for_word_quote_is_supported_without_the_model(
+    embedder: Embedder, passages: list[Passage]
+) -> None:
+    counting = CountingEmbedder(embedder)
+    checker = SupportChecker(counting)
+    evidence = passages[0].text
+    spans = sentence_spans(evidence)
+    first = evidence[spans[0][0] : spans[0][1]]
+    both = evidence[spans[0][0] : spans[1][1]]
+    # Case, spacing and a citation-like marker in the quote do not matter; the span is exact.
+    quote = first.upper().replace(" ", "  ", 2) + " [1]"
+    assert checker.score(quote, evidence) == (1.0, spans[0])
+    assert checker.score(both, evidence) == (1.0, (spans[0][0], spans[1][1]))
+    assert counting.calls == []
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        lambda s: s.replace("six", "ten", 1),  # one number changed
+        lambda s: " ".join(s.split()[:-3]) + ".",  # part of a sentence
+        lambda s: "Yes it did.",  # too short to prove anything
+    ],
+    ids=["number", "part", "short"],
+)
+def test_only_whole_sentences_word_for_word_count_as_quotes(
+    embedder: Embedder, passages: list[Passage], edit
+) -> None:
+    counting = CountingEmbedder(embedder)
+    checker = SupportChecker(counting)
+    evidence = passages[0].text
+    start, end = sentence_spans(evidence)[1]
+    assert "six" in evidence[start:end]
+    score, _ = checker.score(edit(evidence[start:end]), evidence)
+    assert counting.calls != []  # the model was consulted
+    assert score < 1.0
+
+
+def test_a_quote_needs_no_judge(embedder: Embedder, passages: list[Passage]) -> None:
+    class NoJudge:  # any call fails the test
+        generative = True
+
+        def complete(self, *args, **kwargs):
+            raise AssertionError("the judge was asked about a word-for-word quote")
+
+    checker = SupportChecker(embedder, method="llm", judge=NoJudge())  # type: ignore[arg-type]
+    start, end = sentence_spans(passages[1].text)[0]
+    assert checker.score(passages[1].text[start:end], passages[1].text)[0] == 1.0
 
 
 def test_empty_inputs_score_zero(checker: SupportChecker) -> None:

@@ -1,12 +1,13 @@
 """Retrieval and answer quality on RealTimeQA-dev (the chat issue's eval).
 
-    python -m evals.retrieval_qa [--store PATH] [--parts retrieval,mc,llm] [--llm-limit N]
+    python -m evals.retrieval_qa [--store PATH] [--parts retrieval,mc,answer,llm] [--llm-limit N]
 
 Rows: dense only, BM25 only, this project's hybrid, and stock llama-index (VectorStoreIndex over
 the same Chroma collection with the same embedder, default retriever): answer-recall@5 and
 MRR@10 over the questions whose gold answer appears in their own retrieved pages. Then
 multiple-choice accuracy over all questions: extractive (the choice the retrieved passages
-support best) and the local LLM (asked to pick a letter from the same passages).
+support best) and the local LLM (asked to pick a letter from the same passages). And how often
+an extractive ``ask`` answer contains the gold answer (with its latency).
 """
 
 from __future__ import annotations
@@ -99,6 +100,24 @@ def choice_support(bot: Any, q: Question) -> int:
     return max(range(len(scores)), key=scores.__getitem__)
 
 
+def extractive_answers(bot: Any, questions: list[Question]) -> dict[str, float]:
+    """``ask`` with the extractive backend, as of each question's date: how often the answer
+    text contains the gold answer, against how often its passages do (the ceiling)."""
+    hits, ceiling, times = [], [], []
+    for q in questions:
+        started = time.perf_counter()
+        answer = bot.ask(q.question, as_of=question_date(q))
+        times.append(1000 * (time.perf_counter() - started))
+        hits.append(q.answered_by(answer.text))
+        ceiling.append(any(q.answered_by(p.text) for p in answer.passages))
+    return {
+        "accuracy": statistics.mean(hits),
+        "n": len(questions),
+        "passages_contain_gold": statistics.mean(ceiling),
+        "p50_ms": statistics.median(times),
+    }
+
+
 def llm_choice(bot: Any, llm: Any, q: Question) -> int:
     from chatbot.llm.base import Message
     from chatbot.prompting import render_source
@@ -120,12 +139,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--store", default=str(DEFAULT_STORE))
     parser.add_argument("--llm-limit", type=int, default=60, help="questions for the local LLM")
-    parser.add_argument("--skip-llm", action="store_true", help="same as --parts retrieval,mc")
+    parser.add_argument("--skip-llm", action="store_true", help="leave out the llm part")
     parser.add_argument(
         "--parts",
-        default="retrieval,mc,llm",
+        default="retrieval,mc,answer,llm",
         help="comma-separated: retrieval (the four retrievers), mc (extractive multiple "
-        "choice, all questions), llm (local LLM multiple choice, --llm-limit questions)",
+        "choice, all questions), answer (extractive answers that contain the gold answer), "
+        "llm (local LLM multiple choice, --llm-limit questions)",
     )
     parser.add_argument(
         "--embedding-backend",
@@ -171,6 +191,8 @@ def main() -> None:
     if "mc" in parts:
         correct = [choice_support(bot, q) in q.answer_index for q in questions]
         accuracy["extractive"] = {"accuracy": statistics.mean(correct), "n": len(questions)}
+    if "answer" in parts:
+        accuracy["extractive answer contains gold"] = extractive_answers(bot, subset)
     if "llm" in parts:
         from chatbot.config import Settings
         from chatbot.llm.registry import create_backend
@@ -194,7 +216,7 @@ def main() -> None:
     for name, m in accuracy.items():
         print(f"{name:<30} {m['accuracy']:>9.3f} {m['n']:>5}")
     suffix = "" if args.embedding_backend == "local" else f"-{args.embedding_backend}"
-    if parts != {"retrieval", "mc", "llm"}:
+    if parts != {"retrieval", "mc", "answer", "llm"}:
         suffix += "-" + "-".join(sorted(parts))
     path = write_results(
         f"retrieval_qa{suffix}",

@@ -11,7 +11,10 @@ from chatbot.keyword_index import keyword_tokens
 from chatbot.models import Passage
 from chatbot.text import sentence_spans
 
-_SHORTLIST = 24
+# Sentences the embedder re-scores after the cheap shortlist. On realtimeqa-dev (112 questions)
+# answers contained the gold answer as often with 8 as with 24 (0.45 both), in half the time
+# (p50 ~150 vs 334 ms): the transformer pass is most of an extractive answer's time.
+_SHORTLIST = 8
 _MONTHS = "january|february|march|april|may|june|july|august|september|october|november|december"
 _MONTH_DAY = re.compile(rf"\b({_MONTHS})\s+(\d{{1,2}})\b", re.I)
 _NUMBER = re.compile(
@@ -100,7 +103,7 @@ def best_sentences(
     conflicts decide."""
     q_tokens = set(keyword_tokens(query))
     kind = _answer_type(query)
-    candidates: list[tuple[float, int, str, Passage]] = []
+    candidates: list[tuple[float, float, int, str, Passage]] = []
     for n, p in enumerate(passages, 1):
         for rank, (s, e) in enumerate(sentence_spans(p.text)):
             text = p.text[s:e]
@@ -109,25 +112,19 @@ def best_sentences(
             overlap = len(q_tokens & set(keyword_tokens(text))) / (len(q_tokens) or 1)
             # Earlier passages and sentences are likelier answers; never enough to decide alone.
             prior = 0.05 / n + 0.02 / (rank + 1)
-            candidates.append((overlap + prior, n, text, p))
-    candidates.sort(key=lambda c: c[0], reverse=True)
+            cues = _type_bonus(kind, text, query) + _date_fit(query, text, p)
+            candidates.append((overlap + prior, cues, n, text, p))
+    # The cheap cues shortlist too: a paraphrase shares few words with the question.
+    candidates.sort(key=lambda c: c[0] + c[1], reverse=True)
     shortlist = candidates[:_SHORTLIST]
     if not shortlist:
         return best_sentences(query, passages, embedder, count, margin) if avoid else []
-    vectors = embedder.embed([query] + [c[2] for c in shortlist])
+    vectors = embedder.embed([query] + [c[3] for c in shortlist])
     sims = vectors[1:] @ vectors[0]
     scored = sorted(
         (
-            (
-                0.7 * float(sim)
-                + 0.3 * lexical
-                + _type_bonus(kind, text, query)
-                + _date_fit(query, text, p),
-                n,
-                text,
-                p,
-            )
-            for sim, (lexical, n, text, p) in zip(sims, shortlist, strict=True)
+            (0.7 * float(sim) + 0.3 * lexical + cues, n, text, p)
+            for sim, (lexical, cues, n, text, p) in zip(sims, shortlist, strict=True)
         ),
         key=lambda t: t[0],
         reverse=True,

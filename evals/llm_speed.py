@@ -12,11 +12,8 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
-import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -26,6 +23,7 @@ from chatbot.config import Settings
 from chatbot.llm.base import LLMBackend, Message
 from chatbot.llm.local import DEFAULT_N_CTX, LocalBackend, packaged_model_path
 from chatbot.llm.openai_backend import OpenAICompatibleBackend
+from evals.servers import llama_server
 
 SENTENCES = [
     "The central bank left its main interest rate unchanged on Wednesday, citing sticky "
@@ -85,34 +83,6 @@ def measure(backend: LLMBackend, text: str, max_tokens: int, count: Callable[[st
     return Run(ttft=first - started, gen_tokens=count("".join(pieces)), gen_seconds=ended - first)
 
 
-def start_server(model: Path, n_ctx: int, threads: int) -> tuple[subprocess.Popen[bytes], str]:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    log = Path(tempfile.mkstemp(prefix="llama_server_", suffix=".log")[1])
-    command = [
-        sys.executable, "-m", "llama_cpp.server", "--model", str(model),
-        "--host", "127.0.0.1", "--port", str(port), "--n_ctx", str(n_ctx),
-        "--n_threads", str(threads), "--n_threads_batch", str(threads),
-    ]  # fmt: skip
-    with log.open("wb") as out:
-        proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}/v1"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"llama.cpp server exited:\n{log.read_text()[-2000:]}")
-        try:
-            with urllib.request.urlopen(f"{url}/models", timeout=2):
-                return proc, url
-        except OSError:
-            time.sleep(0.2)
-    proc.kill()
-    raise SystemExit(f"llama.cpp server did not start within 60 s (log: {log})")
-
-
 def _usable_cpus() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
@@ -151,8 +121,8 @@ def main(argv: list[str] | None = None) -> None:
     measure(local, "Warm-up.", 4, count)
     results["in-process"] = [measure(local, text, args.max_tokens, count) for _ in range(args.runs)]
 
-    proc, url = start_server(model, args.n_ctx, local.n_threads)
-    try:
+    log = Path(tempfile.mkstemp(prefix="llama_server_", suffix=".log")[1])
+    with llama_server(model, log, n_ctx=args.n_ctx, threads=local.n_threads) as url:
         server = OpenAICompatibleBackend(
             Settings(llm_base_url=url, llm_model="local", llm_timeout=300.0, llm_retries=0)
         )
@@ -160,9 +130,6 @@ def main(argv: list[str] | None = None) -> None:
         results["llama.cpp server HTTP"] = [
             measure(server, text, args.max_tokens, count) for _ in range(args.runs)
         ]
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
 
     print(
         f"model {model.name}, n_ctx {args.n_ctx}, {local.n_threads} threads, load "

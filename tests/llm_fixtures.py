@@ -15,12 +15,8 @@ import importlib.util
 import json
 import os
 import socket
-import subprocess
-import sys
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from email.message import Message
@@ -31,15 +27,9 @@ from typing import Any
 import pytest
 
 from chatbot.config import Settings
+from evals import servers
 
 SERVER_START_TIMEOUT = 60.0
-
-
-def free_port() -> int:
-    """A loopback port nobody listens on (right now)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _llama_cpp_importable() -> bool:
@@ -86,53 +76,14 @@ def local_llm(smollm2_path: Path) -> Any:
     return backend
 
 
-def _wait_for_models(base_url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + SERVER_START_TIMEOUT
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(
-                f"llama.cpp server exited with {proc.returncode}:\n{log.read_text()[-3000:]}"
-            )
-        try:
-            with urllib.request.urlopen(f"{base_url}/models", timeout=2) as response:
-                if response.status == 200:
-                    return
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            pass
-        time.sleep(0.2)
-    pytest.fail(
-        f"llama.cpp server did not answer {base_url}/models within {SERVER_START_TIMEOUT:g} s:\n"
-        f"{log.read_text()[-3000:]}"
-    )
-
-
 @pytest.fixture(scope="session")
 def llama_server(smollm2_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """Base URL (``http://127.0.0.1:PORT/v1``) of a real llama.cpp OpenAI-compatible server."""
     if not _llama_cpp_importable():
         pytest.skip("llama-cpp-python is not installed (pip install 'chatbot[local]')")
-    port = free_port()
     log = tmp_path_factory.mktemp("llama_server") / "server.log"
-    command = [
-        sys.executable, "-m", "llama_cpp.server",
-        "--model", str(smollm2_path),
-        "--host", "127.0.0.1",
-        "--port", str(port),
-        "--n_ctx", "4096",
-    ]  # fmt: skip
-    with log.open("wb") as out:
-        proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
-    base_url = f"http://127.0.0.1:{port}/v1"
-    try:
-        _wait_for_models(base_url, proc, log)
-        yield base_url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
+    with servers.llama_server(smollm2_path, log, timeout=SERVER_START_TIMEOUT) as url:
+        yield url
 
 
 # --- fake server ----------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from chatbot import ui
 from chatbot.api import Chatbot
 from chatbot.config import Settings
 from chatbot.embeddings import Embedder
-from tests.store_fixtures import free_port
+from evals.servers import free_port
 
 LIMIT = 2_000  # upload_max_bytes for these tests
 

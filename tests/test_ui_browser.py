@@ -18,7 +18,7 @@ from playwright.sync_api import expect
 from chatbot.api import Chatbot
 from chatbot.config import Settings
 from chatbot.embeddings import Embedder
-from tests.store_fixtures import free_port
+from evals.servers import free_port
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(180)]
 

@@ -43,12 +43,12 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from evals.rtqa import DEFAULT_STORE, RTQA, load_questions, open_bot, write_results
+from evals.servers import chroma_server, free_port, stop, wait_http
 
 CACHE = Path(__file__).resolve().parent / ".cache"
 ALL_SECTIONS = ("ingest", "fast", "retrieval", "server", "answer", "llm", "briefing", "ui")
@@ -462,49 +462,6 @@ def build_scaled_store(dev: Path, target: Path, chunks: int, noise: float, model
     dst.close()
 
 
-@contextlib.contextmanager
-def chroma_server(path: Path) -> Iterator[str]:
-    """A ``chroma run`` server over ``path`` on a free loopback port."""
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    chroma = shutil.which("chroma") or str(Path(sys.executable).with_name("chroma"))
-    proc = subprocess.Popen(
-        [chroma, "run", "--path", str(path), "--host", "127.0.0.1", "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_http(f"{url}/api/v2/heartbeat", proc, 120)
-        yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-
-
-def _wait_http(url: str, proc: subprocess.Popen, timeout: float) -> float:
-    """Seconds until ``url`` answers 200; fails if ``proc`` exits or time runs out."""
-    import urllib.request
-
-    started = time.monotonic()
-    while time.monotonic() - started < timeout:
-        if proc.poll() is not None:
-            raise RuntimeError(f"{proc.args[0]} exited with {proc.returncode} before {url}")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status == 200:
-                    return time.monotonic() - started
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"{url} did not answer within {timeout:g} s")
-
-
 def run_retrieval(bots: Bots, dev: Path, scaled: Path | None, server: bool, embedded: bool) -> dict:
     args = bots.args
     questions = load_questions()[: args.questions]
@@ -619,15 +576,12 @@ def run_briefings(bots: Bots, dev: Path, backends: list[str], work: Path) -> dic
 
 def run_ui(bots: Bots, store: Path, work: Path) -> dict:
     """Start ``chatbot ui`` on ``store``; time until HTTP 200; peak RSS after one question."""
-    import socket
 
     args = bots.args
     chatbot = shutil.which("chatbot") or str(Path(sys.executable).with_name("chatbot"))
     runs = []
     for _ in range(args.repeats):
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = sock.getsockname()[1]
+        port = free_port()
         env = {
             **os.environ,
             **ENV,
@@ -645,35 +599,35 @@ def run_ui(bots: Bots, store: Path, work: Path) -> dict:
             env=env,
         )
         try:
-            _wait_http(f"http://127.0.0.1:{port}/", proc, 300)
+            wait_http(f"http://127.0.0.1:{port}/", proc, 300)
             startup = time.monotonic() - started
-            asked = _ask_ui(f"http://127.0.0.1:{port}/")
-            runs.append({"startup_s": startup, "peak_rss_mb": _vm_hwm_mb(proc.pid), "asked": asked})
+            ask_error = _ask_ui(f"http://127.0.0.1:{port}/")
+            runs.append({"startup_s": startup, "peak_rss_mb": _vm_hwm_mb(proc.pid)})
+            if ask_error:
+                runs[-1]["ask_error"] = ask_error
         finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+            stop(proc)
         print(f"  ui: {runs[-1]}", flush=True)
     return {"chunks": _count_chunks(store, bots), **median_of(runs)}
 
 
-def _ask_ui(url: str) -> bool:
-    """Ask one question through the UI's Gradio API so that retrieval has run; False if the
-    endpoint could not be found (peak RSS then covers start-up and the page only)."""
+def _ask_ui(url: str) -> str:
+    """Ask one question through the UI's chat endpoint so that retrieval (and with it the
+    keyword index and Chroma's vector index) has loaded; "" or why it could not."""
     try:
         from gradio_client import Client
 
         client = Client(url, verbose=False)
-        names = [n for n in client.view_api(return_format="dict")["named_endpoints"]]
-        chat = next((n for n in names if "ask" in n or "chat" in n or "respond" in n), None)
+        api = client.view_api(print_info=False, return_format="dict") or {}
+        names = list(api.get("named_endpoints", {}))
+        chat = next((n for n in names if n.endswith("ask")), None)
         if chat is None:
-            return False
-        client.predict("What happened with bitcoin?", api_name=chat)
-        return True
-    except Exception:  # the page answered; a changed UI API must not sink the measurement
-        return False
+            return f"no chat endpoint among {names}"
+        # The chat inputs: question, since, until, outlets.
+        client.predict("What happened with bitcoin?", "", "", [], api_name=chat)
+        return ""
+    except Exception as exc:  # the page answered; report, do not sink the measurement
+        return f"{type(exc).__name__}: {exc}"
 
 
 def _vm_hwm_mb(pid: int) -> float:

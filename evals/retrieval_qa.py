@@ -109,7 +109,7 @@ def extractive_answers(bot: Any, questions: list[Question]) -> dict[str, float]:
         answer = bot.ask(q.question, as_of=question_date(q))
         times.append(1000 * (time.perf_counter() - started))
         hits.append(q.answered_by(answer.text))
-        ceiling.append(any(q.answered_by(p.text) for p in answer.passages))
+        ceiling.append(any(q.answered_by(p.text) for p in answer.sources))
     return {
         "accuracy": statistics.mean(hits),
         "n": len(questions),

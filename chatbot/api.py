@@ -68,7 +68,7 @@ class Chatbot:
             chunks_collection=s.chunks_collection,
         )
         self.fetcher = Fetcher.from_settings(s)
-        self.keyword_index = KeywordIndex(self.store)
+        self.keyword_index = KeywordIndex(self.store, cache_dir=s.data_dir / "keyword-index")
         self.ingestor = Ingestor(
             self.store,
             self.embedder,
@@ -269,6 +269,12 @@ class Chatbot:
             timezone=timezone,
             stop_event=stop_event,
         )
+
+    def warm_up(self) -> None:
+        """Load what the first question needs (the keyword index, the embedding model), so that
+        it does not wait for them; the UI calls this in the background at start."""
+        self.keyword_index.refresh()
+        self.embedder.embed_query("warm-up")
 
     def close(self) -> None:
         """Release the store (an embedded store admits one process at a time)."""

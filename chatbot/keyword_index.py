@@ -1,17 +1,26 @@
 """BM25 over the stored chunks, derived from Chroma (the source of truth) and kept fresh by ingest.
 
-The index is rebuilt only when ingest or delete marks it stale, or when the store's chunk count
-shows another process changed it; never per query.
+The index is rebuilt only when ingest or delete marks it stale, or when the store's write token
+or chunk count shows another process changed it; never per query. Building reads every chunk
+(about 70 s at 200,000 chunks), so a built index is saved under ``cache_dir`` keyed by the
+store's write token and loaded from there by the next process.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import json
 import logging
+import os
+import shutil
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, datetime
+from pathlib import Path
 
 import bm25s
 import numpy as np
@@ -19,6 +28,10 @@ import numpy as np
 from chatbot.models import Passage
 from chatbot.store import ArticleStore
 from chatbot.text import words
+
+log = logging.getLogger(__name__)
+_CACHE_FORMAT = 1
+_CACHE_KEEP = 8  # stores whose keyword index stays cached
 
 # A short list: BM25's idf already discounts common words; these only add noise to queries.
 _STOPWORDS = frozenset(
@@ -36,7 +49,7 @@ def keyword_tokens(text: str) -> list[str]:
 class _Snapshot:
     index: bm25s.BM25 | None
     passages: list[Passage]
-    chunk_count: int
+    state: tuple[str | None, int]  # the store's write token and chunk count it was built from
     newest: datetime | None = None
     oldest: datetime | None = None
     # Per-passage columns, so that date/outlet/article filters are array operations per query
@@ -46,17 +59,44 @@ class _Snapshot:
     article_ids: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=object))
     chunk_ids: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=object))
 
+    @classmethod
+    def of(
+        cls, index: bm25s.BM25 | None, passages: list[Passage], state: tuple[str | None, int]
+    ) -> _Snapshot:
+        dates = [p.published_at for p in passages if p.published_at]
+        return cls(
+            index,
+            passages,
+            state,
+            max(dates, default=None),
+            min(dates, default=None),
+            timestamps=np.array(
+                [p.published_at.timestamp() if p.published_at else np.nan for p in passages]
+            ),
+            sources=np.array([p.source for p in passages], dtype=object),
+            article_ids=np.array([p.article_id for p in passages], dtype=object),
+            chunk_ids=np.array([p.chunk_id for p in passages], dtype=object),
+        )
+
 
 class KeywordIndex:
-    def __init__(self, store: ArticleStore, *, recheck_seconds: float = 1.0) -> None:
+    def __init__(
+        self,
+        store: ArticleStore,
+        *,
+        recheck_seconds: float = 1.0,
+        cache_dir: Path | None = None,
+    ) -> None:
         self._store = store
         self._lock = threading.Lock()
         self._snapshot: _Snapshot | None = None
         self._stale = True
-        # This process's own writes mark the index stale at once; counting the store's chunks
-        # (to notice other writers to a shared server) costs a round trip, so at most this often.
+        # This process's own writes mark the index stale at once; asking the store for its state
+        # (to notice other writers to a shared server) costs round trips, so at most this often.
         self._recheck_seconds = recheck_seconds
         self._checked_at = float("-inf")
+        self.cache_dir = cache_dir
+        self.builds = 0  # full builds from the store (not cache loads) in this process
 
     def mark_stale(self) -> None:
         self._stale = True
@@ -71,37 +111,93 @@ class KeywordIndex:
                 and now - self._checked_at < self._recheck_seconds
             ):
                 return snap
-            count = self._store.count_chunks()
+            state = self._store_state()
             self._checked_at = now
-            if snap is None or self._stale or snap.chunk_count != count:
+            if snap is None or self._stale or snap.state != state:
                 self._stale = False
-                self._snapshot = snap = self._build()
+                self._snapshot = snap = self._load(state) or self._build(state)
             return snap
 
-    def _build(self) -> _Snapshot:
-        count = self._store.count_chunks()
+    def _store_state(self) -> tuple[str | None, int]:
+        token = self._store.write_token()
+        if token is None and self.cache_dir is not None:
+            # A store written before write tokens existed: give it one, so it can be cached.
+            with contextlib.suppress(Exception):
+                self._store.mark_changed()
+                token = self._store.write_token()
+        return token, self._store.count_chunks()
+
+    def _build(self, state: tuple[str | None, int]) -> _Snapshot:
+        self.builds += 1
         passages = list(self._store.iter_chunks())
         if not passages:
-            return _Snapshot(None, [], count)
+            return _Snapshot(None, [], state)
         # bm25s sets its own logger to DEBUG, which put "Building index" lines in CLI output.
         logging.getLogger("bm25s").setLevel(logging.WARNING)
         index = bm25s.BM25()
         corpus = [keyword_tokens(f"{p.title} {p.text}") or ["_empty_"] for p in passages]
         index.index(corpus, show_progress=False)
-        dates = [p.published_at for p in passages if p.published_at]
-        return _Snapshot(
-            index,
-            passages,
-            count,
-            max(dates, default=None),
-            min(dates, default=None),
-            timestamps=np.array(
-                [p.published_at.timestamp() if p.published_at else np.nan for p in passages]
-            ),
-            sources=np.array([p.source for p in passages], dtype=object),
-            article_ids=np.array([p.article_id for p in passages], dtype=object),
-            chunk_ids=np.array([p.chunk_id for p in passages], dtype=object),
-        )
+        snap = _Snapshot.of(index, passages, state)
+        self._save(snap)
+        return snap
+
+    # --- the on-disk cache ---------------------------------------------------------------------
+
+    def _cache_path(self, state: tuple[str | None, int]) -> Path | None:
+        token, count = state
+        if self.cache_dir is None or token is None:
+            return None
+        prefix = hashlib.sha1(self._store.identity.encode()).hexdigest()[:12]
+        return self.cache_dir / f"{prefix}-{token}-{count}"
+
+    def _load(self, state: tuple[str | None, int]) -> _Snapshot | None:
+        path = self._cache_path(state)
+        if path is None or not path.is_dir():
+            return None
+        try:
+            rows = json.loads((path / "passages.json").read_text(encoding="utf-8"))
+            if rows["format"] != _CACHE_FORMAT or len(rows["passages"]) != state[1]:
+                raise ValueError("format or size differs")
+            logging.getLogger("bm25s").setLevel(logging.WARNING)
+            index = bm25s.BM25.load(str(path), show_progress=False)
+            passages = [_passage(row) for row in rows["passages"]]
+        except Exception as exc:  # a damaged cache is rebuilt, never trusted
+            log.warning("keyword index cache %s is unreadable (%s); rebuilding it", path, exc)
+            shutil.rmtree(path, ignore_errors=True)
+            return None
+        return _Snapshot.of(index, passages, state)
+
+    def _save(self, snap: _Snapshot) -> None:
+        path = self._cache_path(snap.state)
+        if path is None or snap.index is None or len(snap.passages) != snap.state[1]:
+            return  # uncommitted chunks in the count: this set may never be seen again
+        work: Path | None = None
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            work = Path(tempfile.mkdtemp(prefix=".building-", dir=path.parent))
+            snap.index.save(str(work), show_progress=False)
+            rows = {"format": _CACHE_FORMAT, "passages": [_row(p) for p in snap.passages]}
+            (work / "passages.json").write_text(json.dumps(rows), encoding="utf-8")
+            os.replace(work, path)  # readers see a whole cache or none
+        except OSError as exc:
+            if work is not None:
+                shutil.rmtree(work, ignore_errors=True)
+            if not path.is_dir():  # else another process saved the same state first
+                log.warning("cannot save the keyword index cache in %s: %s", path.parent, exc)
+            return
+        # This store's older states are useless; other stores' caches stay, up to a few.
+        prefix = path.name.split("-", 1)[0] + "-"
+        others = []
+        for old in path.parent.iterdir():
+            if old == path or old.name.startswith(".building-"):
+                continue
+            if old.name.startswith(prefix):
+                shutil.rmtree(old, ignore_errors=True)
+            else:
+                others.append(old)
+        others.sort(key=lambda d: d.stat().st_mtime, reverse=True)
+        for old in others[_CACHE_KEEP - 1 :]:
+            shutil.rmtree(old, ignore_errors=True)
 
     def refresh(self) -> None:
         self._current()
@@ -186,3 +282,28 @@ def _column_mask(
     if article_ids:
         mask &= np.isin(snap.article_ids, list(article_ids))
     return mask
+
+
+def _row(p: Passage) -> list:
+    published = p.published_at.timestamp() if p.published_at else None
+    return [
+        p.chunk_id, p.article_id, p.n, p.text, p.char_start, p.char_end, p.title, p.source,
+        published, p.url, list(p.authors),
+    ]  # fmt: skip
+
+
+def _passage(row: list) -> Passage:
+    (chunk_id, article_id, n, text, start, end, title, source, published, url, authors) = row
+    return Passage(
+        chunk_id=chunk_id,
+        article_id=article_id,
+        n=n,
+        text=text,
+        char_start=start,
+        char_end=end,
+        title=title,
+        source=source,
+        published_at=None if published is None else datetime.fromtimestamp(published, UTC),
+        url=url,
+        authors=tuple(authors),
+    )

@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+import uuid
 import weakref
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
@@ -34,6 +35,7 @@ from chatbot.errors import ChatbotError
 from chatbot.models import Article, Chunk, Passage, StoredArticle
 
 _WRITE_BATCH = 1000
+_WRITE_TOKEN = "write_token"
 _PROCESS_LOCK = ".process.lock"
 
 try:  # POSIX; elsewhere the one-process rule is documented but not enforced
@@ -321,13 +323,34 @@ class ArticleStore:
             ]
             for j in range(0, len(stale), _WRITE_BATCH):
                 self._chunks.delete(ids=stale[j : j + _WRITE_BATCH])
+        self.mark_changed()
 
     def delete_article(self, article_id: str) -> bool:
         found = self._articles.get(ids=[article_id], include=[])["ids"]
         # The article record goes first, so a crash in between leaves only invisible chunks.
         self._articles.delete(ids=[article_id])
         self._chunks.delete(where={"article_id": article_id})
+        self.mark_changed()
         return bool(found)
+
+    def mark_changed(self) -> None:
+        """Mark the committed content as changed, for readers that cache what they derive from
+        it (the keyword index). Set after the write, so a reader that saw the old token may
+        hold newer data (and rebuilds needlessly) but never older data under a new token."""
+        current = self._client.get_collection(self._chunks.name)
+        meta = {**(current.metadata or {}), _WRITE_TOKEN: uuid.uuid4().hex}
+        current.modify(metadata=meta)
+
+    @property
+    def identity(self) -> str:
+        """Where the chunks live: the store's location and collection."""
+        return f"{self.location}|{self._chunks.name}"
+
+    def write_token(self) -> str | None:
+        """Changes with every write or delete by this project's code, in any process; None for
+        a store written before tokens existed."""
+        token = (self._client.get_collection(self._chunks.name).metadata or {}).get(_WRITE_TOKEN)
+        return str(token) if token else None
 
     def repair(self) -> int:
         """Delete chunks that no committed article version owns (left by a crash)."""

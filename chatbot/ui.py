@@ -12,6 +12,7 @@ import hashlib
 import logging
 import os
 import re
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -660,6 +661,13 @@ def startup_message(url: str, host: str, login: bool) -> str:
     return line
 
 
+def _warm_up(bot: Chatbot) -> None:
+    try:
+        bot.warm_up()
+    except Exception as exc:  # the first question reports real problems; this only saves time
+        log.warning("warm-up failed: %s", exc)
+
+
 def launch(
     bot: Chatbot,
     host: str | None = None,
@@ -697,6 +705,7 @@ def launch(
         raise ChatbotError(f"Cannot start the web UI on {host}:{port}: {exc}") from exc
     if announce is not None:
         announce(startup_message(str(app.local_url), host, auth is not None))
+    threading.Thread(target=_warm_up, args=(bot,), name="warm-up", daemon=True).start()
     if block:
         app.block_thread()
     return app

@@ -44,7 +44,8 @@ class Settings(BaseSettings):
     chunks_collection: str = Field("chunks", description="Chroma collection of article chunks.")
     data_dir: Path = Field(
         Path("chatbot-data"),
-        description="Folder for app data: uploads, summary cache, stored briefings.",
+        description="Folder for app data: uploads, summary cache, stored briefings, the keyword "
+        "index cache, distilled models.",
     )
     briefings_dir: Path = Field(
         Path("briefings"), description="Where briefing files (md/html/json) are written."

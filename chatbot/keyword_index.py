@@ -14,6 +14,7 @@ import json
 import logging
 import os
 import shutil
+import sys
 import tempfile
 import threading
 import time
@@ -135,8 +136,14 @@ class KeywordIndex:
         # bm25s sets its own logger to DEBUG, which put "Building index" lines in CLI output.
         logging.getLogger("bm25s").setLevel(logging.WARNING)
         index = bm25s.BM25()
-        corpus = [keyword_tokens(f"{p.title} {p.text}") or ["_empty_"] for p in passages]
+        # Interned: one string object per distinct word, not per occurrence (at 200,000 chunks
+        # the copies alone took gigabytes).
+        corpus = [
+            [sys.intern(w) for w in keyword_tokens(f"{p.title} {p.text}")] or ["_empty_"]
+            for p in passages
+        ]
         index.index(corpus, show_progress=False)
+        del corpus
         snap = _Snapshot.of(index, passages, state)
         self._save(snap)
         return snap
@@ -155,12 +162,15 @@ class KeywordIndex:
         if path is None or not path.is_dir():
             return None
         try:
-            rows = json.loads((path / "passages.json").read_text(encoding="utf-8"))
-            if rows["format"] != _CACHE_FORMAT or len(rows["passages"]) != state[1]:
-                raise ValueError("format or size differs")
+            with (path / "passages.jsonl").open(encoding="utf-8") as lines:
+                header = json.loads(next(lines))
+                if header != {"format": _CACHE_FORMAT, "passages": state[1]}:
+                    raise ValueError(f"format or size differs: {header}")
+                passages = [_passage(json.loads(line)) for line in lines]
+            if len(passages) != state[1]:
+                raise ValueError(f"{len(passages)} passages instead of {state[1]}")
             logging.getLogger("bm25s").setLevel(logging.WARNING)
             index = bm25s.BM25.load(str(path), show_progress=False)
-            passages = [_passage(row) for row in rows["passages"]]
         except Exception as exc:  # a damaged cache is rebuilt, never trusted
             log.warning("keyword index cache %s is unreadable (%s); rebuilding it", path, exc)
             shutil.rmtree(path, ignore_errors=True)
@@ -176,8 +186,10 @@ class KeywordIndex:
             path.parent.mkdir(parents=True, exist_ok=True)
             work = Path(tempfile.mkdtemp(prefix=".building-", dir=path.parent))
             snap.index.save(str(work), show_progress=False)
-            rows = {"format": _CACHE_FORMAT, "passages": [_row(p) for p in snap.passages]}
-            (work / "passages.json").write_text(json.dumps(rows), encoding="utf-8")
+            with (work / "passages.jsonl").open("w", encoding="utf-8") as out:
+                out.write(json.dumps({"format": _CACHE_FORMAT, "passages": len(snap.passages)}))
+                for p in snap.passages:  # line by line: one big string would double the memory
+                    out.write("\n" + json.dumps(_row(p)))
             os.replace(work, path)  # readers see a whole cache or none
         except OSError as exc:
             if work is not None:

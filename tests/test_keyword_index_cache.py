@@ -74,7 +74,8 @@ def test_a_damaged_cache_is_rebuilt_with_a_warning(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     (cache,) = _caches(settings)
-    (cache / "passages.json").write_text('{"format": 1, "passages": [["trunc', encoding="utf-8")
+    text = (cache / "passages.jsonl").read_text(encoding="utf-8")
+    (cache / "passages.jsonl").write_text(text[: len(text) // 2], encoding="utf-8")
     with caplog.at_level(logging.WARNING), Chatbot(settings, embedder=embedder) as bot:
         assert _hits(bot) == stored
         assert bot.keyword_index.builds == 1

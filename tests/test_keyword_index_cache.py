@@ -107,3 +107,21 @@ def test_warm_up_prepares_the_first_question(
         answer = bot.ask(SEED_ID_QUESTION)
         assert "Istanbul" in answer.text
         assert bot.keyword_index.builds == 0
+
+
+def test_a_store_from_before_write_tokens_gets_one_and_is_cached(
+    settings: Settings, embedder: Embedder, stored: list[tuple[str, float]]
+) -> None:
+    with Chatbot(settings, embedder=embedder) as bot:  # drop the token, as older versions wrote
+        chunks = bot.store._client.get_collection(settings.chunks_collection)
+        chunks.modify(metadata={k: v for k, v in chunks.metadata.items() if k != "write_token"})
+        assert bot.store.write_token() is None
+    for cache in _caches(settings):
+        for file in cache.iterdir():
+            file.unlink()
+        cache.rmdir()
+    with Chatbot(settings, embedder=embedder) as bot:
+        assert _hits(bot) == stored and bot.keyword_index.builds == 1
+        assert bot.store.write_token() is not None
+    with Chatbot(settings, embedder=embedder) as bot:
+        assert _hits(bot) == stored and bot.keyword_index.builds == 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -28,15 +29,21 @@ def seed_file() -> Path:
     return files[0]
 
 
+def settings_in(folder: Path, **fields: Any) -> Settings:
+    """Settings whose store, data and briefings all live in ``folder``; extractive unless
+    ``fields`` say otherwise."""
+    defaults: dict[str, Any] = {
+        "store_path": folder / "vs",
+        "data_dir": folder / "data",
+        "briefings_dir": folder / "briefings",
+        "llm_backend": "extractive",
+    }
+    return Settings(**{**defaults, **fields})
+
+
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return Settings(
-        store_path=tmp_path / "vectorstore",
-        data_dir=tmp_path / "data",
-        briefings_dir=tmp_path / "briefings",
-        llm_backend="extractive",
-        allow_private_urls=True,
-    )
+    return settings_in(tmp_path, allow_private_urls=True)
 
 
 @pytest.fixture

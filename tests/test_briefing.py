@@ -27,12 +27,12 @@ from chatbot.briefing import (
     run_schedule,
     story_article_ids,
 )
-from chatbot.config import Settings
 from chatbot.embeddings import Embedder
 from chatbot.llm.base import LLMBackend, LLMError, Message
 from chatbot.models import Article, Chunk
 from chatbot.summarize import Summarizer
 from chatbot.tokens import count_cl100k
+from tests.store_fixtures import settings_in
 
 CHROMIUM = "/usr/bin/chromium"
 NOW = datetime(2025, 2, 28, 7, 0, tzinfo=UTC)
@@ -158,7 +158,7 @@ class BrokenOnCentralBank(LLMBackend):
 def news(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder):
     root = tmp_path_factory.mktemp("briefing")
     bot = Chatbot(
-        Settings(store_path=root / "vs", data_dir=root / "data", llm_backend="extractive"),
+        settings_in(root),
         embedder=embedder,
     )
     report = bot.ingest([*DAY_ARTICLES.values(), OTHER_DAY])

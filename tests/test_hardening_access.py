@@ -14,9 +14,9 @@ import pytest
 
 from chatbot import ui
 from chatbot.api import Chatbot
-from chatbot.config import Settings
 from chatbot.embeddings import Embedder
 from evals.servers import free_port
+from tests.store_fixtures import settings_in
 
 LIMIT = 2_000  # upload_max_bytes for these tests
 
@@ -28,11 +28,8 @@ def guarded(
     """A live UI with a login and a small upload limit; yields (url, bot, startup lines)."""
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     tmp = tmp_path_factory.mktemp("access")
-    settings = Settings(
-        store_path=tmp / "vs",
-        data_dir=tmp / "data",
-        briefings_dir=tmp / "briefings",
-        llm_backend="extractive",
+    settings = settings_in(
+        tmp,
         ui_username="ann",
         ui_password="correct horse",
         upload_max_bytes=LIMIT,
@@ -133,9 +130,7 @@ def _outside_address() -> str | None:
 
 
 def test_without_a_login_it_binds_loopback_and_says_so(tmp_path: Path, embedder: Embedder):
-    settings = Settings(
-        store_path=tmp_path / "vs", data_dir=tmp_path / "data", llm_backend="extractive"
-    )
+    settings = settings_in(tmp_path)
     assert settings.ui_host == "127.0.0.1" and ui.login_for(settings) is None
     lines: list[str] = []
     port = free_port()

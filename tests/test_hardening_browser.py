@@ -14,10 +14,10 @@ import pytest
 from playwright.sync_api import expect
 
 from chatbot.api import Chatbot
-from chatbot.config import Settings
 from chatbot.embeddings import Embedder
 from evals.servers import free_port
 from tests.llm_fixtures import FakeLLMServer, FakeReply, stream_events
+from tests.store_fixtures import settings_in
 from tests.test_chat import OTHERS
 from tests.test_ui_browser import CHROMIUM, CHROMIUM_ARGS, MS, TEXT, ask
 
@@ -59,10 +59,8 @@ def server(
     from chatbot import ui
 
     tmp = tmp_path_factory.mktemp("ui-injection")
-    settings = Settings(
-        store_path=tmp / "vs",
-        data_dir=tmp / "data",
-        briefings_dir=tmp / "briefings",
+    settings = settings_in(
+        tmp,
         llm_backend="openai-compatible",
         llm_base_url=llm_server.url,
         llm_model="fake-model",

@@ -26,6 +26,7 @@ from chatbot.cli import main
 from chatbot.config import Settings
 from chatbot.embeddings import Embedder
 from tests.llm_fixtures import FakeLLMServer, FakeReply, stream_events
+from tests.store_fixtures import settings_in
 from tests.test_chat import OTHERS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -48,12 +49,7 @@ def store_settings(
     """A store with the example article and three others; closed again, so that another
     process (the CLI) may open it."""
     tmp = tmp_path_factory.mktemp("faults")
-    settings = Settings(
-        store_path=tmp / "vs",
-        data_dir=tmp / "data",
-        briefings_dir=tmp / "briefings",
-        llm_backend="extractive",
-    )
+    settings = settings_in(tmp)
     bot = Chatbot(settings, embedder=embedder)
     assert len(bot.ingest([seed_file, *OTHERS]).added) == 4
     bot.store.close()

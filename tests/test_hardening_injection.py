@@ -20,11 +20,11 @@ import pytest
 
 from chatbot import ui, ui_render
 from chatbot.api import Chatbot
-from chatbot.config import Settings
 from chatbot.embeddings import Embedder
 from chatbot.models import Answer
 from chatbot.prompting import render
 from tests.llm_fixtures import FakeLLMServer, FakeReply, stream_events
+from tests.store_fixtures import settings_in
 from tests.test_chat import OTHERS
 
 HOSTILE = [
@@ -146,7 +146,7 @@ def planted(
     """One store: the real articles, the answers to the unrelated questions without the hostile
     set, then the hostile set planted."""
     tmp = tmp_path_factory.mktemp("injection")
-    settings = Settings(store_path=tmp / "vs", data_dir=tmp / "data", llm_backend="extractive")
+    settings = settings_in(tmp)
     bot = Chatbot(settings, embedder=embedder)
     assert len(bot.ingest([seed_file, *OTHERS]).added) == 4
     before = {q: bot.ask(q) for q in UNRELATED}

@@ -23,6 +23,7 @@ from chatbot.models import Article, Chunk
 from chatbot.store import version_of
 from chatbot.summarize import Summarizer, SummaryError, central_sentences
 from chatbot.tokens import count_cl100k
+from tests.store_fixtures import settings_in
 
 DAY = datetime(2025, 2, 27, 9, tzinfo=UTC)
 TALKS = (
@@ -99,7 +100,7 @@ class ScriptedLLM(LLMBackend):
 def corpus(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder, seed_file: Path):
     root = tmp_path_factory.mktemp("summaries")
     bot = Chatbot(
-        Settings(store_path=root / "vs", data_dir=root / "data", llm_backend="extractive"),
+        settings_in(root),
         embedder=embedder,
     )
     talks = _article("Diplomats meet in Istanbul", TALKS, "Reuters", "https://r.example/talks")

@@ -16,9 +16,9 @@ import pytest
 from playwright.sync_api import expect
 
 from chatbot.api import Chatbot
-from chatbot.config import Settings
 from chatbot.embeddings import Embedder
 from evals.servers import free_port
+from tests.store_fixtures import settings_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(180)]
 
@@ -59,12 +59,7 @@ def server(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Iter
     from chatbot import ui
 
     tmp = tmp_path_factory.mktemp("ui")
-    settings = Settings(
-        store_path=tmp / "vectorstore",
-        data_dir=tmp / "data",
-        briefings_dir=tmp / "briefings",
-        llm_backend="extractive",
-    )
+    settings = settings_in(tmp)
     bot = Chatbot(settings, embedder=embedder)
     assert bot.ingest([HOSTILE]).ok
     app = ui.launch(bot, "127.0.0.1", free_port(), block=False)

@@ -15,6 +15,7 @@ from chatbot.api import Chatbot
 from chatbot.config import Settings
 from chatbot.embeddings import Embedder
 from chatbot.models import Answer, AnswerSentence, Article, Citation
+from tests.store_fixtures import settings_in
 
 # The extractive backend answers "Where did the Russian and US diplomats meet?" from the
 # embassy-expulsion sentences, not the Istanbul one; this wording reaches the Istanbul passage.
@@ -31,12 +32,7 @@ def loaded(
 ) -> Chatbot:
     """One store with the example article, shared by the tests that only read it."""
     tmp = tmp_path_factory.mktemp("ui-handlers")
-    settings = Settings(
-        store_path=tmp / "vs",
-        data_dir=tmp / "data",
-        briefings_dir=tmp / "briefings",
-        llm_backend="extractive",
-    )
+    settings = settings_in(tmp)
     bot = Chatbot(settings, embedder=embedder)
     assert bot.ingest([seed_file]).ok
     return bot

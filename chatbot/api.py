@@ -9,6 +9,7 @@ from os import PathLike
 from pathlib import Path
 from typing import Any
 
+from chatbot.answering import create_strategy
 from chatbot.briefing import (
     FORMATS,
     Briefing,
@@ -18,7 +19,7 @@ from chatbot.briefing import (
     run_schedule,
     story_article_ids,
 )
-from chatbot.chat import AnswerEvent, ChatEngine, ChatSession, StreamEvent
+from chatbot.chat import ChatEngine, ChatSession
 from chatbot.chunking import Chunker
 from chatbot.citations import SupportChecker
 from chatbot.config import Settings, load_settings
@@ -31,7 +32,7 @@ from chatbot.keyword_index import KeywordIndex
 from chatbot.llm.base import LLMBackend
 from chatbot.llm.registry import create_backend
 from chatbot.loaders import iter_articles
-from chatbot.models import Answer, Article, IngestReport, StoredArticle
+from chatbot.models import Answer, AnswerEvent, Article, IngestReport, StoredArticle, StreamEvent
 from chatbot.retrieval import Filters, Retriever
 from chatbot.store import ArticleStore
 from chatbot.summarize import Summarizer, Summary, SummaryError
@@ -88,7 +89,7 @@ class Chatbot:
             self.backend_reason = f"{llm.name}: given by the caller"
         log.info("LLM backend %s", self.backend_reason)
         self.llm = llm
-        if s.support_method == "llm" and not llm.generative:
+        if s.support_method == "llm" and not llm.generative:  # the judge must write
             raise ChatbotError(
                 f"CHATBOT_SUPPORT_METHOD=llm needs an LLM that writes text, but the backend is "
                 f"{llm.name}. Choose another backend or CHATBOT_SUPPORT_METHOD=hybrid."
@@ -99,22 +100,25 @@ class Chatbot:
             threshold=s.support_threshold,
             judge=llm if s.support_method == "llm" else None,
         )
-        self.engine = ChatEngine(
-            self.retriever,
-            self.llm,
-            self.checker,
+        # How answers and summaries are written, chosen once: the rest asks the strategy.
+        self.strategy = create_strategy(
+            llm,
             self.embedder,
-            top_k=s.top_k,
-            min_relevance=s.min_relevance,
-            unsupported_policy=s.unsupported_policy,
+            self.checker,
+            context=s.answer_context,
+            policy=s.unsupported_policy,
             max_tokens=s.llm_max_tokens,
             temperature=s.llm_temperature,
+            reason=self.backend_reason,
+        )
+        self.engine = ChatEngine(
+            self.retriever, self.strategy, top_k=s.top_k, min_relevance=s.min_relevance
         )
 
         self.summarizer = Summarizer(
             self.store,
             self.embedder,
-            self.llm,
+            self.strategy,
             self.checker,
             cache_dir=s.data_dir / "summaries",
             max_tokens=s.llm_max_tokens,
@@ -290,6 +294,8 @@ class Chatbot:
         return {
             "llm_backend": self.llm.describe(),
             "llm_backend_reason": self.backend_reason,
+            "answering": self.strategy.describe(),
+            "answering_reason": self.strategy.reason,
             "store": self.store.location,
             "embedding_model": self.embedder.name,
             "articles": self.store.count_articles(),

@@ -8,12 +8,8 @@ import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 
-from chatbot.citations import CheckedAnswer, SupportChecker, check_answer, strip_markers
-from chatbot.embeddings import Embedder
-from chatbot.extractive import best_sentences
-from chatbot.llm.base import LLMBackend, LLMError, Message
-from chatbot.models import Answer
-from chatbot.prompting import fit_passages, render, render_source
+from chatbot.answering import AnsweringStrategy
+from chatbot.models import Answer, AnswerEvent, StreamEvent, TokenEvent
 from chatbot.retrieval import Filters, Retrieval, Retriever
 
 log = logging.getLogger(__name__)
@@ -23,20 +19,7 @@ _FOLLOW_UP = re.compile(
     r"\b(it|its|they|them|their|he|him|his|she|her|that|those|these|this|there|then)\b",
     re.I,
 )
-_EXTRACTIVE_SENTENCES = 2
-
-
-@dataclass(frozen=True)
-class TokenEvent:
-    text: str
-
-
-@dataclass(frozen=True)
-class AnswerEvent:
-    answer: Answer
-
-
-StreamEvent = TokenEvent | AnswerEvent
+__all__ = ["AnswerEvent", "ChatEngine", "ChatSession", "StreamEvent", "TokenEvent", "Turn"]
 
 
 @dataclass(frozen=True)
@@ -52,25 +35,15 @@ class ChatEngine:
     def __init__(
         self,
         retriever: Retriever,
-        llm: LLMBackend,
-        checker: SupportChecker,
-        embedder: Embedder,
+        strategy: AnsweringStrategy,
         *,
         top_k: int = 5,
         min_relevance: float = 0.25,
-        unsupported_policy: str = "flag",
-        max_tokens: int = 384,
-        temperature: float = 0.1,
     ) -> None:
         self.retriever = retriever
-        self.llm = llm
-        self.checker = checker
-        self.embedder = embedder
+        self.strategy = strategy
         self.top_k = top_k
         self.min_relevance = min_relevance
-        self.policy = unsupported_policy
-        self.max_tokens = max_tokens
-        self.temperature = temperature
 
     # --- the turn ----------------------------------------------------------------------------
 
@@ -85,43 +58,26 @@ class ChatEngine:
         found = self.retriever.retrieve(standalone, self.top_k, filters)
         if not found.passages or found.best_similarity < self.min_relevance:
             events: Iterator[StreamEvent] = iter([AnswerEvent(self._refusal(question, found))])
-        elif not self.llm.generative:
+        else:
             focus = _focus(question, standalone) if standalone != question else question
             seen = tuple(t.answer for t in history)
-            events = self._extractive(question, focus, found, seen)
-        else:
-            events = self._generate(question, standalone, found)
+            events = self.strategy.answer(question, focus, found, seen)
         for event in events:
             if isinstance(event, AnswerEvent):
                 event = AnswerEvent(replace(event.answer, interpreted_as=standalone))
             yield event
 
     def condense(self, question: str, history: Sequence[Turn]) -> str:
-        """A standalone question for retrieval: the rule always; the LLM's rewrite added to it."""
+        """A standalone question for retrieval: the rule always; the strategy's rewrite (an
+        LLM's, where it has one worth the time) added to it."""
         if not history or not _FOLLOW_UP.search(question):
             return question
-        previous = history[-1].standalone
-        rule = f"{previous} {question}"
-        if not self.llm.generative:
-            return rule
+        rule = f"{history[-1].standalone} {question}"
         lines = [f"User: {t.question}\nAssistant: {t.answer}" for t in history]
-        budget = max(256, self.llm.context_window // 4)
-        while len(lines) > 1 and self.llm.count_tokens("\n".join(lines)) > budget:
-            lines.pop(0)  # trim the oldest turns to the budget
-        prompt = render("condense", history="\n".join(lines), question=question)
-        try:
-            rewrite = (
-                self.llm.complete([Message("user", prompt)], max_tokens=64, temperature=0.0)
-                .strip()
-                .splitlines()
-            )
-        except LLMError as exc:
-            log.warning("condense failed, using the rule: %s", exc)
-            return rule
-        text = rewrite[0].strip() if rewrite else ""
-        return f"{rule} {text}" if 0 < len(text) < 300 else rule
+        rewrite = self.strategy.rewrite(question, lines)
+        return f"{rule} {rewrite}" if rewrite else rule
 
-    # --- the three outcomes ------------------------------------------------------------------
+    # --- the outcomes ------------------------------------------------------------------------
 
     def _refusal(self, question: str, found: Retrieval) -> Answer:
         closest = list(dict.fromkeys(f"“{p.title}” ({p.source})" for p in found.passages))[:3]
@@ -135,80 +91,8 @@ class ChatEngine:
             )
         if closest:
             text += " The closest articles are: " + "; ".join(closest) + "."
-        return Answer(question, text, (), found.passages, backend=self.llm.describe(), refused=True)
-
-    def _extractive(
-        self, question: str, query: str, found: Retrieval, seen: Sequence[str] = ()
-    ) -> Iterator[StreamEvent]:
-        picks = best_sentences(
-            query,
-            found.passages,
-            self.embedder,
-            _EXTRACTIVE_SENTENCES,
-            margin=0.1,
-            avoid=seen,
-        )
-        parts = [f"{strip_markers(pick.text)} [{pick.n}]" for pick in picks]
-        checked = check_answer(" ".join(parts), found.passages, self.checker, policy=self.policy)
-        for part in parts:
-            yield TokenEvent(part + " ")
-        yield AnswerEvent(self._answer(question, checked, found, notice=""))
-
-    def _generate(self, question: str, standalone: str, found: Retrieval) -> Iterator[StreamEvent]:
-        system = render("system")
-        budget = (
-            self.llm.context_window
-            - self.max_tokens
-            - self.llm.count_tokens(system)
-            - self.llm.count_tokens(render("answer", sources="", question=standalone))
-            - 32  # chat-template overhead
-        )
-        passages = fit_passages(found.passages, budget, self.llm.count_tokens)
-        if not passages:
-            passages = list(found.passages[:1])
-        sources = "\n".join(render_source(n, p) for n, p in enumerate(passages, 1))
-        messages = [
-            Message("system", system),
-            Message("user", render("answer", sources=sources, question=standalone)),
-        ]
-        pieces: list[str] = []
-        try:
-            for piece in self.llm.stream(
-                messages, max_tokens=self.max_tokens, temperature=self.temperature
-            ):
-                pieces.append(piece)
-                yield TokenEvent(piece)
-        except LLMError as exc:
-            # The reader still gets an answer: sentences from the sources, with the reason why.
-            log.warning("generation failed: %s", exc)
-            fallback = Retrieval(tuple(passages), found.best_similarity, found.scope, found.filters)
-            for event in self._extractive(question, standalone, fallback):
-                if isinstance(event, AnswerEvent):
-                    notice = (
-                        f"The language model failed ({exc}); showing sentences from the sources."
-                    )
-                    yield AnswerEvent(replace(event.answer, notice=notice))
-                else:
-                    yield event
-            return
-        text = "".join(pieces).strip()
-        if not text:
-            text = "The articles do not say."
-        scoped = Retrieval(tuple(passages), found.best_similarity, found.scope, found.filters)
-        checked = check_answer(text, passages, self.checker, policy=self.policy)
-        yield AnswerEvent(self._answer(question, checked, scoped, notice=""))
-
-    def _answer(
-        self, question: str, checked: CheckedAnswer, found: Retrieval, notice: str
-    ) -> Answer:
         return Answer(
-            question=question,
-            text=checked.text,
-            citations=tuple(checked.citations),
-            sources=tuple(found.passages),
-            sentences=tuple(checked.sentences),
-            backend=self.llm.describe(),
-            notice=notice,
+            question, text, (), found.passages, backend=self.strategy.describe(), refused=True
         )
 
 

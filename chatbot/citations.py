@@ -603,6 +603,11 @@ class CheckedAnswer:
     citations: tuple[Citation, ...]
     removed: tuple[str, ...] = ()  # sentences dropped under policy="remove"
 
+    @property
+    def supported_count(self) -> int:
+        """Sentences that cite a source that supports them."""
+        return sum(1 for s in self.sentences if s.supported and s.citations)
+
 
 _SMALL_TALK = frozenset(
     _stem(w) for w in "yes sure certainly okay ok thanks thank hello hi glad happy help".split()
@@ -621,7 +626,7 @@ def _is_non_claim(text: str) -> bool:
     return not claim.numbers and all(w in _SMALL_TALK for w in claim.content)
 
 
-def _render(text: str, markers: Sequence[int]) -> str:
+def render_sentence(text: str, markers: Sequence[int]) -> str:
     """Sentence text with its markers placed before the final punctuation: "Istanbul [1][3]."."""
     if not markers:
         return text
@@ -728,7 +733,7 @@ def _rebuild(answer: str, checked: list[_Checked], kept: list[_Checked]) -> str:
             continue
         if out:
             out.append(gap or " ")
-        out.append(_render(item.parsed.text, item.markers))
+        out.append(render_sentence(item.parsed.text, item.markers))
         gap = None
     return "".join(out)
 

@@ -201,7 +201,7 @@ def _split(options: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
 def _ask(bot: Any, stream: Any) -> Any:
     from chatbot.chat import AnswerEvent, TokenEvent
 
-    live = bot.llm.generative and sys.stderr.isatty()
+    live = bot.strategy.streams_tokens and sys.stderr.isatty()
     answer = None
     for event in stream:
         if isinstance(event, TokenEvent) and live:

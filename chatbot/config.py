@@ -139,6 +139,13 @@ class Settings(BaseSettings):
         description="Best passage similarity below which the answer says the articles do not "
         "cover the question.",
     )
+    answer_context: Literal["auto", "evidence", "passages"] = Field(
+        "auto",
+        description="What a generative backend reads: 'evidence' = the few sentences chosen "
+        "to answer the question, numbered (fast, and what a small model copies correctly); "
+        "'passages' = whole retrieved passages fitted to the context window; 'auto' = "
+        "evidence for the in-process local model, passages for servers and OpenAI.",
+    )
     unsupported_policy: Literal["flag", "remove"] = Field(
         "flag", description="What to do with answer sentences their citations do not support."
     )

@@ -202,3 +202,30 @@ class Answer:
     notice: str = ""
     # The standalone question that retrieval used (differs from ``question`` for follow-ups).
     interpreted_as: str = ""
+
+    def uncited_sources(self) -> tuple[Passage, ...]:
+        """Passages the answer was written from that no citation points at: one per article,
+        so that a reader sees everything that was read, not only what was quoted."""
+        cited = {c.article_id for c in self.citations}
+        seen: dict[str, Passage] = {}
+        for p in self.sources:
+            if p.article_id not in cited and p.article_id not in seen:
+                seen[p.article_id] = p
+        return tuple(seen.values())
+
+
+@dataclass(frozen=True)
+class TokenEvent:
+    """A piece of an answer's text as it is written (streaming)."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class AnswerEvent:
+    """The finished, checked answer: always the last event of a stream."""
+
+    answer: Answer
+
+
+StreamEvent = TokenEvent | AnswerEvent

@@ -23,4 +23,10 @@ def answer_to_text(answer: Answer) -> str:
         lines.append(head)
         mark = "" if c.supported else " (does not support the sentence citing it)"
         lines.append(f"    “…{c.quote}…”{mark}")
+    also = answer.uncited_sources()
+    if also:
+        lines.append("Also read:")
+        for p in also:
+            date = p.published_at.date().isoformat() if p.published_at else "undated"
+            lines.append(f"    “{p.title}” — {p.source or 'unknown outlet'}, {date}")
     return "\n".join(lines)

@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from chatbot.answering import AnsweringStrategy, PromptBudget, repair, repair_notice
 from chatbot.citations import (
     CheckedAnswer,
     SupportChecker,
@@ -49,7 +50,6 @@ log = logging.getLogger(__name__)
 # Bump when summaries would come out differently for the same article: old cache files are ignored.
 CACHE_VERSION = 1
 EXTRACTIVE = "extractive"
-_TEMPLATE_OVERHEAD = 32  # chat-template tokens around the messages
 _MIN_WORDS = 6  # shorter "sentences" are bylines, datelines and captions
 _SAME_SENTENCE = 0.9  # story sentences this similar are copies (syndicated wire text)
 _SAME_FACT = 0.75  # ... and this similar, the same fact in other words
@@ -124,7 +124,7 @@ class Summarizer:
         self,
         store: ArticleStore,
         embedder: Embedder,
-        llm: LLMBackend,
+        strategy: AnsweringStrategy,
         checker: SupportChecker,
         *,
         cache_dir: Path,
@@ -136,7 +136,9 @@ class Summarizer:
     ) -> None:
         self.store = store
         self.embedder = embedder
-        self.llm = llm
+        # The LLM that writes summaries, or None: summaries quote the articles' central sentences.
+        self.llm = strategy.writer
+        self.evidence_first = strategy.context == "evidence"
         self.checker = checker
         self.cache_dir = Path(cache_dir)
         self.max_tokens = max_tokens
@@ -240,53 +242,121 @@ class Summarizer:
         atomic_write(path, payload)
 
     def backend_label(self) -> str:
-        return self.llm.describe() if self.llm.generative else EXTRACTIVE
+        return self.llm.describe() if self.llm is not None else EXTRACTIVE
 
     def _llm_key(self) -> str:
-        return f"{self.llm.name}/{self.llm.model}"
+        if self.llm is None:
+            return EXTRACTIVE
+        mode = "evidence" if self.evidence_first else "passages"
+        return f"{self.llm.name}/{self.llm.model}/{mode}"
 
     # --- one article ---------------------------------------------------------------------------
 
     def _article_summary(self, source: _Source) -> Summary:
-        if not self.llm.generative:
+        if self.llm is None:
             return self._extractive_article(source)
         path = self._cache_path([source], self._llm_key())
         if (hit := self._cached(path)) is not None:
             return hit
         try:
-            summary = self._llm_article(source)
+            if self.evidence_first:
+                summary = self._evidence_article(source, self.llm)
+            else:
+                summary = self._llm_article(source, self.llm)
         except LLMError as exc:
             log.warning("LLM failed on article %s: %s", source.stored.id, exc)
             fallback = self._extractive_article(source)
             # Not cached under the LLM's key: the next run tries the LLM again.
             return replace(fallback, notice=_fallback_notice(exc))
+        if not _has_support(summary):
+            # Never worse than extractive: nothing the model wrote held up.
+            summary = replace(self._extractive_article(source), notice=_UNSUPPORTED_NOTICE)
         self._store_cache(path, summary)
         return summary
+
+    def _central(self, source: _Source, count: int) -> list[tuple[tuple[int, int], str]]:
+        """The article's ``count`` most central sentences, in article order: (span, text)."""
+        spans, sentences = candidate_sentences(source.article.text, self.max_candidates)
+        vectors = self.embedder.embed(sentences)
+        eligible = [len(words(s)) >= _MIN_WORDS for s in sentences]
+        picked = sorted(central_sentences(vectors, count, eligible))
+        return [(spans[i], strip_markers(sentences[i])) for i in picked]
+
+    def _picks(self, sources: Sequence[_Source]) -> list[tuple[int, str]]:
+        """Each article's central sentences, numbered like the union of their passages."""
+        picks: list[tuple[int, str]] = []
+        offset = 0
+        for source in sources:
+            for span, text in self._central(source, self.sentences):
+                picks.append((offset + _passage_of(source.passages, span) + 1, text))
+            offset += len(source.passages)
+        return picks
 
     def _extractive_article(self, source: _Source) -> Summary:
         path = self._cache_path([source], EXTRACTIVE)
         if (hit := self._cached(path)) is not None:
             return hit
-        spans, sentences = candidate_sentences(source.article.text, self.max_candidates)
-        vectors = self.embedder.embed(sentences)
-        eligible = [len(words(s)) >= _MIN_WORDS for s in sentences]
-        picked = sorted(central_sentences(vectors, self.sentences, eligible))
         # One sentence per line: a line break always ends a sentence, even before a lowercase
         # word, so the checker sees exactly the sentences that were picked.
         cited = "\n".join(
-            f"{strip_markers(sentences[i])} [{_passage_of(source.passages, spans[i]) + 1}]"
-            for i in picked
+            f"{text} [{_passage_of(source.passages, span) + 1}]"
+            for span, text in self._central(source, self.sentences)
         )
         summary = self._checked(cited, source.passages, (source.stored.id,), EXTRACTIVE)
         self._store_cache(path, summary)
         return summary
 
-    def _llm_article(self, source: _Source) -> Summary:
+    def _evidence_article(self, source: _Source, llm: LLMBackend) -> Summary:
+        """Evidence first: the central sentences, numbered, are all the model reads; it must
+        cite one per sentence; what its sources do not support is replaced by their words."""
+        central = self._central(source, self.sentences + 1)
+        evidence: list[Passage] = []
+        for (start, end), text in central:
+            p = source.passages[_passage_of(source.passages, (start, end))]
+            evidence.append(replace(p, text=text, char_start=start, char_end=end))
+        lines = "\n".join(
+            render(
+                "evidence_line",
+                n=n,
+                outlet=neutralise(p.source or "unknown"),
+                date=p.published_at.date().isoformat() if p.published_at else "undated",
+                text=neutralise(p.text),
+            ).strip()
+            for n, p in enumerate(evidence, 1)
+        )
+        prompt = render(
+            "evidence_summary", what="one news article", evidence=lines, sentences=self.sentences
+        )
+        messages = [Message("system", render("summarize_system")), Message("user", prompt)]
+        text = "".join(
+            llm.stream_cited(
+                messages,
+                len(evidence),
+                sentences=self.sentences,
+                max_tokens=min(self.max_tokens, 200),
+                temperature=self.temperature,
+            )
+        )
+        checked = check_answer(_tidy_generated(text), evidence, self.checker)
+        # Every central sentence may replace what the model got wrong.
+        shown, repaired = repair(checked, [(n, p.text) for n, p in enumerate(evidence, 1)])
+        # Evidence numbers -> the article's passage numbers, then the usual check and numbering.
+        where = {
+            n: _passage_of(source.passages, (p.char_start, p.char_end)) + 1
+            for n, p in enumerate(evidence, 1)
+        }
+        cited = "\n".join(
+            re.sub(r"\[(\d+)\]", lambda m: f"[{where[int(m.group(1))]}]", line) for line in shown
+        )
+        summary = self._checked(cited, source.passages, (source.stored.id,), llm.describe())
+        return replace(summary, notice=repair_notice(repaired))
+
+    def _llm_article(self, source: _Source, llm: LLMBackend) -> Summary:
         """Map over groups of passages that fit the context, then reduce if there were several."""
         passages = source.passages
         budget = self._budget(render("summarize_article", sources="", sentences=self.sentences))
         rendered = [render_source(n, p) for n, p in enumerate(passages, 1)]
-        groups = _fit_groups(rendered, budget, self.llm.count_tokens)
+        groups = _fit_groups(rendered, budget, llm.count_tokens)
         texts = []
         for group in groups:
             prompt = render(
@@ -300,13 +370,15 @@ class Summarizer:
         else:
             notes = [note for t in texts for note in _notes(t, article=0)]
             text = self._llm_reduce(notes, articles=1)
-        return self._checked(text, passages, (source.stored.id,), self.llm.describe())
+        return self._checked(
+            text, passages, (source.stored.id,), llm.describe(), picks=self._picks([source])
+        )
 
     # --- several articles ----------------------------------------------------------------------
 
     def _multi(self, sources: list[_Source]) -> Summary:
         """A story is cached like an article: re-running a briefing re-reads nothing."""
-        path = self._cache_path(sources, self._llm_key() if self.llm.generative else EXTRACTIVE)
+        path = self._cache_path(sources, self._llm_key())
         if (hit := self._cached(path)) is not None:
             return hit
         summary = self._combine(sources)
@@ -317,13 +389,22 @@ class Summarizer:
     def _combine(self, sources: list[_Source]) -> Summary:
         passages = [p for s in sources for p in s.passages]
         ids = tuple(s.stored.id for s in sources)
-        if self.llm.generative:
+        if self.llm is not None:
             parts = [self._article_summary(s) for s in sources]
-            failed = next((p.notice for p in parts if p.notice), "")
+            failed = next((p.notice for p in parts if "extractive fallback" in p.notice), "")
+            if not failed and self.evidence_first:
+                # A small model's checked article summaries, combined without another call:
+                # the most central sentences, syndicated copies merged.
+                return self._extractive_reduce(parts, sources, passages, ids, self.llm.describe())
             if not failed:
                 try:
                     text = self._llm_reduce(_global_notes(parts, sources), articles=len(sources))
-                    return self._checked(text, passages, ids, self.llm.describe())
+                    summary = self._checked(
+                        text, passages, ids, self.llm.describe(), picks=self._picks(sources)
+                    )
+                    if _has_support(summary):
+                        return summary
+                    failed = _UNSUPPORTED_NOTICE
                 except LLMError as exc:
                     log.warning("LLM failed combining %d articles: %s", len(sources), exc)
                     failed = _fallback_notice(exc)
@@ -340,12 +421,13 @@ class Summarizer:
         sources: list[_Source],
         passages: list[Passage],
         ids: tuple[str, ...],
+        backend: str = EXTRACTIVE,
     ) -> Summary:
         """The most central article-summary sentences; near-copies (syndicated text) merge into
         one sentence that cites every copy."""
         notes = _global_notes(parts, sources)
         if not notes:
-            return _empty(ids, EXTRACTIVE, ())
+            return _empty(ids, backend, ())
         vectors = self.embedder.embed([n.text for n in notes])
         centre = vectors.mean(axis=0)
         centre = centre / max(float(np.linalg.norm(centre)), 1e-12)
@@ -363,10 +445,11 @@ class Summarizer:
             if len(chosen) < self.sentences:
                 chosen.append((int(i), list(notes[i].refs)))
         text = "\n".join(f"{notes[i].text} {_markers(refs)}" for i, refs in chosen)
-        return self._checked(text, passages, ids, EXTRACTIVE)
+        return self._checked(text, passages, ids, backend)
 
     def _llm_reduce(self, notes: list[_Note], *, articles: int) -> str:
         """Combine notes into one text; in batches that fit the context when all do not."""
+        assert self.llm is not None
         empty = render("summarize_stories", notes="", count=articles, sentences=self.sentences)
         budget = self._budget(empty)
         while True:
@@ -394,17 +477,13 @@ class Summarizer:
 
     def _budget(self, template_text: str) -> int:
         """Tokens left for sources or notes once the prompt and the answer are accounted for."""
-        system = render("summarize_system")
-        return max(
-            64,
-            self.llm.context_window
-            - self.max_tokens
-            - self.llm.count_tokens(system)
-            - self.llm.count_tokens(template_text)
-            - _TEMPLATE_OVERHEAD,
+        assert self.llm is not None
+        return PromptBudget(self.llm, self.max_tokens).left(
+            render("summarize_system"), template_text
         )
 
     def _generate(self, prompt: str) -> str:
+        assert self.llm is not None
         messages = [Message("system", render("summarize_system")), Message("user", prompt)]
         text = self.llm.complete(messages, max_tokens=self.max_tokens, temperature=self.temperature)
         text = _tidy_generated(text)
@@ -419,10 +498,18 @@ class Summarizer:
         ids: tuple[str, ...],
         backend: str,
         notice: str = "",
+        *,
+        picks: Sequence[tuple[int, str]] | None = None,
     ) -> Summary:
         """Check every sentence against the passages it cites (uncited ones against all), then
-        number the cited passages 1..m in order of first citation."""
+        number the cited passages 1..m in order of first citation. With ``picks`` (for generated
+        text: the central sentences, numbered like ``passages``), an unsupported sentence is
+        replaced by one of them."""
         checked = check_answer(text, passages, self.checker, policy=self.policy)
+        if picks is not None:
+            shown, repaired = repair(checked, picks)
+            checked = check_answer("\n".join(shown), passages, self.checker, policy=self.policy)
+            notice = notice or repair_notice(repaired)
         text, sentences, citations = _renumber(checked)
         return Summary(text, citations, sentences, ids, backend, notice=notice)
 
@@ -597,6 +684,17 @@ def _fit_groups(
                 groups.append([i])
                 used = costs[i]
     return groups
+
+
+_UNSUPPORTED_NOTICE = (
+    "The language model's summary was not supported by the articles; showing their central "
+    "sentences instead."
+)
+
+
+def _has_support(summary: Summary) -> bool:
+    """At least one supported, cited sentence: the least a summary must offer."""
+    return any(s.supported and s.citations for s in summary.sentences)
 
 
 def _fallback_notice(exc: Exception) -> str:

@@ -222,6 +222,15 @@ def sources_html(answer: Answer, turn: str, lookup: ArticleLookup) -> str:
     cards = [_source_card(by_n[n], turn, lookup) for n in sorted(by_n)]
     if not cards:
         cards.append('<div class="cb-empty">This answer cites no sources.</div>')
+    also = answer.uncited_sources()
+    if also:
+        items = "".join(
+            f'<div class="cb-also-item"><span class="cb-title">{esc(p.title or "Untitled")}'
+            f'</span> · <span class="cb-outlet">{esc(p.source or "unknown outlet")}</span> · '
+            f'<span class="cb-date">{day_label(p.published_at)}</span></div>'
+            for p in also
+        )
+        cards.append(f'<div class="cb-also">Also read for this answer:{items}</div>')
     question = esc(answer.question) if answer.question else ""
     return (
         f'<section class="cb-turn" data-turn="{turn}">'
@@ -242,12 +251,15 @@ def sources_panel(sections: Iterable[str]) -> str:
 
 
 def status_line(status: Mapping[str, Any]) -> str:
-    """'LLM: … · Embeddings: … · N articles' (escaped: backend descriptions echo settings)."""
+    """'Answers: … · Embeddings: … · N articles', why that strategy on hover (escaped: backend
+    descriptions echo settings)."""
     articles = status.get("articles", 0)
     noun = "article" if articles == 1 else "articles"
     chunks = status.get("chunks", 0)
+    answering = status.get("answering", status.get("llm_backend", "?"))
+    why = status.get("answering_reason", "")
     return (
-        f'<div class="cb-status">LLM: <b>{esc(status.get("llm_backend", "?"))}</b> · '
+        f'<div class="cb-status" title="{esc(why)}">Answers: <b>{esc(answering)}</b> · '
         f"Embeddings: <b>{esc(status.get('embedding_model', '?'))}</b> · "
         f"<b>{esc(articles)}</b> {noun} ({esc(chunks)} chunk{'' if chunks == 1 else 's'})</div>"
     )

@@ -104,6 +104,7 @@ def run(workdir: Path, argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=RESULTS / "briefing_eval.json")
     args = parser.parse_args(argv)
 
+    from chatbot.answering import create_strategy
     from chatbot.api import Chatbot
     from chatbot.briefing import BriefingBuilder
     from chatbot.config import Settings
@@ -165,7 +166,7 @@ def run(workdir: Path, argv: Sequence[str] | None = None) -> int:
         summarizer = Summarizer(
             bot.store,
             bot.embedder,
-            llm,
+            create_strategy(llm, bot.embedder, bot.checker),
             bot.checker,
             cache_dir=workdir / f"cache-{name}",  # fresh: the times are real work
             max_tokens=128,

@@ -110,6 +110,7 @@ def run(workdir: Path, argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=RESULTS / "summaries_realsumm.json")
     args = parser.parse_args(argv)
 
+    from chatbot.answering import create_strategy
     from chatbot.api import Chatbot
     from chatbot.config import Settings
     from chatbot.llm.base import LLMError
@@ -144,7 +145,7 @@ def run(workdir: Path, argv: Sequence[str] | None = None) -> int:
     extractive = Summarizer(
         bot.store,
         embedder,
-        ExtractiveBackend(),
+        create_strategy(ExtractiveBackend(), embedder, bot.checker),
         bot.checker,
         cache_dir=workdir / "cache-extractive",
         sentences=3,
@@ -186,7 +187,7 @@ def run(workdir: Path, argv: Sequence[str] | None = None) -> int:
             abstractive = Summarizer(
                 bot.store,
                 bot.embedder,
-                llm,
+                create_strategy(llm, bot.embedder, bot.checker),
                 bot.checker,
                 cache_dir=workdir / "cache-llm",
                 max_tokens=args.llm_max_tokens,

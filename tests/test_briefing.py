@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from chatbot.answering import create_strategy
 from chatbot.api import Chatbot
 from chatbot.briefing import (
     Briefing,
@@ -176,7 +177,7 @@ def _builder(bot: Chatbot, root: Path, llm: LLMBackend | None = None, **kw) -> B
     summarizer = Summarizer(
         bot.store,
         bot.embedder,
-        llm or bot.llm,
+        create_strategy(llm or bot.llm, bot.embedder, bot.checker),
         bot.checker,
         cache_dir=kw.pop("cache_dir", root / "data" / "summaries"),
         max_tokens=64,

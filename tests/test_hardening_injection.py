@@ -256,7 +256,9 @@ def test_an_llm_that_obeys_the_injection_is_contained(
             assert_inert(message["content"], links)
         assert_inert(panel, links)
     final = frames[-1][0][-1]["content"]
-    assert "cb-unsupported" in final and "PWNED" in html.unescape(final)  # shown, flagged
+    # What no source supports is not shown at all: replaced with the sources' words, and said.
+    assert "PWNED" not in html.unescape(final) and "system prompt" not in html.unescape(final)
+    assert "cb-notice" in final and "replaced with the sources" in final
 
 
 def test_a_follow_up_cannot_be_steered_by_an_obeying_condense_step(

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from chatbot.answering import create_strategy
 from chatbot.api import Chatbot
 from chatbot.config import Settings
 from chatbot.embeddings import Embedder
@@ -116,7 +117,7 @@ def _summarizer(bot: Chatbot, cache: Path, llm: LLMBackend | None = None, **kw) 
     return Summarizer(
         bot.store,
         kw.pop("embedder", bot.embedder),
-        llm or bot.llm,
+        create_strategy(llm or bot.llm, bot.embedder, bot.checker),
         bot.checker,
         cache_dir=cache,
         max_tokens=kw.pop("max_tokens", 96),

@@ -55,6 +55,20 @@ class LLMBackend(ABC):
             self.stream(messages, max_tokens=max_tokens, temperature=temperature, stop=stop)
         )
 
+    def stream_cited(
+        self,
+        messages: Sequence[Message],
+        sources: int,
+        *,
+        sentences: int = 2,
+        max_tokens: int | None = None,
+        temperature: float | None = None,
+    ) -> Iterator[str]:
+        """:meth:`stream` for at most ``sentences`` sentences, each ending with a citation
+        marker ``[1]`` .. ``[sources]``. Backends that can constrain their output (llama.cpp
+        grammars) enforce it; the others are asked to by the prompt, and the checker verifies."""
+        return self.stream(messages, max_tokens=max_tokens, temperature=temperature)
+
     @abstractmethod
     def count_tokens(self, text: str) -> int:
         """Tokens ``text`` takes in this model's context."""

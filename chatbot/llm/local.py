@@ -56,6 +56,30 @@ def llama_cpp_installed() -> bool:
         return False
 
 
+NO_ANSWER = "The articles do not say."
+SEED = 42
+
+
+def cited_grammar(sources: int, sentences: int = 2) -> str:
+    """GBNF for a short cited answer: up to ``sentences`` sentences, each ending with " [n]."
+    for a source n in 1..``sources``; or the fixed sentence saying the sources do not answer.
+
+    Inside a sentence an end mark may only be followed by a letter or digit ("U.S", "2.5"), so
+    the model cannot run on past a sentence's end without citing its source."""
+    numbers = " | ".join(f'"{n}"' for n in range(1, max(1, sources) + 1))
+    more = ' (" " sentence)?' * (max(1, sentences) - 1)
+    return "\n".join(
+        [
+            f'root ::= sentence{more} | "{NO_ANSWER}"',
+            # Unbounded repetition: llama.cpp expands x{m,n} into n nested rules, which made
+            # sampling ~100x slower; max_tokens bounds the length anyway.
+            'sentence ::= [A-Z0-9"(\'] char+ "."? " [" source "]."',
+            "char ::= [^\\[\\]\\n.!?] | [.!?] [A-Za-z0-9]",
+            f"source ::= {numbers}",
+        ]
+    )
+
+
 def _default_threads() -> int:
     # The CPUs this process may use (a container may allow fewer than the machine has).
     if hasattr(os, "sched_getaffinity"):
@@ -109,6 +133,7 @@ class LocalBackend(LLMBackend):
         self._llm: Llama | None = None
         self._load_lock = threading.Lock()
         self._generate_lock = threading.Lock()
+        self._grammars: dict[tuple[int, int], Any] = {}
 
     @classmethod
     def from_settings(cls, settings: Settings) -> LocalBackend:
@@ -147,6 +172,9 @@ class LocalBackend(LLMBackend):
                         n_ctx=self.context_window,
                         n_threads=self.n_threads,
                         n_threads_batch=self.n_threads,
+                        # A fixed seed: the same question over the same sources gets the same
+                        # answer (llama.cpp seeds randomly by default).
+                        seed=SEED,
                         verbose=False,
                     )
                 except Exception as exc:
@@ -198,6 +226,41 @@ class LocalBackend(LLMBackend):
         temperature: float | None = None,
         stop: Sequence[str] | None = None,
     ) -> Iterator[str]:
+        return self._stream(messages, max_tokens, temperature, stop, grammar=None)
+
+    def stream_cited(
+        self,
+        messages: Sequence[Message],
+        sources: int,
+        *,
+        sentences: int = 2,
+        max_tokens: int | None = None,
+        temperature: float | None = None,
+    ) -> Iterator[str]:
+        """Generation under a grammar: up to ``sentences`` sentences, each ending with a marker
+        of one of the ``sources`` (or the sentence that the sources do not say)."""
+        grammar = self._cited_grammar(sources, sentences)
+        return self._stream(messages, max_tokens, temperature, None, grammar=grammar)
+
+    def _cited_grammar(self, sources: int, sentences: int) -> Any:
+        grammar = self._grammars.get((sources, sentences))
+        if grammar is None:
+            import llama_cpp
+
+            self.load()  # the grammar parser needs the library loaded the way load() does it
+            text = cited_grammar(sources, sentences)
+            grammar = llama_cpp.LlamaGrammar.from_string(text, verbose=False)
+            self._grammars[(sources, sentences)] = grammar
+        return grammar
+
+    def _stream(
+        self,
+        messages: Sequence[Message],
+        max_tokens: int | None,
+        temperature: float | None,
+        stop: Sequence[str] | None,
+        grammar: Any,
+    ) -> Iterator[str]:
         llm = self.load()
         if not self._generate_lock.acquire(timeout=self._lock_timeout):
             raise LLMError(
@@ -214,6 +277,7 @@ class LocalBackend(LLMBackend):
                     temperature=self._temperature if temperature is None else temperature,
                     stop=list(stop) if stop else None,
                     stream=True,
+                    grammar=grammar,
                 )
                 for chunk in chunks:
                     for choice in chunk["choices"][:1]:

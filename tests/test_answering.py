@@ -1,0 +1,256 @@
+"""Answering strategies: generative answers are checked, repaired or replaced by the extractive
+answer (with a notice), so a generative backend is never worse than none. Real store and
+embedder; the LLM is scripted so that each failure mode happens on demand."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+
+import pytest
+
+from chatbot.answering import ExtractiveStrategy, GenerativeStrategy
+from chatbot.api import Chatbot
+from chatbot.embeddings import Embedder
+from chatbot.llm.base import LLMBackend, LLMError, Message
+from chatbot.tokens import count_cl100k
+from tests.store_fixtures import settings_in
+
+Reply = Callable[[str], str]
+
+
+class ScriptedWriter(LLMBackend):
+    """Writes what ``reply(prompt)`` returns; records the prompts it was given."""
+
+    name = "scripted-writer"
+    model = "script"
+
+    def __init__(self, reply: Reply) -> None:
+        self.reply = reply
+        self.context_window = 4096
+        self.prompts: list[str] = []
+        self.cited_calls: list[int] = []
+
+    def stream(
+        self,
+        messages: Sequence[Message],
+        *,
+        max_tokens: int | None = None,
+        temperature: float | None = None,
+        stop: Sequence[str] | None = None,
+    ) -> Iterator[str]:
+        prompt = messages[-1].content
+        self.prompts.append(prompt)
+        text = self.reply(prompt)
+        yield from re.findall(r"\S+\s*", text)  # streamed word by word
+
+    def stream_cited(
+        self,
+        messages: Sequence[Message],
+        sources: int,
+        *,
+        sentences: int = 2,
+        max_tokens: int | None = None,
+        temperature: float | None = None,
+    ) -> Iterator[str]:
+        self.cited_calls.append(sources)
+        return self.stream(messages, max_tokens=max_tokens, temperature=temperature)
+
+    def count_tokens(self, text: str) -> int:
+        return count_cl100k(text)
+
+
+def _evidence_number(prompt: str, word: str) -> int:
+    """The number of the evidence line that contains ``word``."""
+    for line in prompt.splitlines():
+        match = re.match(r"\[(\d+)\] .*" + re.escape(word), line)
+        if match:
+            return int(match.group(1))
+    raise AssertionError(f"no evidence line with {word!r} in:\n{prompt}")
+
+
+def _bot(tmp_path: Path, embedder: Embedder, seed_file: Path, reply: Reply, **fields) -> Chatbot:
+    writer = ScriptedWriter(reply)
+    bot = Chatbot(settings_in(tmp_path, **fields), embedder=embedder, llm=writer)
+    assert bot.ingest([seed_file]).ok
+    return bot
+
+
+QUESTION = "How long did the talks in Istanbul last?"
+
+
+def test_strategy_is_chosen_once_and_reported(tmp_path, embedder, seed_file) -> None:
+    bot = _bot(tmp_path, embedder, seed_file, lambda p: "x", answer_context="evidence")
+    assert isinstance(bot.strategy, GenerativeStrategy) and bot.strategy.context == "evidence"
+    assert bot.engine.strategy is bot.strategy
+    status = bot.status()
+    assert "writing from the evidence" in status["answering"]
+    assert "scripted-writer" in status["answering_reason"]
+    bot.close()
+    extractive = Chatbot(settings_in(tmp_path / "x"), embedder=embedder)
+    assert isinstance(extractive.strategy, ExtractiveStrategy)
+    assert "extractive" in extractive.status()["answering"]
+    extractive.close()
+
+
+def test_a_supported_sentence_is_shown_as_written(tmp_path, embedder, seed_file) -> None:
+    def reply(prompt: str) -> str:
+        n = _evidence_number(prompt, "six hours")
+        return f"The delegations held more than six hours of talks [{n}]."
+
+    bot = _bot(tmp_path, embedder, seed_file, reply, answer_context="evidence")
+    answer = bot.ask(QUESTION)
+    writer = bot.llm
+    assert isinstance(writer, ScriptedWriter) and writer.cited_calls == [3]
+    # Evidence first: the model read a few numbered sentences, not whole passages.
+    assert "<source" not in writer.prompts[0] and len(writer.prompts[0]) < 1500
+    assert answer.text.startswith("The delegations held more than six hours of talks [")
+    assert not answer.notice
+    assert all(s.supported for s in answer.sentences)
+    cited = answer.citations[0]
+    assert "six hours" in cited.quote
+    article = bot.article(cited.article_id)
+    assert article is not None and article.text[cited.char_start : cited.char_end] == cited.quote
+    # [n] numbers the retrieved passages that Answer.sources lists.
+    assert answer.sources[cited.n - 1].article_id == cited.article_id
+    bot.close()
+
+
+def test_an_unsupported_sentence_is_repaired_with_the_evidence_it_cited(
+    tmp_path, embedder, seed_file
+) -> None:
+    def reply(prompt: str) -> str:
+        n = _evidence_number(prompt, "six hours")
+        return f"The talks lasted three days in Moscow [{n}]."
+
+    bot = _bot(tmp_path, embedder, seed_file, reply, answer_context="evidence")
+    answer = bot.ask(QUESTION)
+    assert "Moscow" not in answer.text and "three days" not in answer.text
+    assert "more than six hours of talks" in answer.text
+    assert all(s.supported and s.citations for s in answer.sentences)
+    assert "replaced with the sources' own words" in answer.notice
+    bot.close()
+
+
+def test_an_invented_answer_never_reaches_the_reader(tmp_path, embedder, seed_file) -> None:
+    # Cites the weakest evidence (never shown by the extractive answer) with an invented fact.
+    def reply(prompt: str) -> str:
+        last = max(int(n) for n in re.findall(r"^\[(\d+)\]", prompt, re.M))
+        return f"Pluto annexed the Moon in 1850 [{last}]."
+
+    bot = _bot(tmp_path, embedder, seed_file, reply, answer_context="evidence")
+    answer = bot.ask(QUESTION)
+    assert "Pluto" not in answer.text and "1850" not in answer.text
+    assert "six hours" in answer.text
+    assert answer.notice  # replaced with the sources' words, or the extractive answer: said
+    assert answer.citations and all(c.supported for c in answer.citations)
+    bot.close()
+
+
+def test_a_model_that_finds_no_answer_gets_the_extractive_one_with_a_notice(
+    tmp_path, embedder, seed_file
+) -> None:
+    bot = _bot(
+        tmp_path,
+        embedder,
+        seed_file,
+        lambda p: "The articles do not say.",
+        answer_context="evidence",
+    )
+    answer = bot.ask(QUESTION)
+    assert "six hours" in answer.text and answer.citations
+    assert answer.notice.startswith("The language model found no answer in the sources")
+    bot.close()
+
+
+def test_only_unsupported_text_falls_back_to_the_extractive_answer(
+    tmp_path, embedder, seed_file
+) -> None:
+    # A server model over whole passages that writes nothing the sources hold, and cites none.
+    bot = _bot(
+        tmp_path,
+        embedder,
+        seed_file,
+        lambda p: "Zebras won the lottery.",
+        answer_context="passages",
+        unsupported_policy="remove",
+    )
+    answer = bot.ask(QUESTION)
+    assert "Zebras" not in answer.text and "six hours" in answer.text
+    assert answer.notice
+    assert all(s.supported for s in answer.sentences)
+    bot.close()
+
+
+def test_a_failing_model_gives_the_extractive_answer_and_says_why(
+    tmp_path, embedder, seed_file
+) -> None:
+    def reply(prompt: str) -> str:
+        raise LLMError("the server went away")
+
+    bot = _bot(tmp_path, embedder, seed_file, reply)
+    answer = bot.ask(QUESTION)
+    assert "six hours" in answer.text and answer.citations
+    assert answer.notice.startswith("The language model failed (the server went away)")
+    bot.close()
+
+
+def test_whole_passages_for_strong_models_repaired_the_same_way(
+    tmp_path, embedder, seed_file
+) -> None:
+    bot = _bot(
+        tmp_path,
+        embedder,
+        seed_file,
+        lambda p: "The talks were held in Istanbul [1]. They lasted nine weeks [1].",
+        answer_context="passages",
+    )
+    writer = bot.llm
+    assert isinstance(writer, ScriptedWriter)
+    answer = bot.ask(QUESTION)
+    assert "<source" in writer.prompts[0] and not writer.cited_calls
+    assert "nine weeks" not in answer.text
+    assert "Istanbul" in answer.text
+    assert all(s.supported for s in answer.sentences)
+    assert "replaced" in answer.notice
+    bot.close()
+
+
+def test_summaries_keep_a_supported_cited_sentence_whatever_the_model_writes(
+    tmp_path, embedder, seed_file
+) -> None:
+    bot = _bot(
+        tmp_path,
+        embedder,
+        seed_file,
+        lambda p: "Aliens landed in Paris [1]. The sky is green [2].",
+        answer_context="evidence",
+    )
+    article_id = bot.articles()[0].id
+    summary = bot.summarize(article_id)
+    assert "Aliens" not in summary.text and "green" not in summary.text
+    assert any(s.supported and s.citations for s in summary.sentences)
+    assert summary.notice
+    brief = bot.briefing("2025-02-27")
+    assert brief.stories
+    for story in brief.stories:
+        assert any(supported for _, _, supported in story_sentences(story))
+    bot.close()
+
+
+def story_sentences(story) -> list[tuple[str, tuple[int, ...], bool]]:
+    return [(s.text, s.citations, s.supported and bool(s.citations)) for s in story.sentences]
+
+
+@pytest.mark.parametrize("context", ["evidence", "passages"])
+def test_follow_up_rewrite_only_for_models_that_read_passages(
+    tmp_path, embedder, seed_file, context
+) -> None:
+    bot = _bot(
+        tmp_path, embedder, seed_file, lambda p: "Istanbul talks [1].", answer_context=context
+    )
+    assert (bot.strategy.rewrite("and then?", ["User: a\nAssistant: b"]) is None) == (
+        context == "evidence"
+    )
+    bot.close()

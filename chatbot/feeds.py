@@ -373,9 +373,14 @@ class FeedManager:
         report = FeedReport(sub.url, sub.name)
         now = self._clock()
         report.requests += 1
+        # Entries whose page failed are retried even when the feed itself has not changed:
+        # then the feed is read in full (no validators), as a 304 would say nothing to retry.
+        conditional = not any(_retry(record) for record in sub.entries.values())
         try:
             page = self._fetcher.get(
-                sub.url, etag=sub.etag or None, last_modified=sub.last_modified or None
+                sub.url,
+                etag=(sub.etag or None) if conditional else None,
+                last_modified=(sub.last_modified or None) if conditional else None,
             )
         except FetchError as exc:
             report.status, report.error = "failed", exc.reason
@@ -435,10 +440,7 @@ class FeedManager:
             listed.add(entry.key)
             old = sub.entries.get(entry.key)
             if old and old.get("fp") == entry.fingerprint:
-                retry = (old.get("teaser") or old.get("failed")) and int(
-                    old.get("attempts", 0)
-                ) < MAX_ATTEMPTS
-                if not retry:
+                if not _retry(old):
                     entries[entry.key] = old
                     if old.get("id"):
                         report.unchanged += 1
@@ -549,6 +551,12 @@ class FeedManager:
                 if old.get("id"):
                     record["id"] = old["id"]
             entries[item.entry.key] = record
+
+
+def _retry(record: dict[str, Any]) -> bool:
+    """Whether an entry stored from its teaser, or not stored, should be loaded again."""
+    failed = record.get("teaser") or record.get("failed")
+    return bool(failed) and int(record.get("attempts", 0)) < MAX_ATTEMPTS
 
 
 def _duplicate(article: Article, ingest: Any) -> bool:

@@ -933,7 +933,8 @@ def read_feed(data: bytes, *, url: str) -> ParsedFeed | LoadFailure:
         key = str(entry.get("id") or "").strip() or link or entry_title or text[:200]
         if not key:
             continue  # nothing at all to identify or load: not an entry
-        stamp = str(entry.get("updated") or entry.get("published") or "")
+        # dict.get: feedparser's own get maps a missing "updated" to "published", with a warning.
+        stamp = str(dict.get(entry, "updated") or dict.get(entry, "published") or "")
         entries.append(
             FeedEntry(
                 key=key,

@@ -439,12 +439,11 @@ class FeedManager:
                 continue  # the same entry twice in one document
             listed.add(entry.key)
             old = sub.entries.get(entry.key)
-            if old and old.get("fp") == entry.fingerprint:
-                if not _retry(old):
-                    entries[entry.key] = old
-                    if old.get("id"):
-                        report.unchanged += 1
-                    continue
+            if old and old.get("fp") == entry.fingerprint and not _retry(old):
+                entries[entry.key] = old
+                if old.get("id"):
+                    report.unchanged += 1
+                continue
             work.append(entry)
             if old:
                 entries[entry.key] = old  # replaced below once the entry is loaded again

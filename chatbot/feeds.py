@@ -223,9 +223,11 @@ class RefreshReport:
 
     def summary(self) -> str:
         failed = sum(1 for f in self.feeds if f.status == "failed")
+        feeds = f"{len(self.feeds)} feed{'' if len(self.feeds) == 1 else 's'}"
+        articles = f"{self.added} article{'' if self.added == 1 else 's'}"
         return (
-            f"{len(self.feeds)} feeds refreshed ({failed} failed): {self.added} articles added, "
-            f"{self.updated} updated, {self.requests} requests"
+            f"{feeds} refreshed ({failed} failed): {articles} added, {self.updated} updated, "
+            f"{self.requests} requests"
         )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import pytest
 from chatbot.api import Chatbot
 from chatbot.embeddings import Embedder
 from chatbot.feeds import TEASER_MARK, FeedError, parse_every
-from tests.feed_pages import Item, rss, serve_feed, serve_page
+from tests.feed_pages import TOPICS, Item, rss, serve_feed, serve_page
 from tests.http_fixtures import ChangingServer, Response, etag_of
 from tests.store_fixtures import settings_in
 
@@ -216,3 +217,22 @@ def test_feed_urls_and_intervals_are_checked(bot: Chatbot) -> None:
     with pytest.raises(FeedError, match="http:// or https://"):
         bot.add_feed("file:///etc/passwd")
     assert bot.feeds() == []
+
+
+def test_a_refresh_and_an_ingest_in_one_process_take_turns(
+    bot: Chatbot, changing_server: ChangingServer
+) -> None:
+    url = serve_first(changing_server)
+    bot.add_feed(url)
+    many = [
+        {"title": f"Wire story {n}", "text": f"Story {n}: " + " ".join(TOPICS["schools"]) * 4}
+        for n in range(30)
+    ]
+    done: dict[str, object] = {}
+    writer = threading.Thread(target=lambda: done.update(report=bot.ingest(many)))
+    writer.start()
+    report = bot.refresh()  # its own write waits for the ingest instead of failing
+    writer.join(timeout=120)
+    assert report.ok and len(report.feeds[0].added) == 3
+    assert getattr(done["report"], "ok", False)
+    assert bot.store.count_articles() == 33

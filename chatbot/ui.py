@@ -587,6 +587,7 @@ def build_app(bot: Chatbot) -> gr.Blocks:
                     interactive=False,
                     elem_id="cb-feeds",
                     wrap=True,
+                    column_widths=["12%", "22%", "6%", "13%", "22%", "19%", "6%"],
                 )
                 with gr.Row():
                     feed_pick = gr.Dropdown(
@@ -717,12 +718,12 @@ def build_app(bot: Chatbot) -> gr.Blocks:
 
         @friendly
         def on_feed_add(url: str, name: str, every: str, query: str) -> tuple[Any, ...]:
-            return feed_outputs(add_feed(bot, url, name, every), query)
+            return "", "", *feed_outputs(add_feed(bot, url, name, every), query)
 
         feed_add.click(
             on_feed_add,
             inputs=[feed_url, feed_name, feed_every, search],
-            outputs=feed_io,
+            outputs=[feed_url, feed_name, *feed_io],
             concurrency_limit=1,
         )
         feed_remove.click(

@@ -69,6 +69,7 @@ def test_add_refresh_and_remove_feeds_from_the_feeds_panel(
     page.click("#cb-feed-add")
     expect(page.locator("#cb-feed-result")).to_contain_text("Subscribed to Gazette", **TEXT)
     expect(page.locator("#cb-feed-result")).to_contain_text("2 added", **TEXT)
+    expect(page.locator("#cb-feed-url input")).to_have_value("", timeout=MS)
     feeds = page.locator("#cb-feeds")
     expect(feeds).to_contain_text("Gazette", **TEXT)
     expect(feeds).to_contain_text("2 added, 0 updated", **TEXT)

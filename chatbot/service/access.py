@@ -122,6 +122,7 @@ class BodyLimit:
         headers = dict(scope.get("headers") or [])
         declared = headers.get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
+            await _drain(receive, int(declared))
             await _too_large(send, limit)
             return
         # No or a small Content-Length: read the body (stopping past the limit) and replay it.
@@ -133,12 +134,14 @@ class BodyLimit:
             if message["type"] == "http.disconnect":
                 return
             body = message.get("body", b"")
+            more = message.get("more_body", False)
             size += len(body)
             if size > limit:
+                if more:
+                    await _drain(receive, _DRAIN_MAX)
                 await _too_large(send, limit)
                 return
             chunks.append(body)
-            more = message.get("more_body", False)
         replayed = False
 
         async def replay() -> Message:
@@ -149,6 +152,20 @@ class BodyLimit:
             return await receive()
 
         await self.app(scope, replay, send)
+
+
+# A refused body is read (and dropped) up to this size before answering: a client still sending
+# when the server closes would get a connection reset instead of the 413 and its message.
+_DRAIN_MAX = 64_000_000
+
+
+async def _drain(receive: Receive, declared: int) -> None:
+    if declared > _DRAIN_MAX:
+        return
+    while True:
+        message = await receive()
+        if message["type"] != "http.request" or not message.get("more_body", False):
+            return
 
 
 async def _too_large(send: Send, limit: int) -> None:

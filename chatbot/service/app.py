@@ -18,11 +18,11 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import uvicorn
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, Depends, FastAPI, Request
 
 from chatbot.errors import ChatbotError
 from chatbot.service.access import Access, ApiKeys, BodyLimit, RateLimiter
-from chatbot.service.errors import install_error_handlers
+from chatbot.service.errors import ApiError, install_error_handlers
 from chatbot.service.openai_compat import chat_router
 from chatbot.service.rest import health_router, rest_router
 
@@ -47,9 +47,9 @@ def create_app(
     on_shutdown: Sequence[Callable[[], None]] = (),
 ) -> FastAPI:
     """The app: API routes (keys, rate limit and size limits applied), ``extra_routers``
-    (protect theirs with ``app.state.access`` as a dependency), and the web UI at ``/`` unless
-    ``ui=False``. ``on_startup`` callables run when the server starts, ``on_shutdown`` ones when
-    it stops (in reverse order), e.g. a scheduler's start and stop."""
+    (behind the same API keys and rate limit; size limits apply under /api and /v1), and the
+    web UI at ``/`` unless ``ui=False``. ``on_startup`` callables run when the server starts,
+    ``on_shutdown`` ones when it stops (in reverse order), e.g. a scheduler's start and stop."""
     settings = settings or bot.settings
     keys = ApiKeys([k.get_secret_value() for k in settings.api_keys])
     access = Access(keys, RateLimiter(settings.api_rate_limit))
@@ -84,8 +84,9 @@ def create_app(
     app.include_router(health_router(bot))
     app.include_router(chat_router(bot, access))
     app.include_router(rest_router(bot, access))
-    for router in extra_routers:
-        app.include_router(router)
+    for router in extra_routers:  # behind the same keys and rate limit as ours
+        app.include_router(router, dependencies=[Depends(access)])
+    app.include_router(_unknown_router())  # before the UI's mount at /, which takes the rest
 
     def limit_for(path: str) -> int | None:
         if path == INGEST_PATH:  # file uploads: the UI's upload limit, plus form overhead
@@ -98,6 +99,19 @@ def create_app(
     if ui:
         _mount_ui(app, bot, settings)
     return app
+
+
+def _unknown_router() -> APIRouter:
+    """A JSON 404 for unknown /api and /v1 paths (else the web UI at / would answer them)."""
+    router = APIRouter(include_in_schema=False)
+    methods = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
+
+    async def unknown(request: Request) -> None:
+        raise ApiError(404, f"No such endpoint: {request.method} {request.url.path}; see /docs.")
+
+    for prefix in ("/api", "/v1"):
+        router.add_api_route(prefix + "/{rest:path}", unknown, methods=methods)
+    return router
 
 
 def _mount_ui(app: FastAPI, bot: Chatbot, settings: Settings) -> None:

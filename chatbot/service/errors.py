@@ -87,7 +87,13 @@ def validation_message(exc: RequestValidationError) -> tuple[str, str | None]:
                 "object with Content-Type: application/json.",
                 None,
             )
-        name = _field(tuple(e.get("loc", ())))
+        loc = tuple(e.get("loc", ()))
+        if loc == ("body",) and e.get("type") in ("model_attributes_type", "dict_type"):
+            return (
+                "The body must be a JSON object, sent with Content-Type: application/json.",
+                None,
+            )
+        name = _field(loc)
         first = first or name
         problems.append(f"{name}: {e.get('msg', 'invalid')}")
     return "Invalid request: " + "; ".join(problems[:5]), first

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 import uuid
 from collections.abc import Iterator
@@ -37,6 +38,7 @@ if TYPE_CHECKING:
     from chatbot.service.access import Access
 
 log = logging.getLogger(__name__)
+_WORDS = re.compile(r"\[\d+\]|\w+")
 
 # One model per answering mode; today the desk has one, answering with the configured backend.
 MODEL_ID = "news-desk"
@@ -233,6 +235,11 @@ def chat_router(bot: Chatbot, access: Access) -> APIRouter:
     return router
 
 
+def _words(text: str) -> list[str]:
+    """Words and [n] markers in order, without spacing and punctuation."""
+    return _WORDS.findall(text.lower())
+
+
 def _stream(events: Iterator[Any], req: ChatRequest, completion: _Completion) -> Iterator[str]:
     """Server-sent events: the role, text pieces as they come, then a final chunk with the
     citations, sources and usage. When the checked answer differs from what was streamed (an
@@ -252,6 +259,8 @@ def _stream(events: Iterator[Any], req: ChatRequest, completion: _Completion) ->
                     rest = text
                 elif text.startswith(streamed.rstrip()):
                     rest = text[len(streamed.rstrip()) :]
+                elif _words(text) == _words(streamed):
+                    rest = ""  # the same words and markers, only spaced or punctuated otherwise
                 else:
                     rest = "\n\nChecked answer: " + text
                 usage = _usage(req, streamed + rest)

@@ -280,6 +280,32 @@ def ui(obj: Context, host: str | None, port: int | None, example: bool) -> None:
 
 
 @main.command()
+@click.option("--host", help="Address to bind (default: the ui_host setting, 127.0.0.1).")
+@click.option("--port", type=int, help="Port (default: the ui_port setting, 7860).")
+@click.option(
+    "--example/--no-example",
+    default=True,
+    show_default=True,
+    help="Load the packaged example article first when the store is empty.",
+)
+@click.pass_obj
+@friendly_errors
+def serve(obj: Context, host: str | None, port: int | None, example: bool) -> None:
+    """The long-running service: web UI, OpenAI-compatible API (/v1), REST (/api), /docs."""
+    from pathlib import Path
+
+    from chatbot import service
+
+    bot = obj.bot()
+    click.echo(f"LLM: {bot.backend_reason}")
+    if example and bot.store.count_articles() == 0:
+        examples = sorted((Path(service.__file__).parents[1] / "examples").glob("*.txt"))
+        report = bot.ingest(examples)
+        click.echo(f"The store was empty: loaded the example article ({report.summary()}).")
+    service.serve(bot, host, port, announce=click.echo)
+
+
+@main.command()
 @click.argument("article_id", required=False)
 @click.option("--query", help="Summarize the articles that best match this query.")
 @click.option("--since", help="Only articles published on or after (YYYY-MM-DD).")

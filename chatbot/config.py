@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
@@ -191,9 +192,8 @@ class Settings(BaseSettings):
     smtp_from: str = Field(
         "chatbot@localhost", description="Sender address of briefing e-mails."
     )
-    smtp_to: list[str] = Field(
-        default_factory=list,
-        description="Recipients of briefing e-mails (JSON list in the environment).",
+    smtp_to: Annotated[tuple[str, ...], NoDecode] = Field(
+        (), description="Recipients of briefing e-mails (comma-separated)."
     )
     webhook_url: str | None = Field(
         None, description="URL that receives each briefing as a JSON POST (off when unset)."
@@ -218,6 +218,31 @@ class Settings(BaseSettings):
     upload_max_bytes: int = Field(
         10_000_000, ge=1, description="Largest file accepted by the UI's upload."
     )
+
+    # --- service API (chatbot serve) ------------------------------------------------------
+    api_keys: Annotated[tuple[SecretStr, ...], NoDecode] = Field(
+        (),
+        description="API keys accepted by `chatbot serve` as 'Authorization: Bearer KEY' "
+        "(comma-separated); none: the API is open, and served on loopback only.",
+    )
+    api_rate_limit: int = Field(
+        60,
+        ge=0,
+        description="API requests per minute per key (or per client without keys); 0: off.",
+    )
+    api_max_request_bytes: int = Field(
+        1_000_000,
+        ge=1_000,
+        description="Largest API request body (file uploads: upload_max_bytes).",
+    )
+
+    @field_validator("api_keys", "smtp_to", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: Any) -> Any:
+        if isinstance(value, str | SecretStr):
+            text = value.get_secret_value() if isinstance(value, SecretStr) else value
+            return tuple(k.strip() for k in text.split(",") if k.strip())
+        return value
 
     @field_validator("chroma_url", "llm_base_url", "webhook_url", "public_url")
     @classmethod

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 from chatbot.briefing import Briefing
@@ -23,11 +23,17 @@ def briefings_atom(
     briefings: Sequence[Briefing],
     *,
     base_url: str | None = None,
+    href: Callable[[Briefing], str] | None = None,
+    self_url: str | None = None,
     title: str = "News briefings",
     now: datetime | None = None,
 ) -> str:
     """The newest ``MAX_ENTRIES`` briefings as an Atom document; each entry carries the
-    briefing's self-contained HTML (escaped by the XML writer) and links to its page."""
+    briefing's self-contained HTML (escaped by the XML writer) and links to its page:
+    ``href(briefing)``, else the HTML file under ``base_url`` or next to the feed."""
+    link_for = href or (lambda b: briefing_href(b, base_url))
+    if self_url is None and base_url:
+        self_url = f"{base_url.rstrip('/')}/{FEED_FILE}"
     newest = sorted(briefings, key=lambda b: (b.generated_at, b.key), reverse=True)[:MAX_ENTRIES]
     updated = newest[0].generated_at if newest else (now or datetime.now(UTC))
     # Plain tag names under a default xmlns: no prefixes, and no change to ElementTree's
@@ -38,12 +44,8 @@ def briefings_atom(
     _text(feed, "updated", _when(updated))
     author = ET.SubElement(feed, "author")
     _text(author, "name", "chatbot news desk")
-    if base_url:
-        ET.SubElement(
-            feed,
-            "link",
-            {"rel": "self", "href": f"{base_url.rstrip('/')}/{FEED_FILE}"},
-        )
+    if self_url:
+        ET.SubElement(feed, "link", {"rel": "self", "href": self_url})
     for b in newest:
         entry = ET.SubElement(feed, "entry")
         _text(entry, "title", f"News briefing — {b.period}")
@@ -52,7 +54,7 @@ def briefings_atom(
         ET.SubElement(
             entry,
             "link",
-            {"rel": "alternate", "type": "text/html", "href": briefing_href(b, base_url)},
+            {"rel": "alternate", "type": "text/html", "href": link_for(b)},
         )
         headlines = "; ".join(s.headline for s in b.stories[:5]) or (b.notice or "No stories.")
         count = len(b.stories)

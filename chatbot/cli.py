@@ -288,21 +288,45 @@ def ui(obj: Context, host: str | None, port: int | None, example: bool) -> None:
     show_default=True,
     help="Load the packaged example article first when the store is empty.",
 )
+@click.option(
+    "--desk/--no-desk",
+    default=True,
+    show_default=True,
+    help="Run the news desk too: scheduled feed refresh, daily briefing and its delivery.",
+)
+@click.option("--briefing-at", metavar="HH:MM", help="Daily briefing time (desk_briefing_at).")
+@click.option("--timezone", help="Time zone of --briefing-at (desk_timezone).")
 @click.pass_obj
 @friendly_errors
-def serve(obj: Context, host: str | None, port: int | None, example: bool) -> None:
-    """The long-running service: web UI, OpenAI-compatible API (/v1), REST (/api), /docs."""
+def serve(
+    obj: Context,
+    host: str | None,
+    port: int | None,
+    example: bool,
+    desk: bool,
+    briefing_at: str | None,
+    timezone: str | None,
+) -> None:
+    """The long-running service: web UI, OpenAI-compatible API (/v1), REST (/api), /docs,
+    and the news desk (feeds refreshed, the daily briefing written and delivered)."""
     from pathlib import Path
 
     from chatbot import service
+    from chatbot.desk import NewsDesk
+    from chatbot.service.feeds import feeds_router
 
     bot = obj.bot()
+    news_desk = NewsDesk(bot, briefing_at=briefing_at, timezone=timezone) if desk else None
+    desk_options: dict[str, Any] = {"extra_routers": [feeds_router(bot, news_desk)]}
+    if news_desk is not None:
+        desk_options.update(on_startup=[news_desk.start], on_shutdown=[news_desk.stop])
+        click.echo(_desk_line(news_desk))
     click.echo(f"LLM: {bot.backend_reason}")
     if example and bot.store.count_articles() == 0:
         examples = sorted((Path(service.__file__).parents[1] / "examples").glob("*.txt"))
         report = bot.ingest(examples)
         click.echo(f"The store was empty: loaded the example article ({report.summary()}).")
-    service.serve(bot, host, port, announce=click.echo)
+    service.serve(bot, host, port, announce=click.echo, **desk_options)
 
 
 @main.command()
@@ -479,45 +503,28 @@ def refresh(obj: Context, urls: tuple[str, ...], all_feeds: bool) -> None:
         sys.exit(1)
 
 
+def _desk_line(news_desk: Any) -> str:
+    channels = ", ".join(c.name for c in news_desk.channels) or "none besides the folder"
+    return (
+        f"News desk: feeds checked every {news_desk.check_seconds:g}s; briefing daily at "
+        f"{news_desk.briefing_at} {news_desk.timezone} into {news_desk.settings.briefings_dir} "
+        f"(delivery: {channels})."
+    )
+
+
 @main.command()
 @click.option("--briefing-at", metavar="HH:MM", help="Daily briefing time (desk_briefing_at).")
 @click.option("--timezone", help="Time zone of --briefing-at (desk_timezone).")
-@click.option("--ui/--no-ui", default=True, show_default=True, help="Serve the web UI too.")
-@click.option("--host", help="Web UI address (default: ui_host).")
-@click.option("--port", type=int, help="Web UI port (default: ui_port).")
 @click.pass_obj
 @friendly_errors
-def desk(
-    obj: Context,
-    briefing_at: str | None,
-    timezone: str | None,
-    ui: bool,
-    host: str | None,
-    port: int | None,
-) -> None:
-    """The live news desk: refresh feeds, write and deliver the daily briefing, serve the UI.
-    Runs until Ctrl-C or SIGTERM."""
+def desk(obj: Context, briefing_at: str | None, timezone: str | None) -> None:
+    """The news desk alone (no web server): refresh feeds, write and deliver the daily
+    briefing; `chatbot serve` runs it with the UI and API. Runs until Ctrl-C or SIGTERM."""
     from chatbot.desk import NewsDesk
 
-    bot = obj.bot()
-    news_desk = NewsDesk(bot, briefing_at=briefing_at, timezone=timezone)
-    app = None
-    if ui:
-        from chatbot import ui as web
-
-        app = web.launch(bot, host, port, block=False, announce=click.echo)
-    channels = ", ".join(c.name for c in news_desk.channels) or "none besides the folder"
-    click.echo(
-        f"News desk running: feeds checked every {news_desk.check_seconds:g}s; briefing daily at "
-        f"{news_desk.briefing_at} {news_desk.timezone} into {bot.settings.briefings_dir} "
-        f"(delivery: {channels}). Ctrl-C to stop.",
-        err=True,
-    )
-    try:
-        news_desk.run_until_stopped()
-    finally:
-        if app is not None:
-            app.close()
+    news_desk = NewsDesk(obj.bot(), briefing_at=briefing_at, timezone=timezone)
+    click.echo(f"{_desk_line(news_desk)} Running; Ctrl-C to stop.", err=True)
+    news_desk.run_until_stopped()
     click.echo("News desk stopped.", err=True)
 
 

@@ -247,42 +247,48 @@ def test_the_schedule_refreshes_due_feeds_writes_briefings_and_stops_cleanly(
     assert bot.feeds()[0].articles_added == 3
 
 
-def test_sigterm_stops_the_desk_process_cleanly(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("command", "ready"),
+    [(["desk"], "Running; Ctrl-C to stop"), (["serve", "--no-example"], "Serving on")],
+    ids=["desk", "serve"],
+)
+def test_sigterm_stops_the_desk_process_cleanly(
+    tmp_path: Path, command: list[str], ready: str
+) -> None:
     env = {
         **os.environ,
         "CHATBOT_LLM_BACKEND": "extractive",
         "HF_HUB_OFFLINE": "1",
+        "GRADIO_ANALYTICS_ENABLED": "False",
         "CHATBOT_CONFIG": str(tmp_path / "none.toml"),
         "CHATBOT_DESK_TIMEZONE": "UTC",
+        "CHATBOT_UI_PORT": str(free_port()),
     }
     process = subprocess.Popen(
-        [sys.executable, "-m", "chatbot.cli", "desk", "--no-ui"],
+        [sys.executable, "-m", "chatbot.cli", "-v", *command],
         cwd=tmp_path,
         env=env,
-        stderr=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
         stdout=subprocess.PIPE,
         text=True,
     )
     lines: list[str] = []
-    reader = threading.Thread(target=lambda: lines.extend(process.stderr), daemon=True)
+    reader = threading.Thread(target=lambda: lines.extend(process.stdout), daemon=True)
     reader.start()
     try:
-        wait_for(
-            lambda: any("News desk running" in x for x in lines) or process.poll() is not None,
-            timeout=180,
-            what="the desk to start",
-        )
+        started = lambda: any(ready in x for x in lines) or process.poll() is not None  # noqa: E731
+        wait_for(started, timeout=180, what="the desk to start")
         assert process.poll() is None, "".join(lines)
         # The missed run of yesterday happens at start; let it finish, then stop.
         state = tmp_path / "chatbot-data" / "desk" / "state.json"
         wait_for(state.is_file, what="the catch-up run")
         process.send_signal(signal.SIGTERM)
-        assert process.wait(timeout=60) == 0
+        assert process.wait(timeout=60) == 0, "".join(lines)
     finally:
         if process.poll() is None:
             process.kill()
     reader.join(timeout=5)
-    assert any("News desk stopped" in x for x in lines), "".join(lines)
+    assert any("news desk stopped" in x.lower() for x in lines), "".join(lines)
     written = list((tmp_path / "briefings").iterdir())
     assert {p.suffix for p in written} == {".md", ".html", ".json", ".atom"}
     assert not [p for p in written if p.name.startswith(".")], "half-written files left"

@@ -52,6 +52,9 @@ TEASER_MARK = "[Feed summary only: the full article page could not be loaded.]"
 # An entry whose page failed (or gave only the teaser) is tried again at most this many times
 # while the feed says nothing new about it.
 MAX_ATTEMPTS = 3
+# Entries loaded per feed and refresh: a feed listing thousands of new entries (or a hostile one)
+# is worked through over several refreshes instead of holding up the others for hours.
+MAX_NEW_ENTRIES = 100
 _EVERY_RE = re.compile(r"^\s*(\d+)\s*(s|sec|m|min|h|d)?\s*$", re.IGNORECASE)
 _UNITS = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "d": 86400}
 
@@ -119,8 +122,10 @@ class Subscription:
 
     @property
     def next_due(self) -> datetime:
-        due = self.added_at if self.last_checked is None else self.last_checked
-        due = due if self.last_checked is None else due + timedelta(seconds=self.every)
+        if self.last_checked is None:
+            due = self.added_at  # never polled: due at once
+        else:
+            due = self.last_checked + timedelta(seconds=self.every)
         return max(due, self.retry_at) if self.retry_at else due
 
     def due(self, now: datetime) -> bool:
@@ -181,6 +186,7 @@ class FeedReport:
     teasers: list[tuple[str, str]] = field(default_factory=list)  # (link, why the page failed)
     notes: list[tuple[str, str]] = field(default_factory=list)
     removed: int = 0  # entries the feed no longer lists (their articles stay stored)
+    postponed: int = 0  # new entries left for the next refresh (MAX_NEW_ENTRIES)
     requests: int = 0
     seconds: float = 0.0
     error: str = ""  # why the feed itself failed
@@ -198,6 +204,8 @@ class FeedReport:
         )
         if self.teasers:
             text += f", {len(self.teasers)} from the feed's summary only"
+        if self.postponed:
+            text += f", {self.postponed} left for the next refresh"
         return text
 
 
@@ -252,8 +260,10 @@ class FeedManager:
         *,
         default_every: str | int = "1h",
         workers: int = 4,
+        max_new_entries: int = MAX_NEW_ENTRIES,
         clock: Callable[[], datetime] | None = None,
     ) -> None:
+        self._max_new = max(1, max_new_entries)
         self._store = store
         self._fetcher = fetcher
         self._ingestor = ingestor
@@ -422,8 +432,9 @@ class FeedManager:
             last_success=now,
             last_error="",
             retry_at=None,
-            etag=page.etag,
-            last_modified=page.last_modified,
+            # With entries left for later, the next poll must read the feed, not get a 304.
+            etag="" if report.postponed else page.etag,
+            last_modified="" if report.postponed else page.last_modified,
             entries=entries,
             articles_added=sub.articles_added + len(report.added),
         )
@@ -446,10 +457,21 @@ class FeedManager:
                 if old.get("id"):
                     report.unchanged += 1
                 continue
-            work.append(entry)
             if old:
                 entries[entry.key] = old  # replaced below once the entry is loaded again
+            if len(work) < self._max_new:
+                work.append(entry)
+            else:
+                report.postponed += 1  # not recorded as seen: the next refresh takes it
         report.removed = len(set(sub.entries) - listed)
+        if report.postponed:
+            report.notes.append(
+                (
+                    sub.url,
+                    f"{report.postponed} more entries are left for the next refresh "
+                    f"(at most {self._max_new} per refresh)",
+                )
+            )
         return entries, work
 
     def _load(

@@ -10,7 +10,7 @@ import pytest
 
 from chatbot.api import Chatbot
 from chatbot.embeddings import Embedder
-from chatbot.feeds import TEASER_MARK, FeedError, parse_every
+from chatbot.feeds import TEASER_MARK, FeedError, FeedManager, parse_every
 from tests.feed_pages import TOPICS, Item, rss, serve_feed, serve_page
 from tests.http_fixtures import ChangingServer, Response, etag_of
 from tests.store_fixtures import settings_in
@@ -236,3 +236,22 @@ def test_a_refresh_and_an_ingest_in_one_process_take_turns(
     assert report.ok and len(report.feeds[0].added) == 3
     assert getattr(done["report"], "ok", False)
     assert bot.store.count_articles() == 33
+
+
+def test_a_feed_with_many_new_entries_is_worked_through_over_several_refreshes(
+    bot: Chatbot, changing_server: ChangingServer
+) -> None:
+    items = []
+    for n, topic in enumerate(["trams", "harbour", "airport", "schools", "trams"], start=1):
+        serve_page(changing_server, f"/a/{n}.html", f"Story {n}", topic, extra=f"Item {n}.")
+        items.append(Item(f"g{n}", f"Story {n}", f"/a/{n}.html", "teaser"))
+    url = serve_feed(changing_server, "/feed.xml", items)
+    manager = FeedManager(bot.store, bot.fetcher, bot.ingestor, max_new_entries=2)
+    manager.add(url)
+    counts = []
+    for _ in range(4):
+        [feed] = manager.refresh(due_only=False).feeds
+        counts.append((len(feed.added), feed.postponed, feed.status))
+    assert counts == [(2, 3, "ok"), (2, 1, "ok"), (1, 0, "ok"), (0, 0, "not modified")]
+    assert bot.store.count_articles() == 5
+    assert all(len(changing_server.gets(f"/a/{n}.html")) == 1 for n in range(1, 6))

@@ -15,6 +15,13 @@ TOPICS = {
         "Council members said the tram lines would cut commuting times for 200,000 residents.",
         "The mayor said the first tram line would open in 2027 after the regional budget vote.",
     ],
+    # The tram story a day later, in other words: the same story, no shared sentence.
+    "trams-followup": [
+        "The mayor signed the construction contract for the first of the three new tram lines.",
+        "Work on the tram tracks to the outer districts will begin in May, the transport office "
+        "said.",
+        "Opposition councillors repeated that the tram plan's budget was unrealistic.",
+    ],
     "harbour": [
         "The port authority began dredging the harbour to let larger container ships dock.",
         "Shipping companies welcomed the harbour expansion but fishermen fear for their catch.",

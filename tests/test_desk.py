@@ -310,12 +310,7 @@ def test_briefings_say_which_stories_are_new_and_which_continue(
     # Day two: the tram story goes on under another headline; the airport story is new.
     assert bot.ingest(
         [
-            article(
-                "Mayor signs the first contract",
-                "trams",
-                "2025-03-05",
-                "On Wednesday the mayor signed the contract for the first tram line.",
-            ),
+            article("Mayor signs the first contract", "trams-followup", "2025-03-05"),
             article("Airport bans night flights", "airport", "2025-03-05"),
         ]
     ).ok

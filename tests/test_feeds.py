@@ -255,3 +255,28 @@ def test_a_feed_with_many_new_entries_is_worked_through_over_several_refreshes(
     assert counts == [(2, 3, "ok"), (2, 1, "ok"), (1, 0, "ok"), (0, 0, "not modified")]
     assert bot.store.count_articles() == 5
     assert all(len(changing_server.gets(f"/a/{n}.html")) == 1 for n in range(1, 6))
+
+
+def test_subscriptions_on_a_chroma_server_are_shared_by_its_clients(
+    chroma_server: str, tmp_path: Path, embedder: Embedder, changing_server: ChangingServer
+) -> None:
+    import uuid
+
+    suffix = uuid.uuid4().hex[:8]
+    settings = settings_in(
+        tmp_path,
+        chroma_url=chroma_server,
+        allow_private_urls=True,
+        articles_collection=f"articles-{suffix}",
+        chunks_collection=f"chunks-{suffix}",
+        feeds_collection=f"feeds-{suffix}",
+    )
+    url = serve_first(changing_server)
+    one, other = Chatbot(settings, embedder=embedder), Chatbot(settings, embedder=embedder)
+    one.add_feed(url, name="Gazette")
+    assert [s.name for s in other.feeds()] == ["Gazette"]
+    assert len(other.refresh().feeds[0].added) == 3  # the other client polls it
+    [sub] = one.feeds()
+    assert sub.articles_added == 3 and sub.last_success is not None
+    assert one.refresh().feeds == []  # polled by the other client just now: not due
+    assert other.remove_feed(url) and one.feeds() == []

@@ -107,6 +107,13 @@ class Briefing:
         return key_of(self.date, self.since, self.until)
 
     @property
+    def news_count(self) -> str:
+        """'2 new, 1 continuing', or '' (no stories, or written before stories were linked)."""
+        new = sum(1 for s in self.stories if s.status == "new")
+        going_on = sum(1 for s in self.stories if s.status == "continuing")
+        return f"{new} new, {going_on} continuing" if new or going_on else ""
+
+    @property
     def period(self) -> str:
         if self.date is not None:
             return self.date.isoformat()
@@ -118,7 +125,8 @@ class Briefing:
         lines = [f"# News briefing — {self.period}", ""]
         lines.append(
             f"_Generated {_human(self.generated_at)} · {len(self.stories)} "
-            f"{'story' if len(self.stories) == 1 else 'stories'} · {_md(self.backend)}_"
+            f"{'story' if len(self.stories) == 1 else 'stories'}"
+            f"{f' ({self.news_count})' if self.news_count else ''} · {_md(self.backend)}_"
         )
         lines.append("")
         if self.notice:
@@ -843,7 +851,8 @@ def _html_page(b: Briefing) -> str:
         "<main><header>",
         f"<h1>News briefing — {_h(b.period)}</h1>",
         f'<p class="meta">Generated {_h(_human(b.generated_at))} · {count} '
-        f"{'story' if count == 1 else 'stories'} · {_h(b.backend)}</p>",
+        f"{'story' if count == 1 else 'stories'}"
+        f"{f' ({_h(b.news_count)})' if b.news_count else ''} · {_h(b.backend)}</p>",
         "</header>",
     ]
     if b.notice:

@@ -328,6 +328,7 @@ def test_briefings_say_which_stories_are_new_and_which_continue(
     assert fresh.story_id not in {s.story_id for s in first.stories}
     markdown = second.to_markdown()
     assert "Continuing: story" in markdown and "New story" in markdown
+    assert "2 stories (1 new, 1 continuing)" in markdown
     assert "continuity" in second.to_html()
     # Stored and read back with the flags.
     again = bot.load_briefing("2025-03-05")

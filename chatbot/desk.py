@@ -244,14 +244,14 @@ class NewsDesk:
             self._guard(self.check),
             IntervalTrigger(seconds=self.check_seconds, timezone=self.zone),
             id="check",
-            next_run_time=now,
             **common,
         )
         trigger = self._trigger or CronTrigger(
             hour=self.hour, minute=self.minute, timezone=self.zone
         )
         scheduler.add_job(self._guard(self.scheduled_briefing), trigger, id="briefing", **common)
-        scheduler.add_job(self._guard(self.catch_up), id="catch-up", next_run_time=now)
+        # At start: fresh feeds first, so that a missed briefing includes what they bring.
+        scheduler.add_job(self._guard(self.startup), id="startup", next_run_time=now)
         scheduler.start()
         self._scheduler = scheduler
         log.info(
@@ -316,6 +316,10 @@ class NewsDesk:
         self.last_refresh = self.bot.feed_manager.refresh(should_stop=self._stop.is_set)
         self.retry_outbox()
 
+    def startup(self) -> None:
+        self.check()
+        self.catch_up()
+
     def due_day(self, now: datetime | None = None) -> date:
         """The day the latest scheduled run (at or before ``now``) briefs: the last complete
         UTC day at that run's time."""
@@ -326,6 +330,8 @@ class NewsDesk:
         return run.astimezone(UTC).date() - timedelta(days=1)
 
     def scheduled_briefing(self) -> BriefingRun | None:
+        # The due feeds first: the briefing should hold what they published until now.
+        self.last_refresh = self.bot.feed_manager.refresh(should_stop=self._stop.is_set)
         return self.run_briefing(self.due_day())
 
     def catch_up(self) -> BriefingRun | None:

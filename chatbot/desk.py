@@ -3,11 +3,11 @@
 ``NewsDesk(bot).start()`` runs, in background threads (APScheduler):
 
 - every ``desk_check_seconds``: a refresh of the due feeds, then a retry of failed deliveries;
-- every day at ``desk_briefing_at`` (in ``desk_timezone``): the briefing of the day just ended
-  (the last complete UTC day, as briefings count days), written to the briefings folder, the
-  Atom feed of briefings rewritten, then delivered by e-mail (SMTP) and/or webhook (POST JSON)
-  when those are configured;
-- at start: the briefing run that was missed while the desk was down.
+- every day at ``desk_briefing_at`` (in ``desk_timezone``): a refresh of the due feeds, then the
+  briefing of the day just ended (the last complete UTC day, as briefings count days), written
+  to the briefings folder, the Atom feed of briefings rewritten, then delivered by e-mail (SMTP)
+  and/or webhook (POST JSON) when those are configured;
+- at start: a refresh of the due feeds, then the briefing run missed while the desk was down.
 
 A delivery that fails is retried (``delivery_retries``, backoff doubling from
 ``delivery_backoff``); if it still fails it goes to an outbox kept in ``data_dir/desk`` and is

@@ -280,3 +280,15 @@ def test_subscriptions_on_a_chroma_server_are_shared_by_its_clients(
     assert sub.articles_added == 3 and sub.last_success is not None
     assert one.refresh().feeds == []  # polled by the other client just now: not due
     assert other.remove_feed(url) and one.feeds() == []
+
+
+def test_the_ssrf_guard_applies_to_feeds_and_their_pages(
+    tmp_path: Path, embedder: Embedder, changing_server: ChangingServer
+) -> None:
+    url = serve_first(changing_server)
+    guarded = Chatbot(settings_in(tmp_path), embedder=embedder)  # private addresses refused
+    guarded.add_feed(url)
+    [feed] = guarded.refresh().feeds
+    assert feed.status == "failed" and "private or local address" in feed.error
+    assert changing_server.gets() == []  # refused before connecting
+    assert "CHATBOT_ALLOW_PRIVATE_URLS" in guarded.feeds()[0].last_error

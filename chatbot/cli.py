@@ -296,6 +296,8 @@ def serve(obj: Context, host: str | None, port: int | None, example: bool) -> No
 
     from chatbot import service
 
+    settings = obj.settings()
+    service.check_exposure(host or settings.ui_host, settings)  # before the slow start
     bot = obj.bot()
     click.echo(f"LLM: {bot.backend_reason}")
     if example and bot.store.count_articles() == 0:

@@ -315,6 +315,8 @@ def serve(
     from chatbot.desk import NewsDesk
     from chatbot.service.feeds import feeds_router
 
+    settings = obj.settings()
+    service.check_exposure(host or settings.ui_host, settings)  # before the slow start
     bot = obj.bot()
     news_desk = NewsDesk(bot, briefing_at=briefing_at, timezone=timezone) if desk else None
     desk_options: dict[str, Any] = {"extra_routers": [feeds_router(bot, news_desk)]}

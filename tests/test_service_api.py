@@ -8,6 +8,9 @@ from __future__ import annotations
 import json
 import logging
 import os
+import signal
+import subprocess
+import sys
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -26,6 +29,7 @@ from chatbot.errors import ChatbotError
 from chatbot.models import Article
 from chatbot.service import openai_compat
 from chatbot.service.access import ApiKeys, RateLimiter
+from evals.servers import free_port, wait_http
 from tests.http_fixtures import LocalServer
 from tests.store_fixtures import settings_in
 
@@ -350,6 +354,8 @@ def test_the_web_ui_keeps_its_login_on_the_same_port(live: Live) -> None:
     with live.http(None) as http:
         docs = http.get("/docs")
         assert docs.status_code == 200 and "swagger" in docs.text.lower()
+        assert "/docs-assets/swagger-ui-bundle.js" in docs.text and "cdn" not in docs.text
+        assert http.get("/docs-assets/swagger-ui-bundle.js").status_code == 200  # offline
         paths = http.get("/openapi.json").json()["paths"]
     for path in ("/v1/chat/completions", "/v1/models", "/api/articles", "/api/ingest"):
         assert path in paths
@@ -553,13 +559,56 @@ def test_extra_routers_and_lifecycle_hooks_plug_in(live: Live) -> None:
     assert calls == ["start", "stop"]
 
 
-def test_serve_command_is_there() -> None:
-    from click.testing import CliRunner
+def _serve_env(tmp_path: Path, **more: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CHATBOT_")}
+    return {
+        **env,
+        "CHATBOT_CONFIG": str(tmp_path / "absent.toml"),
+        "CHATBOT_STORE_PATH": str(tmp_path / "vs"),
+        "CHATBOT_DATA_DIR": str(tmp_path / "data"),
+        "CHATBOT_BRIEFINGS_DIR": str(tmp_path / "briefings"),
+        "CHATBOT_LLM_BACKEND": "extractive",
+        "GRADIO_ANALYTICS_ENABLED": "False",
+        "HF_HUB_OFFLINE": "1",
+        **more,
+    }
 
-    from chatbot.cli import main
 
-    result = CliRunner().invoke(main, ["serve", "--help"])
-    assert result.exit_code == 0 and "/v1" in result.output
+def test_serve_command_serves_until_sigterm(tmp_path: Path) -> None:
+    port = free_port()
+    env = _serve_env(tmp_path, CHATBOT_API_KEYS=KEY)
+    command = [sys.executable, "-m", "chatbot.cli", "serve", "--port", str(port)]
+    proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        wait_http(f"http://127.0.0.1:{port}/api/health", proc, timeout=180)
+        health = httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=30).json()
+        assert health == {"status": "ok", "articles": 1}  # the example article, loaded first
+        r = httpx.post(
+            f"http://127.0.0.1:{port}/v1/chat/completions",
+            headers={"Authorization": f"Bearer {KEY}"},
+            json=_chat(),
+            timeout=120,
+        )
+        assert r.status_code == 200 and r.json()["citations"]
+        assert httpx.get(f"http://127.0.0.1:{port}/", timeout=30).status_code == 200  # the UI
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    text = out.decode()
+    assert proc.returncode == 0, text
+    assert f"Serving on http://127.0.0.1:{port}/: web UI at /" in text
+    assert KEY not in text
+
+
+def test_serve_command_refuses_an_open_api_on_the_network(tmp_path: Path) -> None:
+    command = [sys.executable, "-m", "chatbot.cli", "serve", "--host", "0.0.0.0"]
+    done = subprocess.run(command, env=_serve_env(tmp_path), capture_output=True, text=True)
+    assert done.returncode != 0
+    assert "without API keys: set CHATBOT_API_KEYS" in done.stderr
+    assert not (tmp_path / "vs").exists()  # refused before anything was opened
 
 
 def test_bad_json_inside_a_stream_request_is_not_a_stream(live: Live) -> None:

@@ -7,6 +7,6 @@ through its parameters); ``Service`` runs it with uvicorn.
 
 from __future__ import annotations
 
-from chatbot.service.app import Service, create_app, serve, startup_message
+from chatbot.service.app import Service, check_exposure, create_app, serve, startup_message
 
-__all__ = ["Service", "create_app", "serve", "startup_message"]
+__all__ = ["Service", "check_exposure", "create_app", "serve", "startup_message"]

@@ -10,8 +10,9 @@ import math
 import threading
 import time
 from collections.abc import Callable, Sequence
+from typing import Annotated
 
-from fastapi import Request
+from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -76,8 +77,12 @@ class Access:
         self.keys = keys
         self.limiter = limiter
 
-    async def __call__(self, request: Request) -> str:
-        credentials: HTTPAuthorizationCredentials | None = await _bearer(request)
+    async def __call__(
+        self,
+        request: Request,
+        # Declared, not called, so that the OpenAPI docs offer the bearer key ("Authorize").
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    ) -> str:
         if self.keys.required:
             caller = self.keys.identify(credentials.credentials) if credentials else None
             if caller is None:

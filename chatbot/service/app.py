@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import uvicorn
 from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi_offline import FastAPIOffline
 
 from chatbot.errors import ChatbotError
 from chatbot.service.access import Access, ApiKeys, BodyLimit, RateLimiter
@@ -70,13 +71,15 @@ def create_app(
                 except Exception:  # one failing stop must not keep the others from running
                     log.exception("shutdown step %s failed", getattr(stop, "__name__", stop))
 
-    app = FastAPI(
+    # FastAPIOffline serves the docs page's Swagger UI from the package, not from a CDN.
+    app = FastAPIOffline(
         title="News chatbot API",
         summary="Cited answers, articles and daily briefings from your own news store.",
         version="1",
         lifespan=lifespan,
         docs_url="/docs",
         redoc_url=None,
+        static_url="/docs-assets",
     )
     app.state.bot = bot
     app.state.access = access

@@ -282,13 +282,18 @@ class FeedManager:
         url = (url or "").strip()
         if not re.match(r"^https?://[^\s/?#]+", url, re.IGNORECASE):
             raise FeedError(f"{url or '(empty)'}: a feed URL must start with http:// or https://")
-        seconds = self._default_every if every is None else parse_every(every)
+        seconds = None if every is None else parse_every(every)
         with self._lock:
             existing = self._get(feed_key(url))
             if existing is not None:
-                sub = replace(existing, name=name or existing.name, every=seconds)
+                sub = replace(existing, name=name or existing.name, every=seconds or existing.every)
             else:
-                sub = Subscription(url=url, name=name or url, every=seconds, added_at=self._clock())
+                sub = Subscription(
+                    url=url,
+                    name=name or url,
+                    every=seconds or self._default_every,
+                    added_at=self._clock(),
+                )
             self._store.put_feed(sub.key, sub.url, sub.to_json())
             return sub
 
@@ -318,8 +323,11 @@ class FeedManager:
     def _save(self, sub: Subscription) -> bool:
         """Store ``sub`` unless it was removed meanwhile (a refresh must not resurrect it)."""
         with self._lock:
-            if sub.key not in self._store.feed_states():
+            current = self._get(sub.key)
+            if current is None:
                 return False
+            # The name and interval may have been changed while the refresh ran: keep those.
+            sub = replace(sub, name=current.name, every=current.every)
             self._store.put_feed(sub.key, sub.url, sub.to_json())
             return True
 

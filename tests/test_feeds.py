@@ -217,6 +217,12 @@ def test_feed_urls_and_intervals_are_checked(bot: Chatbot) -> None:
     with pytest.raises(FeedError, match="http:// or https://"):
         bot.add_feed("file:///etc/passwd")
     assert bot.feeds() == []
+    # Adding a subscribed feed again changes what is given and keeps the rest.
+    url = "https://example.org/feed.xml"
+    assert bot.add_feed(url).every == 3600  # feed_every
+    assert (bot.add_feed(url, every="6h").name, bot.feeds()[0].every) == (url, 21600)
+    renamed = bot.add_feed(url + "/", name="Example")  # the same feed, by its canonical URL
+    assert (renamed.name, renamed.every, len(bot.feeds())) == ("Example", 21600, 1)
 
 
 def test_a_refresh_and_an_ingest_in_one_process_take_turns(

@@ -189,6 +189,7 @@ class FeedReport:
     postponed: int = 0  # new entries left for the next refresh (MAX_NEW_ENTRIES)
     requests: int = 0
     seconds: float = 0.0
+    load_seconds: float = 0.0  # of which: fetching and extracting the article pages
     error: str = ""  # why the feed itself failed
 
     def summary(self) -> str:
@@ -426,8 +427,10 @@ class FeedManager:
             report.notes.append((sub.url, "the feed has no entries"))
 
         entries, work = self._plan(sub, parsed, report)
+        started = time.monotonic()
         with ThreadPoolExecutor(self._workers, thread_name_prefix="feed-page") as pool:
             loaded = list(pool.map(lambda e: self._load(e, parsed, stop, now), work))
+        report.load_seconds = time.monotonic() - started
         report.requests += sum(x.requests for x in loaded)
         if stop():
             report.status = "abandoned"

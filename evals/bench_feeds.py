@@ -137,6 +137,7 @@ def main(argv: list[str] | None = None) -> None:
                 row = {
                     "run": label,
                     "seconds": round(seconds, 2),
+                    "pages_seconds": round(feed.load_seconds, 2),
                     "requests": server.requests - before,
                     "status": feed.status,
                     "added": len(feed.added),
@@ -146,8 +147,8 @@ def main(argv: list[str] | None = None) -> None:
                 }
                 rows.append(row)
                 print(
-                    f"{label:<22} {seconds:7.2f} s  {row['requests']:3d} requests  "
-                    f"{feed.summary()}"
+                    f"{label:<22} {seconds:7.2f} s (pages {feed.load_seconds:5.2f} s)  "
+                    f"{row['requests']:3d} requests  {feed.summary()}"
                 )
     server.close()
     path = write_results(

@@ -619,3 +619,16 @@ def test_bad_json_inside_a_stream_request_is_not_a_stream(live: Live) -> None:
             headers={"Content-Type": "application/json"},
         )
     assert r.status_code == 400 and r.headers["content-type"].startswith("application/json")
+
+
+def test_a_taken_port_is_a_clear_error() -> None:
+    import socket
+
+    from fastapi import FastAPI
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(ChatbotError, match=f"127.0.0.1:{port} \\(port taken"):
+            service.Service(FastAPI(), "127.0.0.1", port).start(timeout=30)

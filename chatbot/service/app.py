@@ -196,8 +196,14 @@ class Service:
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"http://{host}:{port}"
 
+    def _run(self) -> None:
+        try:
+            self.server.run()
+        except SystemExit:  # uvicorn exits when it cannot bind; start() reports it
+            log.debug("the server thread ended at start-up")
+
     def start(self, timeout: float = 60.0) -> Service:
-        self._thread = threading.Thread(target=self.server.run, name="service", daemon=True)
+        self._thread = threading.Thread(target=self._run, name="service", daemon=True)
         self._thread.start()
         deadline = time.monotonic() + timeout
         while not self.server.started:

@@ -326,6 +326,14 @@ def test_keys_are_matched_exactly() -> None:
     assert not ApiKeys([]).required
 
 
+def test_startup_line_warns_about_a_ui_without_login_on_the_network() -> None:
+    line = service.startup_message("http://10.0.0.5:7860/", "0.0.0.0", keys=True, login=False)
+    assert "bound to 0.0.0.0: other machines can reach it; API needs a key" in line
+    assert line.endswith("set CHATBOT_UI_USERNAME and CHATBOT_UI_PASSWORD")
+    line = service.startup_message("http://10.0.0.5:7860/", "0.0.0.0", keys=True, login=True)
+    assert "WARNING" not in line
+
+
 def test_an_open_api_is_refused_beyond_this_machine(tmp_path: Path) -> None:
     open_settings = settings_in(tmp_path)
     with pytest.raises(ChatbotError, match="CHATBOT_API_KEYS"):

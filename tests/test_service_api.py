@@ -326,6 +326,14 @@ def test_keys_are_matched_exactly() -> None:
     assert not ApiKeys([]).required
 
 
+def test_startup_line_warns_about_a_ui_without_login_on_the_network() -> None:
+    line = service.startup_message("http://10.0.0.5:7860/", "0.0.0.0", keys=True, login=False)
+    assert "bound to 0.0.0.0: other machines can reach it; API needs a key" in line
+    assert line.endswith("set CHATBOT_UI_USERNAME and CHATBOT_UI_PASSWORD")
+    line = service.startup_message("http://10.0.0.5:7860/", "0.0.0.0", keys=True, login=True)
+    assert "WARNING" not in line
+
+
 def test_an_open_api_is_refused_beyond_this_machine(tmp_path: Path) -> None:
     open_settings = settings_in(tmp_path)
     with pytest.raises(ChatbotError, match="CHATBOT_API_KEYS"):
@@ -619,3 +627,16 @@ def test_bad_json_inside_a_stream_request_is_not_a_stream(live: Live) -> None:
             headers={"Content-Type": "application/json"},
         )
     assert r.status_code == 400 and r.headers["content-type"].startswith("application/json")
+
+
+def test_a_taken_port_is_a_clear_error() -> None:
+    import socket
+
+    from fastapi import FastAPI
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(ChatbotError, match=f"127.0.0.1:{port} \\(port taken"):
+            service.Service(FastAPI(), "127.0.0.1", port).start(timeout=30)

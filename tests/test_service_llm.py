@@ -1,6 +1,7 @@
-"""The chat API with a generative backend: what an LLM streamed is never left standing alone
-when the checked answer differs (an unsupported sentence removed). A scripted OpenAI-compatible
-server plays the LLM, so that its words are known (a real small model's are not)."""
+"""The service with outside parts that answer in their own way: with a generative backend,
+what an LLM streamed is never left standing alone when the checked answer differs (a scripted
+OpenAI-compatible server plays the LLM, so that its words are known; a real small model's are
+not); and health says 503 when the Chroma server is gone."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import openai
 import pytest
 
@@ -65,3 +67,17 @@ def test_streamed_llm_text_is_followed_by_the_checked_answer(
     whole = client.chat.completions.create(model="news-desk", messages=messages)
     content = whole.choices[0].message.content or ""
     assert content == checked and "Cheese" not in content
+
+
+def test_health_says_503_when_the_chroma_server_is_gone(tmp_path: Path, embedder: Embedder) -> None:
+    from evals.servers import chroma_server
+
+    with chroma_server(tmp_path / "chroma", timeout=120) as url:
+        bot = Chatbot(settings_in(tmp_path, chroma_url=url, api_keys="k"), embedder=embedder)
+        running = service.Service(service.create_app(bot, ui=False), "127.0.0.1", 0).start()
+        assert httpx.get(running.url + "/api/health", timeout=30).json()["status"] == "ok"
+    try:
+        r = httpx.get(running.url + "/api/health", timeout=60)
+        assert r.status_code == 503 and r.json()["status"] == "error", r.text
+    finally:
+        running.stop()

@@ -26,6 +26,7 @@ from chatbot.service.access import Access, ApiKeys, BodyLimit, RateLimiter
 from chatbot.service.errors import ApiError, install_error_handlers
 from chatbot.service.openai_compat import chat_router
 from chatbot.service.rest import health_router, rest_router
+from chatbot.ui import LOOPBACK_HOSTS
 
 if TYPE_CHECKING:
     from chatbot.api import Chatbot
@@ -33,7 +34,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 API_PREFIXES = ("/v1/", "/api/")
 INGEST_PATH = "/api/ingest"
 
@@ -58,11 +58,9 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         threading.Thread(target=_warm_up, args=(bot,), name="warm-up", daemon=True).start()
-        started: list[Callable[[], None]] = []
         try:
             for start in on_startup:
                 start()
-                started.append(start)
             yield
         finally:
             for stop in reversed(on_shutdown):
@@ -154,11 +152,17 @@ def startup_message(url: str, host: str, *, keys: bool, login: bool) -> str:
         if host in LOOPBACK_HOSTS
         else f"bound to {host}: other machines can reach it"
     )
-    return (
+    line = (
         f"Serving on {url}: web UI at /, OpenAI-compatible API at /v1, REST at /api, docs at "
         f"/docs ({reach}; API {'needs a key' if keys else 'open: no API keys set'}; web UI "
         f"{'login required' if login else 'no login'})"
     )
+    if not login and host not in LOOPBACK_HOSTS:
+        line += (
+            " — WARNING: the web UI is reachable from other machines without a login; set "
+            "CHATBOT_UI_USERNAME and CHATBOT_UI_PASSWORD"
+        )
+    return line
 
 
 def check_exposure(host: str, settings: Settings) -> None:
@@ -196,8 +200,14 @@ class Service:
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"http://{host}:{port}"
 
+    def _run(self) -> None:
+        try:
+            self.server.run()
+        except SystemExit:  # uvicorn exits when it cannot bind; start() reports it
+            log.debug("the server thread ended at start-up")
+
     def start(self, timeout: float = 60.0) -> Service:
-        self._thread = threading.Thread(target=self.server.run, name="service", daemon=True)
+        self._thread = threading.Thread(target=self._run, name="service", daemon=True)
         self._thread.start()
         deadline = time.monotonic() + timeout
         while not self.server.started:

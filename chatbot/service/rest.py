@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import tempfile
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
     from chatbot.api import Chatbot
     from chatbot.service.access import Access
 
+log = logging.getLogger(__name__)
 _DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 BriefingFormat = Literal["json", "md", "html"]
 
@@ -73,10 +75,18 @@ def _briefing_response(briefing: Any, fmt: str) -> Response:
 def health_router(bot: Chatbot) -> APIRouter:
     router = APIRouter(prefix="/api", tags=["health"])
 
-    @router.get("/health")
-    def health() -> dict[str, Any]:
-        """Liveness and the article count; no API key needed."""
-        return {"status": "ok", "articles": bot.store.count_articles()}
+    @router.get("/health", response_model=None)
+    def health() -> dict[str, Any] | JSONResponse:
+        """Liveness and the article count; no API key needed. 503 when the store cannot be
+        read (e.g. the Chroma server is down)."""
+        try:
+            return {"status": "ok", "articles": bot.store.count_articles()}
+        except Exception as exc:
+            log.warning("health check: the store cannot be read: %s", exc)
+            return JSONResponse(
+                {"status": "error", "detail": f"The store cannot be read ({type(exc).__name__})."},
+                status_code=503,
+            )
 
     return router
 

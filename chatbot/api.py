@@ -26,6 +26,7 @@ from chatbot.config import Settings, load_settings
 from chatbot.dates import DateLike, to_datetime
 from chatbot.embeddings import Embedder, create_embedder
 from chatbot.errors import ChatbotError
+from chatbot.feeds import FeedManager, RefreshReport, Subscription
 from chatbot.fetch import Fetcher
 from chatbot.ingest import Ingestor, ProgressCallback
 from chatbot.keyword_index import KeywordIndex
@@ -67,6 +68,7 @@ class Chatbot:
             dimension=self.embedder.dimension,
             articles_collection=s.articles_collection,
             chunks_collection=s.chunks_collection,
+            feeds_collection=s.feeds_collection,
         )
         self.fetcher = Fetcher.from_settings(s)
         self.keyword_index = KeywordIndex(self.store, cache_dir=s.data_dir / "keyword-index")
@@ -133,6 +135,13 @@ class Chatbot:
             out_dir=s.briefings_dir,
             state_dir=s.data_dir / "briefings",
         )
+        self.feed_manager = FeedManager(
+            self.store,
+            self.fetcher,
+            self.ingestor,
+            default_every=s.feed_every,
+            workers=s.feed_workers,
+        )
 
     # --- library -----------------------------------------------------------------------------
 
@@ -165,6 +174,29 @@ class Chatbot:
 
     def delete(self, article_id: str) -> bool:
         return self.ingestor.delete(article_id)
+
+    # --- feed subscriptions --------------------------------------------------------------------
+
+    def add_feed(self, url: str, name: str | None = None, every: str | None = None) -> Subscription:
+        """Subscribe to an RSS/Atom feed (kept with the store); ``every`` like 30m, 1h, 6h, 1d."""
+        return self.feed_manager.add(url, name=name, every=every)
+
+    def feeds(self) -> list[Subscription]:
+        return self.feed_manager.list()
+
+    def remove_feed(self, url: str) -> bool:
+        """Unsubscribe; articles already stored from the feed stay."""
+        return self.feed_manager.remove(url)
+
+    def refresh(
+        self, urls: Sequence[str] | str | None = None, *, all_feeds: bool = False
+    ) -> RefreshReport:
+        """Poll the due feeds (or the named ones, or all with ``all_feeds``) and store their new
+        and changed articles in full; the report says per feed what was added, updated and
+        failed."""
+        if isinstance(urls, str):
+            urls = [urls]
+        return self.feed_manager.refresh(urls, due_only=None if urls else not all_feeds)
 
     # --- questions -----------------------------------------------------------------------------
 

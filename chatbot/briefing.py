@@ -21,7 +21,7 @@ import logging
 import re
 import threading
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -59,6 +59,15 @@ class BriefingError(ChatbotError):
 
 
 @dataclass(frozen=True)
+class StoryLink:
+    """The story of an earlier briefing that a story continues."""
+
+    briefing: str  # that briefing's key
+    number: int  # 1-based, as numbered there
+    headline: str
+
+
+@dataclass(frozen=True)
 class Story:
     headline: str
     summary: str
@@ -67,6 +76,10 @@ class Story:
     outlets: tuple[str, ...]  # the headline's outlet first
     sentences: tuple[AnswerSentence, ...] = ()
     notice: str = ""
+    # Story identity across briefings: a continuing story keeps the id of the one it continues.
+    story_id: str = ""
+    status: str = ""  # "new" | "continuing" ("" in briefings written before this existed)
+    continues: StoryLink | None = None
 
     @property
     def also_reported_by(self) -> tuple[str, ...]:
@@ -91,9 +104,14 @@ class Briefing:
     @property
     def key(self) -> str:
         """The name in file names: ``YYYY-MM-DD`` for a day, ``start_end`` for a range."""
-        if self.date is not None:
-            return self.date.isoformat()
-        return f"{_stamp(self.since)}_{_stamp(self.until)}"
+        return key_of(self.date, self.since, self.until)
+
+    @property
+    def news_count(self) -> str:
+        """'2 new, 1 continuing', or '' (no stories, or written before stories were linked)."""
+        new = sum(1 for s in self.stories if s.status == "new")
+        going_on = sum(1 for s in self.stories if s.status == "continuing")
+        return f"{new} new, {going_on} continuing" if new or going_on else ""
 
     @property
     def period(self) -> str:
@@ -107,7 +125,8 @@ class Briefing:
         lines = [f"# News briefing — {self.period}", ""]
         lines.append(
             f"_Generated {_human(self.generated_at)} · {len(self.stories)} "
-            f"{'story' if len(self.stories) == 1 else 'stories'} · {_md(self.backend)}_"
+            f"{'story' if len(self.stories) == 1 else 'stories'}"
+            f"{f' ({self.news_count})' if self.news_count else ''} · {_md(self.backend)}_"
         )
         lines.append("")
         if self.notice:
@@ -123,6 +142,8 @@ class Briefing:
                     _md(o) for o in story.also_reported_by
                 )
             lines += [outlets, ""]
+            if story.status:
+                lines += [f"_{_md(_continuity(story))}_", ""]
             if story.notice:
                 lines += [f"> {_md(story.notice)}", ""]
             lines += [_md_summary(story), ""]
@@ -164,6 +185,17 @@ class Briefing:
                     "outlets": list(s.outlets),
                     "also_reported_by": list(s.also_reported_by),
                     "notice": s.notice,
+                    "story_id": s.story_id,
+                    "status": s.status,
+                    "continues": (
+                        {
+                            "briefing": s.continues.briefing,
+                            "number": s.continues.number,
+                            "headline": s.continues.headline,
+                        }
+                        if s.continues
+                        else None
+                    ),
                     "sentences": [sentence_to_dict(x) for x in s.sentences],
                     "citations": [citation_to_dict(c) for c in s.citations],
                     "articles": [_article_to_dict(a) for a in s.articles],
@@ -194,6 +226,9 @@ class Briefing:
                     outlets=tuple(s["outlets"]),
                     sentences=tuple(sentence_from_dict(x) for x in s.get("sentences", ())),
                     notice=s.get("notice", ""),
+                    story_id=s.get("story_id", ""),
+                    status=s.get("status", ""),
+                    continues=StoryLink(**s["continues"]) if s.get("continues") else None,
                 )
                 for s in d["stories"]
             ),
@@ -274,8 +309,10 @@ class BriefingBuilder:
         state_dir: Path,
         threshold: float = 0.6,
         title_weight: float = 0.4,
+        continuity_threshold: float = 0.6,
         clock: Callable[[], datetime] | None = None,
     ) -> None:
+        self.continuity_threshold = continuity_threshold
         self.store = store
         self.embedder = embedder
         self.summarizer = summarizer
@@ -349,7 +386,7 @@ class BriefingBuilder:
             date=day,
             since=start,
             until=end,
-            stories=tuple(stories),
+            stories=tuple(self._link(stories, key_of(day, start, end), end)),
             generated_at=generated_at,
             backend=backend,
             notice=_notes(" ".join(notices), skipped),
@@ -408,6 +445,56 @@ class BriefingBuilder:
             rest = [articles[i] for i in members if i != centre]
             result.append([articles[centre], *rest])
         return result
+
+    def _link(self, stories: list[Story], key: str, until: datetime) -> list[Story]:
+        """Mark each story new or continuing, against the stories of the previous briefing
+        (the stored one whose period ends last, at or before this one's end). A story continues
+        an earlier one when they share an article or their articles' mean vectors are close:
+        linked by content, never by title text."""
+        earlier = [b for b in self._stored() if b.key != key and b.until <= until]
+        previous = max(earlier, key=lambda b: (b.until, b.generated_at), default=None)
+        if previous is None or not previous.stories:
+            return [replace(s, story_id=_new_id(s), status="new") for s in stories]
+        centroids = self._centroids([*stories, *previous.stories])
+        linked = []
+        for story in stories:
+            best, best_score = None, -1.0
+            mine = centroids.get(story.article_ids)
+            for number, old in enumerate(previous.stories, 1):
+                if set(story.article_ids) & set(old.article_ids):
+                    score = 2.0  # the same article: surely the same story
+                else:
+                    theirs = centroids.get(old.article_ids)
+                    score = float(mine @ theirs) if mine is not None and theirs is not None else -1
+                if score > best_score:
+                    best, best_score = (number, old), score
+            if best is not None and best_score >= self.continuity_threshold:
+                number, old = best
+                linked.append(
+                    replace(
+                        story,
+                        story_id=old.story_id or _new_id(old),
+                        status="continuing",
+                        continues=StoryLink(previous.key, number, old.headline),
+                    )
+                )
+            else:
+                linked.append(replace(story, story_id=_new_id(story), status="new"))
+        return linked
+
+    def _centroids(self, stories: Sequence[Story]) -> dict[tuple[str, ...], np.ndarray]:
+        """Unit mean article vector per story (articles deleted since are left out)."""
+        ids = sorted({i for s in stories for i in s.article_ids})
+        vectors = self.store.article_vectors(ids) if ids else {}
+        found: dict[tuple[str, ...], np.ndarray] = {}
+        for story in stories:
+            rows = [vectors[i] for i in story.article_ids if i in vectors]
+            if rows:
+                mean = np.mean(np.stack(rows), axis=0)
+                norm = float(np.linalg.norm(mean))
+                if norm > 0:
+                    found[story.article_ids] = mean / norm
+        return found
 
     def _story(self, group: list[StoredArticle]) -> Story:
         ids = [a.id for a in group]
@@ -479,6 +566,22 @@ class BriefingBuilder:
     def latest_briefing(self) -> Briefing | None:
         """The most recently generated briefing (the one the user last saw)."""
         return max(self._stored(), key=lambda b: b.generated_at, default=None)
+
+
+def key_of(day: date | None, since: datetime, until: datetime) -> str:
+    """A briefing's key (see ``Briefing.key``) before the briefing exists."""
+    return day.isoformat() if day is not None else f"{_stamp(since)}_{_stamp(until)}"
+
+
+def _new_id(story: Story) -> str:
+    return f"story-{story.article_ids[0]}" if story.article_ids else "story-empty"
+
+
+def _continuity(story: Story) -> str:
+    if story.status == "continuing" and story.continues is not None:
+        link = story.continues
+        return f"Continuing: story {link.number} of {link.briefing} (“{link.headline}”)"
+    return "New story" if story.status == "new" else ""
 
 
 def _weight(group: Sequence[StoredArticle]) -> tuple[int, int, float, str]:
@@ -678,6 +781,8 @@ a{color:#0b57a4}
 ol.sources{font-size:.85rem;color:#444;padding-left:1.5rem}
 ol.sources blockquote{margin:.2rem 0 .5rem;color:#666;font-style:italic}
 .articles{font-size:.85rem}
+.continuity{font-size:.85rem;font-style:italic;color:#555;margin:0 0 .5rem}
+.continuity.new{color:#0a6b2d}
 """
 
 _ALLOWED_TAGS = frozenset({
@@ -706,6 +811,8 @@ def _html_story(i: int, story: Story) -> str:
     if story.also_reported_by:
         outlets += " · also reported by " + ", ".join(_h(o) for o in story.also_reported_by)
     parts.append(f'<p class="outlets">{outlets}</p>')
+    if story.status:
+        parts.append(f'<p class="continuity {_h(story.status)}">{_h(_continuity(story))}</p>')
     if story.notice:
         parts.append(f'<p class="notice">{_h(story.notice)}</p>')
     sentences = []
@@ -744,7 +851,8 @@ def _html_page(b: Briefing) -> str:
         "<main><header>",
         f"<h1>News briefing — {_h(b.period)}</h1>",
         f'<p class="meta">Generated {_h(_human(b.generated_at))} · {count} '
-        f"{'story' if count == 1 else 'stories'} · {_h(b.backend)}</p>",
+        f"{'story' if count == 1 else 'stories'}"
+        f"{f' ({_h(b.news_count)})' if b.news_count else ''} · {_h(b.backend)}</p>",
         "</header>",
     ]
     if b.notice:

@@ -280,6 +280,58 @@ def ui(obj: Context, host: str | None, port: int | None, example: bool) -> None:
 
 
 @main.command()
+@click.option("--host", help="Address to bind (default: the ui_host setting, 127.0.0.1).")
+@click.option("--port", type=int, help="Port (default: the ui_port setting, 7860).")
+@click.option(
+    "--example/--no-example",
+    default=True,
+    show_default=True,
+    help="Load the packaged example article first when the store is empty.",
+)
+@click.option(
+    "--desk/--no-desk",
+    default=True,
+    show_default=True,
+    help="Run the news desk too: scheduled feed refresh, daily briefing and its delivery.",
+)
+@click.option("--briefing-at", metavar="HH:MM", help="Daily briefing time (desk_briefing_at).")
+@click.option("--timezone", help="Time zone of --briefing-at (desk_timezone).")
+@click.pass_obj
+@friendly_errors
+def serve(
+    obj: Context,
+    host: str | None,
+    port: int | None,
+    example: bool,
+    desk: bool,
+    briefing_at: str | None,
+    timezone: str | None,
+) -> None:
+    """The long-running service: web UI, OpenAI-compatible API (/v1), REST (/api), /docs,
+    and the news desk (feeds refreshed, the daily briefing written and delivered)."""
+    from pathlib import Path
+
+    from chatbot import service
+    from chatbot.desk import NewsDesk
+    from chatbot.service.feeds import feeds_router
+
+    settings = obj.settings()
+    service.check_exposure(host or settings.ui_host, settings)  # before the slow start
+    bot = obj.bot()
+    news_desk = NewsDesk(bot, briefing_at=briefing_at, timezone=timezone) if desk else None
+    desk_options: dict[str, Any] = {"extra_routers": [feeds_router(bot, news_desk)]}
+    if news_desk is not None:
+        desk_options.update(on_startup=[news_desk.start], on_shutdown=[news_desk.stop])
+        click.echo(_desk_line(news_desk))
+    click.echo(f"LLM: {bot.backend_reason}")
+    if example and bot.store.count_articles() == 0:
+        examples = sorted((Path(service.__file__).parents[1] / "examples").glob("*.txt"))
+        report = bot.ingest(examples)
+        click.echo(f"The store was empty: loaded the example article ({report.summary()}).")
+    service.serve(bot, host, port, announce=click.echo, **desk_options)
+
+
+@main.command()
 @click.argument("article_id", required=False)
 @click.option("--query", help="Summarize the articles that best match this query.")
 @click.option("--since", help="Only articles published on or after (YYYY-MM-DD).")
@@ -357,6 +409,125 @@ def briefing(
     for path in bot.write_briefing(brief, wanted):
         click.echo(str(path))
     click.echo(f"{len(brief.stories)} stories. {brief.notice}".strip(), err=True)
+
+
+# --- feeds and the news desk --------------------------------------------------------------------
+
+
+def _echo_refresh(report: Any) -> None:
+    for feed in report.feeds:
+        click.echo(f"{feed.name}: {feed.summary()} ({feed.requests} requests, {feed.seconds:.1f}s)")
+        for link, reason in feed.teasers:
+            click.echo(f"  feed summary only: {link}: {reason}", err=True)
+        for item, reason in feed.failed:
+            click.echo(f"  failed: {item}: {reason}", err=True)
+        for item, note in feed.notes:
+            click.echo(f"  note: {item}: {note}", err=True)
+    click.echo(report.summary())
+
+
+@main.group()
+def feeds() -> None:
+    """Feed subscriptions (kept with the store): add, list, remove."""
+
+
+@feeds.command("add")
+@click.argument("url")
+@click.option("--name", help="A name for the feed (default: its URL).")
+@click.option("--every", help="Polling interval: 30m, 1h, 6h, 1d (default: feed_every).")
+@click.option("--refresh/--no-refresh", default=True, show_default=True, help="Poll it now.")
+@click.pass_obj
+@friendly_errors
+def feeds_add(obj: Context, url: str, name: str | None, every: str | None, refresh: bool) -> None:
+    """Subscribe to an RSS/Atom feed."""
+    from chatbot.feeds import format_every
+
+    bot = obj.bot()
+    sub = bot.add_feed(url, name=name, every=every)
+    click.echo(f"subscribed: {sub.name} <{sub.url}> every {format_every(sub.every)}")
+    if refresh:
+        report = bot.refresh([sub.url])
+        _echo_refresh(report)
+        if not report.ok:
+            sys.exit(1)
+
+
+@feeds.command("list")
+@click.pass_obj
+@friendly_errors
+def feeds_list(obj: Context) -> None:
+    """Subscribed feeds: name, URL, interval, last success, last error, articles added."""
+    from chatbot.feeds import format_every
+
+    subs = obj.bot().feeds()
+    for sub in subs:
+        success = sub.last_success.strftime("%Y-%m-%d %H:%M UTC") if sub.last_success else "never"
+        click.echo(f"{sub.name}  <{sub.url}>")
+        click.echo(
+            f"  every {format_every(sub.every)} · last success {success} · "
+            f"{sub.articles_added} articles added · next due "
+            f"{sub.next_due.strftime('%Y-%m-%d %H:%M UTC')}"
+        )
+        if sub.last_result:
+            click.echo(f"  last refresh: {sub.last_result}")
+        if sub.last_error:
+            click.echo(f"  last error: {sub.last_error}")
+    click.echo(f"{len(subs)} feeds", err=True)
+
+
+@feeds.command("remove")
+@click.argument("urls", nargs=-1, required=True)
+@click.pass_obj
+@friendly_errors
+def feeds_remove(obj: Context, urls: tuple[str, ...]) -> None:
+    """Unsubscribe (articles already stored stay)."""
+    bot = obj.bot()
+    missing = [u for u in urls if not bot.remove_feed(u)]
+    for url in urls:
+        if url not in missing:
+            click.echo(f"unsubscribed {url}")
+    if missing:
+        raise click.ClickException(
+            f"Not subscribed: {', '.join(missing)} (see `chatbot feeds list`)"
+        )
+
+
+@main.command()
+@click.argument("urls", nargs=-1)
+@click.option("--all", "all_feeds", is_flag=True, help="Every feed, due or not.")
+@click.pass_obj
+@friendly_errors
+def refresh(obj: Context, urls: tuple[str, ...], all_feeds: bool) -> None:
+    """Poll the due feeds (or the given ones) and store their new and changed articles."""
+    report = obj.bot().refresh(list(urls) or None, all_feeds=all_feeds)
+    _echo_refresh(report)
+    if not report.ok:
+        sys.exit(1)
+
+
+def _desk_line(news_desk: Any) -> str:
+    channels = ", ".join(c.name for c in news_desk.channels) or "none besides the folder"
+    return (
+        f"News desk: feeds checked every {news_desk.check_seconds:g}s; briefing daily at "
+        f"{news_desk.briefing_at} {news_desk.timezone} into {news_desk.settings.briefings_dir} "
+        f"(delivery: {channels})."
+    )
+
+
+@main.command()
+@click.option("--briefing-at", metavar="HH:MM", help="Daily briefing time (desk_briefing_at).")
+@click.option("--timezone", help="Time zone of --briefing-at (desk_timezone).")
+@click.pass_obj
+@friendly_errors
+def desk(obj: Context, briefing_at: str | None, timezone: str | None) -> None:
+    """The news desk alone (no web server): refresh feeds, write and deliver the daily
+    briefing; `chatbot serve` runs it with the UI and API. Runs until Ctrl-C or SIGTERM."""
+    from chatbot.desk import NewsDesk
+
+    news_desk = NewsDesk(obj.bot(), briefing_at=briefing_at, timezone=timezone)
+    click.echo(f"{_desk_line(news_desk)} Running; Ctrl-C to stop.", err=True)
+    news_desk.run_until_stopped()
+    click.echo("News desk stopped.", err=True)
 
 
 if __name__ == "__main__":

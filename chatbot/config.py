@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
@@ -163,6 +164,59 @@ class Settings(BaseSettings):
     # --- briefings ------------------------------------------------------------------------
     briefing_max_stories: int = Field(10, ge=1, description="Most stories in one briefing.")
 
+    # --- feeds and the news desk -------------------------------------------------------------
+    feeds_collection: str = Field(
+        "feeds", description="Chroma collection of feed subscriptions (kept with the store)."
+    )
+    feed_every: str = Field(
+        "1h", description="Default polling interval of a new feed subscription (30m, 1h, 6h, 1d)."
+    )
+    feed_workers: int = Field(
+        4, ge=1, le=32, description="Article pages fetched at once while refreshing a feed."
+    )
+    desk_briefing_at: str = Field(
+        "07:00",
+        description="Time of day (HH:MM, in desk_timezone) at which the news desk writes the "
+        "briefing of the day just ended.",
+    )
+    desk_timezone: str = Field(
+        "Europe/Moscow", description="Time zone of desk_briefing_at (an IANA name, e.g. UTC)."
+    )
+    desk_check_seconds: float = Field(
+        60.0,
+        gt=0,
+        description="How often the news desk looks for due feeds and retries failed deliveries.",
+    )
+    smtp_host: str | None = Field(
+        None, description="SMTP server for e-mailing briefings (e-mail is off when unset)."
+    )
+    smtp_port: int = Field(587, ge=1, le=65535, description="SMTP server port.")
+    smtp_security: Literal["starttls", "ssl", "none"] = Field(
+        "starttls", description="SMTP connection security: starttls, ssl (implicit TLS) or none."
+    )
+    smtp_username: str | None = Field(None, description="SMTP login name (optional).")
+    smtp_password: SecretStr | None = Field(None, description="SMTP login password.")
+    smtp_from: str = Field(
+        "chatbot@localhost", description="Sender address of briefing e-mails."
+    )
+    smtp_to: Annotated[tuple[str, ...], NoDecode] = Field(
+        (), description="Recipients of briefing e-mails (comma-separated)."
+    )
+    webhook_url: str | None = Field(
+        None, description="URL that receives each briefing as a JSON POST (off when unset)."
+    )
+    delivery_retries: int = Field(
+        3, ge=0, description="Retries of a failed e-mail or webhook delivery, per attempt."
+    )
+    delivery_backoff: float = Field(
+        5.0, ge=0, description="Seconds before the first retry of a delivery (doubles each time)."
+    )
+    public_url: str | None = Field(
+        None,
+        description="Public base URL of the web UI/server, used for links in the briefings "
+        "Atom feed (default: links relative to the feed).",
+    )
+
     # --- UI ---------------------------------------------------------------------------------
     ui_host: str = Field("127.0.0.1", description="Address the web UI binds to.")
     ui_port: int = Field(7860, ge=0, le=65535, description="Port of the web UI.")
@@ -172,7 +226,32 @@ class Settings(BaseSettings):
         10_000_000, ge=1, description="Largest file accepted by the UI's upload."
     )
 
-    @field_validator("chroma_url", "llm_base_url")
+    # --- service API (chatbot serve) ------------------------------------------------------
+    api_keys: Annotated[tuple[SecretStr, ...], NoDecode] = Field(
+        (),
+        description="API keys accepted by `chatbot serve` as 'Authorization: Bearer KEY' "
+        "(comma-separated); none: the API is open, and served on loopback only.",
+    )
+    api_rate_limit: int = Field(
+        60,
+        ge=0,
+        description="API requests per minute per key (or per client without keys); 0: off.",
+    )
+    api_max_request_bytes: int = Field(
+        1_000_000,
+        ge=1_000,
+        description="Largest API request body (file uploads: upload_max_bytes).",
+    )
+
+    @field_validator("api_keys", "smtp_to", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: Any) -> Any:
+        if isinstance(value, str | SecretStr):
+            text = value.get_secret_value() if isinstance(value, SecretStr) else value
+            return tuple(k.strip() for k in text.split(",") if k.strip())
+        return value
+
+    @field_validator("chroma_url", "llm_base_url", "webhook_url", "public_url")
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
         if value is not None and not value.startswith(("http://", "https://")):

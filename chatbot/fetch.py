@@ -58,10 +58,19 @@ _PRIVATE_HINT = "set CHATBOT_ALLOW_PRIVATE_URLS=true to allow local addresses"
 class FetchError(ChatbotError):
     """A URL could not be fetched; ``str(err)`` is ``"<url>: <reason>"``."""
 
-    def __init__(self, url: str, reason: str) -> None:
+    def __init__(
+        self,
+        url: str,
+        reason: str,
+        *,
+        status: int | None = None,
+        retry_after: float | None = None,
+    ) -> None:
         super().__init__(f"{url}: {reason}")
         self.url = url
         self.reason = reason
+        self.status = status  # the HTTP status when the server answered with an error
+        self.retry_after = retry_after  # seconds the server asked us to wait (429/503)
 
 
 @dataclass(frozen=True)
@@ -75,6 +84,15 @@ class FetchedPage:
     url: str
     content: bytes
     content_type: str
+    # Conditional GET: 304 means "not modified since the validators sent" (empty content);
+    # etag/last_modified are the response's validators for the next request.
+    status: int = 200
+    etag: str = ""
+    last_modified: str = ""
+
+    @property
+    def not_modified(self) -> bool:
+        return self.status == 304
 
     @property
     def mime_type(self) -> str:
@@ -98,6 +116,24 @@ def is_accepted_content_type(mime: str) -> bool:
         or mime.endswith("/xml")
         or mime == ""  # no header: let the loader sniff the body
     )
+
+
+def _retry_after(value: str) -> float | None:
+    """Seconds from a Retry-After header (delta-seconds or an HTTP date), None if absent/bad."""
+    value = value.strip()
+    if not value:
+        return None
+    if value.isdigit():
+        return float(value)
+    from email.utils import parsedate_to_datetime
+
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        return None
+    return max(0.0, round(when.timestamp() - time.time()))
 
 
 def _unmapped(
@@ -194,13 +230,24 @@ class Fetcher:
 
     # -- public -----------------------------------------------------------------------------
 
-    def get(self, url: str) -> FetchedPage:
-        """GET ``url`` and return its body; raise ``FetchError`` for anything not accepted."""
+    def get(
+        self, url: str, *, etag: str | None = None, last_modified: str | None = None
+    ) -> FetchedPage:
+        """GET ``url`` and return its body; raise ``FetchError`` for anything not accepted.
+
+        With ``etag``/``last_modified`` (validators of an earlier response) the request is
+        conditional: an unchanged resource comes back as a page with ``not_modified`` set and
+        no body."""
         deadline = time.monotonic() + self.timeout
         current = self._parse_url(url)
+        conditional: dict[str, str] = {}
+        if etag:
+            conditional["If-None-Match"] = etag
+        if last_modified:
+            conditional["If-Modified-Since"] = last_modified
         with self._make_client() as client:
             for _hop in range(MAX_REDIRECTS + 1):
-                page_or_next = self._get_once(client, current, deadline)
+                page_or_next = self._get_once(client, current, deadline, conditional)
                 if isinstance(page_or_next, FetchedPage):
                     return page_or_next
                 current = page_or_next
@@ -265,13 +312,17 @@ class Fetcher:
         return validated
 
     def _get_once(
-        self, client: httpx.Client, url: httpx.URL, deadline: float
+        self,
+        client: httpx.Client,
+        url: httpx.URL,
+        deadline: float,
+        conditional: dict[str, str] | None = None,
     ) -> FetchedPage | httpx.URL:
         """One request: the page, or the next URL when the response is a redirect."""
         addresses = self._validated_addresses(url, deadline)
         for number, ip in enumerate(addresses, start=1):
             try:
-                return self._request(client, url, ip, deadline)
+                return self._request(client, url, ip, deadline, conditional)
             except httpx.ConnectError as exc:
                 # Like socket.create_connection: try the next address (e.g. ::1, then 127.0.0.1).
                 if number == len(addresses):
@@ -279,14 +330,19 @@ class Fetcher:
         raise AssertionError("unreachable: _validated_addresses never returns an empty list")
 
     def _request(
-        self, client: httpx.Client, url: httpx.URL, ip: str, deadline: float
+        self,
+        client: httpx.Client,
+        url: httpx.URL,
+        ip: str,
+        deadline: float,
+        conditional: dict[str, str] | None = None,
     ) -> FetchedPage | httpx.URL:
         shown = str(url)
         # Connect to the address we validated, not to a second DNS answer (no TOCTOU / DNS
         # rebinding): the URL carries the IP; Host and TLS SNI (hence the certificate check)
         # carry the name.
         target = url.copy_with(host=ip)
-        headers = {"Host": url.netloc.decode("ascii")}
+        headers = {"Host": url.netloc.decode("ascii"), **(conditional or {})}
         extensions = {"sni_hostname": url.host} if url.scheme == "https" else {}
         remaining = deadline - time.monotonic()
         if remaining <= 0:
@@ -311,9 +367,21 @@ class Fetcher:
                         raise FetchError(
                             shown, f"invalid redirect target {location!r} ({exc})"
                         ) from None
+                validators = {
+                    "etag": response.headers.get("etag", ""),
+                    "last_modified": response.headers.get("last-modified", ""),
+                }
+                if response.status_code == 304 and conditional:
+                    return FetchedPage(shown, b"", "", status=304, **validators)
                 if response.status_code >= 400:
                     phrase = response.reason_phrase or ""
-                    raise FetchError(shown, f"HTTP {response.status_code} {phrase}".rstrip())
+                    reason = f"HTTP {response.status_code} {phrase}".rstrip()
+                    wait = _retry_after(response.headers.get("retry-after", ""))
+                    if wait is not None:
+                        reason += f" (the server asks to retry after {wait:g}s)"
+                    raise FetchError(
+                        shown, reason, status=response.status_code, retry_after=wait
+                    )
                 content_type = response.headers.get("content-type", "")
                 mime = content_type.split(";", 1)[0].strip().lower()
                 if not is_accepted_content_type(mime):
@@ -323,7 +391,9 @@ class Fetcher:
                         "text, JSON or an RSS/Atom feed)",
                     )
                 body = self._read_body(response, shown, deadline)
-                return FetchedPage(url=shown, content=body, content_type=content_type)
+                return FetchedPage(
+                    url=shown, content=body, content_type=content_type, **validators
+                )
         except httpx.TimeoutException:
             raise FetchError(shown, f"timed out after {self.timeout:g}s") from None
         except httpx.ConnectError:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Protocol
@@ -46,6 +47,9 @@ class Ingestor:
         self._embedder = embedder
         self._chunker = chunker
         self._listeners = list(listeners)
+        # Writers of this process take turns here (the UI's ingest and the news desk's feed
+        # refresh share one Ingestor); the store's file lock would refuse the second instead.
+        self._turn = threading.Lock()
 
     def ingest(
         self,
@@ -58,7 +62,7 @@ class Ingestor:
             if progress:
                 progress(IngestEvent(item, status, detail))
 
-        with self._store.writing():
+        with self._turn, self._store.writing():
             self._store.repair()
             try:
                 for group in self._groups(loaded, report, emit):
@@ -151,7 +155,7 @@ class Ingestor:
             emit(article.url or article.title, "updated" if existed else "added", article.id)
 
     def delete(self, article_id: str) -> bool:
-        with self._store.writing():
+        with self._turn, self._store.writing():
             deleted = self._store.delete_article(article_id)
         if deleted:
             for listener in self._listeners:

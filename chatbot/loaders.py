@@ -15,6 +15,7 @@ import xml.sax
 import xml.sax.handler
 import xml.sax.xmlreader
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from email.utils import parsedate_to_datetime
 from pathlib import Path
@@ -22,7 +23,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from chatbot.fetch import FetchedPage, Fetcher, FetchError
-from chatbot.models import Article, LoadFailure
+from chatbot.models import Article, LoadFailure, content_hash
 
 Item = str | os.PathLike[str] | Article | Mapping[str, Any]
 Result = Article | LoadFailure
@@ -870,3 +871,88 @@ def _entry_authors(entry: Mapping[str, Any]) -> tuple[str, ...]:
         if found:
             return found
     return _split_authors(str(entry.get("author") or ""))
+
+
+# --------------------------------------------------------------------------- feed subscriptions
+
+
+@dataclass(frozen=True)
+class FeedEntry:
+    """What a feed says about one entry, for subscriptions that poll the feed.
+
+    ``key`` identifies the entry across polls (its id/guid, else its link, else its title);
+    ``fingerprint`` changes whenever the feed changes what it says about the entry."""
+
+    key: str
+    title: str
+    link: str  # an http(s) link, or ""
+    text: str  # the entry's own text: often only a teaser
+    published_at: datetime | None
+    authors: tuple[str, ...]
+    language: str | None
+    fingerprint: str
+
+
+@dataclass(frozen=True)
+class ParsedFeed:
+    title: str
+    source: str  # the outlet name given to its articles
+    entries: tuple[FeedEntry, ...]
+
+
+def read_feed(data: bytes, *, url: str) -> ParsedFeed | LoadFailure:
+    """The entries of an RSS/Atom document, without fetching anything; a failure says why the
+    document is not a usable feed (not XML, an HTML page, an XML bomb, no entries)."""
+    if not data.strip():
+        return LoadFailure(url, "response body is empty")
+    if not _looks_like_feed(data):
+        head = data[:2048].lower()
+        if b"<html" in head or b"<!doctype html" in head:
+            return LoadFailure(url, "this is an HTML page, not an RSS/Atom feed")
+    refusal = _unsafe_xml_reason(data)
+    if refusal is not None:
+        return LoadFailure(url, refusal)
+    import feedparser  # heavy import, only when a feed is actually read
+
+    parsed = feedparser.parse(io.BytesIO(data), response_headers={"content-location": url})
+    raw_entries = list(parsed.get("entries") or [])
+    if not parsed.get("version") and not raw_entries:
+        detail = ""
+        if parsed.get("bozo") and parsed.get("bozo_exception") is not None:
+            detail = f" ({parsed['bozo_exception']})"
+        return LoadFailure(url, f"not an RSS/Atom feed{detail}")
+    info = parsed.get("feed") or {}
+    title = _plain(str(info.get("title") or ""))
+    source = title or _host(str(info.get("link") or "")) or _host(url)
+    entries: list[FeedEntry] = []
+    for entry in raw_entries:
+        entry_title = _plain(str(entry.get("title") or "")).strip()
+        link = str(entry.get("link") or "").strip()
+        link = link if re.match(r"^https?://", link, re.IGNORECASE) else ""
+        text = _entry_text(entry)
+        key = str(entry.get("id") or "").strip() or link or entry_title or text[:200]
+        if not key:
+            continue  # nothing at all to identify or load: not an entry
+        # dict.get: feedparser's own get maps a missing "updated" to "published", with a warning.
+        stamp = str(dict.get(entry, "updated") or dict.get(entry, "published") or "")
+        entries.append(
+            FeedEntry(
+                key=key,
+                title=entry_title,
+                link=link,
+                text=text,
+                published_at=_entry_date(entry),
+                authors=_entry_authors(entry),
+                language=_language(entry.get("language")),
+                fingerprint=content_hash(entry_title, link, stamp, text),
+            )
+        )
+    return ParsedFeed(title=title, source=source, entries=tuple(entries))
+
+
+def article_from_page(page: FetchedPage, *, name: str) -> Article | LoadFailure:
+    """The article on a fetched page (HTML, text or JSON); a feed is refused, not followed."""
+    ctx = _Context(fetcher=None, max_file_bytes=max(len(page.content), 1))
+    for result in _guarded(name, lambda: ctx.parse_page(page, name=name, feed_allowed=False)):
+        return result
+    return LoadFailure(name, "no article found on the page")

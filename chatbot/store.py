@@ -130,8 +130,11 @@ class ArticleStore:
         lock_path: Path | None = None,
         location: str = "",
         process_lock: ProcessLock | None = None,
+        feeds_collection: str = "feeds",
     ) -> None:
         self.location = location
+        self._feeds_name = feeds_collection
+        self._feeds: Any = None  # created on first use: stores without feeds stay as they were
         self._client = client
         # Closing the client and dropping the process lock when this object goes away lets
         # another process open the folder after this one is done with it.
@@ -166,6 +169,7 @@ class ArticleStore:
         dimension: int,
         articles_collection: str = "articles",
         chunks_collection: str = "chunks",
+        feeds_collection: str = "feeds",
     ) -> ArticleStore:
         chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
         process_lock: ProcessLock | None = None
@@ -210,6 +214,7 @@ class ArticleStore:
             lock_path=lock_path,
             location=location,
             process_lock=process_lock,
+            feeds_collection=feeds_collection,
         )
 
     def _collection(self, name: str, meta: dict[str, Any]) -> Any:
@@ -368,6 +373,35 @@ class ArticleStore:
         for i in range(0, len(stale), _WRITE_BATCH):
             self._chunks.delete(ids=stale[i : i + _WRITE_BATCH])
         return len(stale)
+
+    # --- feed subscriptions ------------------------------------------------------------------
+    # One small collection next to the articles: subscriptions live wherever the store lives
+    # (a folder or a Chroma server), so every process using the store sees the same feeds.
+    # Records carry a constant 1-d vector (Chroma wants one); the state is the JSON document.
+
+    def _feed_collection(self) -> Any:
+        if self._feeds is None:
+            self._feeds = self._client.get_or_create_collection(
+                self._feeds_name, embedding_function=None, metadata={"kind": "feed subscriptions"}
+            )
+        return self._feeds
+
+    def put_feed(self, key: str, url: str, state: str) -> None:
+        """Create or replace one subscription's record (``state`` is its JSON)."""
+        self._feed_collection().upsert(
+            ids=[key], embeddings=[[1.0]], documents=[state], metadatas=[{"url": url}]
+        )
+
+    def feed_states(self) -> dict[str, str]:
+        """Every subscription: key -> its JSON state."""
+        page = self._feed_collection().get(include=["documents"])
+        return dict(zip(page["ids"], page["documents"], strict=True))
+
+    def delete_feed(self, key: str) -> bool:
+        collection = self._feed_collection()
+        found = collection.get(ids=[key], include=[])["ids"]
+        collection.delete(ids=[key])
+        return bool(found)
 
     # --- reading -----------------------------------------------------------------------------
 

@@ -305,6 +305,66 @@ def status_html(bot: Chatbot) -> str:
         return f'<div class="cb-status cb-error">Status unavailable: {message}</div>'
 
 
+# --- feeds -----------------------------------------------------------------------------------
+
+FEED_INTERVALS = ("30m", "1h", "6h", "1d")
+FEED_HEADERS = ["Name", "URL", "Every", "Last success", "Last refresh", "Last error", "Added"]
+
+
+def feed_rows(bot: Chatbot) -> list[list[Any]]:
+    from chatbot.feeds import format_every
+
+    rows = []
+    for sub in bot.feeds():
+        success = sub.last_success.strftime("%Y-%m-%d %H:%M UTC") if sub.last_success else "never"
+        rows.append(
+            [
+                sub.name,
+                sub.url,
+                format_every(sub.every),
+                success,
+                sub.last_result or "not refreshed yet",
+                sub.last_error,
+                sub.articles_added,
+            ]
+        )
+    return rows
+
+
+def _refresh_message(report: Any) -> str:
+    lines = [f"**{render.esc(report.summary())}**"]
+    for feed in report.feeds:
+        lines.append(f"- {render.esc(feed.name)}: {render.esc(feed.summary())}")
+        for item, reason in [*feed.failed, *feed.teasers][:10]:
+            lines.append(f"  - {render.esc(item)}: {render.esc(reason)}")
+    return "\n".join(lines)
+
+
+def add_feed(bot: Chatbot, url: str | None, name: str | None, every: str | None) -> str:
+    """Subscribe and poll the feed at once; returns what happened (Markdown, escaped)."""
+    url = (url or "").strip()
+    if not url:
+        raise gr.Error("Paste the URL of an RSS or Atom feed first.")
+    sub = bot.add_feed(url, name=(name or "").strip() or None, every=every or None)
+    report = bot.refresh([sub.url])
+    return f"Subscribed to {render.esc(sub.name)}.\n\n" + _refresh_message(report)
+
+
+def remove_feed(bot: Chatbot, url: str | None) -> str:
+    if not url:
+        raise gr.Error("Pick a feed to remove first.")
+    if not bot.remove_feed(url):
+        raise gr.Error(f"Not subscribed to {url} (already removed?)")
+    return f"Unsubscribed from {render.esc(url)}; its articles stay in the library."
+
+
+def refresh_feeds(bot: Chatbot) -> str:
+    report = bot.refresh(all_feeds=True)
+    if not report.feeds:
+        return "No feeds yet: add one above."
+    return _refresh_message(report)
+
+
 # --- briefings -------------------------------------------------------------------------------
 
 
@@ -506,6 +566,38 @@ def build_app(bot: Chatbot) -> gr.Blocks:
                     )
                     delete = gr.Button("Delete", variant="stop", elem_id="cb-delete", scale=1)
                 delete_result = gr.Markdown(elem_id="cb-delete-result")
+                gr.Markdown("### Feeds")
+                with gr.Row():
+                    feed_url = gr.Textbox(
+                        label="RSS/Atom feed URL", elem_id="cb-feed-url", scale=4, max_lines=1
+                    )
+                    feed_name = gr.Textbox(
+                        label="Name (optional)", elem_id="cb-feed-name", scale=2, max_lines=1
+                    )
+                    feed_every = gr.Dropdown(
+                        label="Check every",
+                        choices=list(dict.fromkeys([*FEED_INTERVALS, bot.settings.feed_every])),
+                        value=bot.settings.feed_every,
+                        elem_id="cb-feed-every",
+                        scale=1,
+                    )
+                    feed_add = gr.Button("Add feed", variant="primary", elem_id="cb-feed-add")
+                feed_table = gr.Dataframe(
+                    headers=FEED_HEADERS,
+                    interactive=False,
+                    elem_id="cb-feeds",
+                    wrap=True,
+                    column_widths=["12%", "22%", "6%", "13%", "22%", "19%", "6%"],
+                )
+                with gr.Row():
+                    feed_pick = gr.Dropdown(
+                        label="Feed", choices=[], elem_id="cb-feed-pick", scale=4
+                    )
+                    feed_remove = gr.Button(
+                        "Remove feed", variant="stop", elem_id="cb-feed-remove", scale=1
+                    )
+                    feed_refresh = gr.Button("Refresh now", elem_id="cb-feed-refresh", scale=1)
+                feed_result = gr.Markdown(elem_id="cb-feed-result")
             with gr.Tab("Briefing", id="briefing"), gr.Row():
                 with gr.Column(scale=1):
                     day = gr.Textbox(label="Date (YYYY-MM-DD)", elem_id="cb-brief-date")
@@ -616,7 +708,42 @@ def build_app(bot: Chatbot) -> gr.Blocks:
         past.select(
             friendly(lambda d: open_briefing(bot, d)), inputs=past, outputs=[brief_view, files]
         )
+
+        def feed_outputs(message: str, query: str) -> tuple[Any, ...]:
+            rows = feed_rows(bot)
+            picks = gr.Dropdown(choices=[(f"{r[0]} <{r[1]}>", r[1]) for r in rows], value=None)
+            return message, rows, picks, *refresh(query)
+
+        feed_io = [feed_result, feed_table, feed_pick, *refreshed]
+
+        @friendly
+        def on_feed_add(url: str, name: str, every: str, query: str) -> tuple[Any, ...]:
+            return "", "", *feed_outputs(add_feed(bot, url, name, every), query)
+
+        feed_add.click(
+            on_feed_add,
+            inputs=[feed_url, feed_name, feed_every, search],
+            outputs=[feed_url, feed_name, *feed_io],
+            concurrency_limit=1,
+        )
+        feed_remove.click(
+            friendly(lambda url, q: feed_outputs(remove_feed(bot, url), q)),
+            inputs=[feed_pick, search],
+            outputs=feed_io,
+            concurrency_limit=1,
+        )
+        feed_refresh.click(
+            friendly(lambda q: feed_outputs(refresh_feeds(bot), q)),
+            inputs=search,
+            outputs=feed_io,
+            concurrency_limit=1,
+        )
         app.load(refresh, inputs=search, outputs=refreshed)
+        app.load(
+            friendly(lambda q: feed_outputs("", q)[1:3]),
+            inputs=search,
+            outputs=[feed_table, feed_pick],
+        )
     return app
 
 

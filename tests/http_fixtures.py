@@ -275,3 +275,126 @@ def https_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TLSServer
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
+
+
+# --- a server whose routes change during a test (feeds that change between refreshes) --------
+
+
+@dataclass(frozen=True)
+class Request:
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+
+class ChangingServer:
+    """A real HTTP server on 127.0.0.1 whose routes a test sets and changes.
+
+    Every 200 answer to a GET carries an ETag and a Last-Modified derived from its body, and a
+    GET whose If-None-Match matches gets 304 (a real conditional GET). POSTs are recorded and
+    answered with the next status queued in ``post_statuses`` (200 when none is queued)."""
+
+    def __init__(self) -> None:
+        self.routes: dict[str, Response] = {}
+        self.requests: list[Request] = []
+        self.post_statuses: list[int] = []
+        self.lock = threading.Lock()
+        self.base = ""
+
+    def url(self, path: str) -> str:
+        return f"{self.base}{path}"
+
+    def set(self, path: str, response: Response) -> None:
+        with self.lock:
+            self.routes[path] = response
+
+    def remove(self, path: str) -> None:
+        with self.lock:
+            self.routes.pop(path, None)
+
+    def gets(self, path: str | None = None) -> list[Request]:
+        with self.lock:
+            return [
+                r for r in self.requests if r.method == "GET" and (path is None or r.path == path)
+            ]
+
+    def posts(self, path: str | None = None) -> list[Request]:
+        with self.lock:
+            return [
+                r for r in self.requests if r.method == "POST" and (path is None or r.path == path)
+            ]
+
+
+def etag_of(body: bytes) -> str:
+    import hashlib
+
+    return '"' + hashlib.sha256(body).hexdigest()[:16] + '"'
+
+
+@pytest.fixture
+def changing_server() -> Iterator[ChangingServer]:
+    state = ChangingServer()
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.0"
+
+        def _record(self, body: bytes) -> str:
+            path = self.path.split("?", 1)[0]
+            with state.lock:
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                state.requests.append(Request(self.command, path, headers, body))
+            return path
+
+        def _send(self, status: int, body: bytes, headers: list[tuple[str, str]]) -> None:
+            try:
+                self.send_response(status)
+                for key, value in headers:
+                    self.send_header(key, value)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+
+        def do_GET(self) -> None:  # http.server's naming
+            path = self._record(b"")
+            with state.lock:
+                response = state.routes.get(path)
+            if response is None:
+                self._send(404, b"no such route", [("Content-Type", "text/plain")])
+                return
+            if response.delay:
+                time.sleep(response.delay)
+            headers = list(response.headers)
+            if response.content_type:
+                headers.append(("Content-Type", response.content_type))
+            if response.status == 200:
+                tag = etag_of(response.body)
+                headers += [("ETag", tag), ("Last-Modified", "Tue, 04 Mar 2025 07:30:00 GMT")]
+                if self.headers.get("If-None-Match") == tag:
+                    self._send(304, b"", [("ETag", tag)])
+                    return
+            self._send(response.status, response.body, headers)
+
+        def do_POST(self) -> None:  # http.server's naming
+            length = int(self.headers.get("Content-Length") or 0)
+            self._record(self.rfile.read(length))
+            with state.lock:
+                status = state.post_statuses.pop(0) if state.post_statuses else 200
+            self._send(status, b"{}", [("Content-Type", "application/json")])
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    state.base = f"http://127.0.0.1:{server.server_address[1]}"
+    thread = threading.Thread(target=server.serve_forever, name="test-changing", daemon=True)
+    thread.start()
+    try:
+        yield state
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)

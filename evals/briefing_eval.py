@@ -99,6 +99,9 @@ def run(workdir: Path, argv: Sequence[str] | None = None) -> int:
         help="stories the local LLM summarizes per day (1: it is slow on a shared CPU)",
     )
     parser.add_argument(
+        "--llm-all-days", action="store_true", help="LLM backends brief every day, not the top"
+    )
+    parser.add_argument(
         "--out-dir", type=Path, help="keep the top days' briefings (md/html/json) here"
     )
     parser.add_argument("--out", type=Path, default=RESULTS / "briefing_eval.json")
@@ -158,7 +161,7 @@ def run(workdir: Path, argv: Sequence[str] | None = None) -> int:
         except LLMError as exc:
             notes.append(f"{name} backend unavailable: {exc}")
             continue
-        backends.append((name, llm, args.local_max_stories, top))
+        backends.append((name, llm, args.local_max_stories, days if args.llm_all_days else top))
 
     runs: list[dict[str, Any]] = []
     groups_by_day: dict[str, list[list[str]]] = {}
@@ -207,6 +210,11 @@ def run(workdir: Path, argv: Sequence[str] | None = None) -> int:
                     "supported_sentences": sum(s.supported for s in sentences),
                     "sentences": len(sentences),
                     "fallbacks": sum("extractive fallback" in s.notice for s in briefing.stories),
+                    # Every story must offer at least one supported, cited sentence.
+                    "stories_with_support": sum(
+                        any(x.supported and x.citations for x in s.sentences)
+                        for s in briefing.stories
+                    ),
                 }
             )
             print(
@@ -248,6 +256,11 @@ def run(workdir: Path, argv: Sequence[str] | None = None) -> int:
         t["seconds"] += r["seconds"]
         t["articles_summarized"] += r["articles_summarized"]
         t["days"] += 1
+    for name in totals:
+        mine = [r for r in runs if r["backend"] == name]
+        shown = sum(r["stories_shown"] for r in mine)
+        backed = sum(r["stories_with_support"] for r in mine)
+        print(f"stories with a supported citation, {name}: {backed}/{shown}")
     for name, t in totals.items():
         per = t["seconds"] / max(1, t["articles_summarized"])
         print(

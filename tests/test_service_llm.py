@@ -1,7 +1,7 @@
-"""The service with outside parts that answer in their own way: with a generative backend,
-what an LLM streamed is never left standing alone when the checked answer differs (a scripted
-OpenAI-compatible server plays the LLM, so that its words are known; a real small model's are
-not); and health says 503 when the Chroma server is gone."""
+"""The service with outside parts: with a generative backend, what an LLM streamed is never left
+standing alone when the checked answer differs (a scripted OpenAI-compatible server plays the
+LLM, so that its words are known); a real llama.cpp answer streams through the API; health says
+503 when the Chroma server is gone."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
-"""The service with outside parts that answer in their own way: with a generative backend,
-what an LLM streamed is never left standing alone when the checked answer differs (a scripted
-OpenAI-compatible server plays the LLM, so that its words are known; a real small model's are
-not); and health says 503 when the Chroma server is gone."""
+"""The service with outside parts: with a generative backend, what an LLM streamed is never left
+standing alone when the checked answer differs (a scripted OpenAI-compatible server plays the
+LLM, so that its words are known); a real llama.cpp answer streams through the API; health says
+503 when the Chroma server is gone."""
 
 from __future__ import annotations
 
@@ -81,3 +81,41 @@ def test_health_says_503_when_the_chroma_server_is_gone(tmp_path: Path, embedder
         assert r.status_code == 503 and r.json()["status"] == "error", r.text
     finally:
         running.stop()
+
+
+def test_a_real_llm_answer_streams_through_the_api(
+    tmp_path: Path, embedder: Embedder, seed_file: Path, llama_server: str
+) -> None:
+    """llama.cpp's server with SmolLM2 behind the desk: the words are the model's, so this
+    checks the path (pieces arrive, the stream ends with citations and usage), not wording."""
+    settings = settings_in(
+        tmp_path,
+        llm_backend="openai-compatible",
+        llm_base_url=llama_server,
+        llm_max_tokens=32,
+        llm_context_window=1024,
+        api_keys="k",
+    )
+    bot = Chatbot(settings, embedder=embedder)
+    bot.ingest([seed_file])
+    running = service.Service(service.create_app(bot, ui=False), "127.0.0.1", 0).start()
+    try:
+        client = openai.OpenAI(base_url=running.url + "/v1", api_key="k", max_retries=0)
+        stream = client.chat.completions.create(
+            model="news-desk",
+            messages=[{"role": "user", "content": QUESTION}],
+            stream=True,
+            timeout=300,
+        )
+        chunks = list(stream)
+    finally:
+        running.stop()
+        bot.close()
+    pieces = [c.choices[0].delta.content for c in chunks if c.choices[0].delta.content]
+    assert len(pieces) > 2 and "".join(pieces).strip()
+    final = chunks[-1]
+    assert final.choices[0].finish_reason == "stop"
+    extra = final.model_extra or {}
+    assert isinstance(extra["citations"], list) and extra["sources"]
+    assert not extra["refused"] and "openai-compatible" in bot.llm.describe()
+    assert final.usage is not None and final.usage.completion_tokens > 0

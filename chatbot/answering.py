@@ -415,17 +415,16 @@ class GenerativeStrategy(AnsweringStrategy):
             yield _Draft(_NOTHING, found.passages, repaired, declined=declined)
             return
         # Answer the question asked: when nothing shown holds the kind of thing asked for (the
-        # place, the number, the name) and the best evidence does, add the evidence.
+        # place, the number, the name) and a sentence the extractive answer would quote does,
+        # add that sentence.
         asked = analyse(focus)
-        top = render_sentence(strip_markers(evidence[0].text), (1,))
-        if (
-            asked.kind
-            and answer_cue(asked, evidence[0].text) >= 1.0
-            and not any(answer_cue(asked, text) >= 1.0 for text in shown)
-            and not any(_key(top) == _key(text) for text in shown)
-        ):
-            shown.append(top)
-            yield TokenEvent(renumber_markers(top, mapping) + " ")
+        if asked.kind and not any(answer_cue(asked, text) >= 1.0 for text in shown):
+            for i, text in picks:
+                top = render_sentence(text, (i,))
+                if answer_cue(asked, text) >= 1.0 and not _shown(top, shown):
+                    shown.append(top)
+                    yield TokenEvent(renumber_markers(top, mapping) + " ")
+                    break
         final = check_answer(" ".join(shown), cited, self.checker, policy=self.policy)
         yield _Draft(to_sources(final, evidence, found.passages), found.passages, repaired)
 

@@ -98,9 +98,10 @@ def answer_all(bot: Any, questions: Sequence[Question]) -> dict[str, Any]:
 # --- cross-validated weights ---------------------------------------------------------------------
 
 GRID = {
-    "W_CUE": (0.0, 0.15, 0.25, 0.35, 0.5, 0.7),
-    "W_PRESENT": (0.0, 0.05, 0.1),
-    "W_NO_NEWS": (0.0, 0.1),
+    "W_CUE": (0.0, 0.15, 0.25),
+    "W_CUE_EXACT": (0.15, 0.35, 0.5),
+    "W_HEADLINE": (0.0, 0.1, 0.2),
+    "W_PRESENT": (0.0, 0.05),
 }
 
 

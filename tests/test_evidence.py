@@ -105,13 +105,14 @@ def seed_passages(seed_file: Path) -> list[Passage]:
         ("How many Russian diplomats did the United States declare personae non gratae?", "14"),
     ],
 )
-def test_the_best_sentence_states_the_fact_asked_for(
+def test_the_quoted_sentences_state_the_fact_asked_for(
     question: str, fact: str, seed_passages: list[Passage], embedder: Embedder
 ) -> None:
+    # What the extractive answer quotes (and what a generative answer may repair with).
     picks = select_evidence(question, seed_passages, embedder, 2, margin=0.1)
-    assert picks and fact in picks[0].text, [p.text for p in picks]
-    # The span points at the sentence inside its passage.
-    best = picks[0]
+    assert any(fact in p.text for p in picks), [p.text for p in picks]
+    # The spans point at the sentences inside their passages.
+    best = picks[-1]
     assert best.passage.text[best.start : best.end] == best.text
 
 

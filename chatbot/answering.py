@@ -29,7 +29,7 @@ from chatbot.citations import (
     strip_markers,
 )
 from chatbot.embeddings import Embedder
-from chatbot.evidence import Evidence, analyse, answer_cue, select_evidence
+from chatbot.evidence import Evidence, select_evidence
 from chatbot.llm.base import LLMBackend, LLMError, Message
 from chatbot.models import (
     Answer,
@@ -414,17 +414,15 @@ class GenerativeStrategy(AnsweringStrategy):
         if not shown:
             yield _Draft(_NOTHING, found.passages, repaired, declined=declined)
             return
-        # Answer the question asked: when nothing shown holds the kind of thing asked for (the
-        # place, the number, the name) and a sentence the extractive answer would quote does,
-        # add that sentence.
-        asked = analyse(focus)
-        if asked.kind and not any(answer_cue(asked, text) >= 1.0 for text in shown):
-            for i, text in picks:
-                top = render_sentence(text, (i,))
-                if answer_cue(asked, text) >= 1.0 and not _shown(top, shown):
-                    shown.append(top)
-                    yield TokenEvent(renumber_markers(top, mapping) + " ")
-                    break
+        # Never less than the extractive answer: a sentence it would quote that nothing shown
+        # cites is added, in the sources' own words (a small model often drops the fact asked
+        # for, e.g. the duration, while what it wrote is true).
+        used = {n for text in shown for n in _markers_of(text)}
+        for i, text in picks:
+            quote = render_sentence(text, (i,))
+            if i not in used and not _shown(quote, shown):
+                shown.append(quote)
+                yield TokenEvent(renumber_markers(quote, mapping) + " ")
         final = check_answer(" ".join(shown), cited, self.checker, policy=self.policy)
         yield _Draft(to_sources(final, evidence, found.passages), found.passages, repaired)
 
@@ -487,6 +485,10 @@ class GenerativeStrategy(AnsweringStrategy):
 def _tidy_ending(sentence: str) -> str:
     """'Istanbul. [1].' -> 'Istanbul [1].': one end mark, after the citation."""
     return re.sub(r"\s*([.!?])\s*((?:\[\d{1,2}\]\s*)+)[.!?]?\s*$", r" \2\1", sentence).strip()
+
+
+def _markers_of(text: str) -> set[int]:
+    return {int(n) for n in re.findall(r"\[(\d{1,2})\]", text)}
 
 
 def _key(text: str) -> str:

@@ -100,7 +100,6 @@ def answer_all(bot: Any, questions: Sequence[Question]) -> dict[str, Any]:
 GRID = {
     "W_CUE": (0.0, 0.15, 0.25),
     "W_CUE_EXACT": (0.15, 0.35, 0.5),
-    "W_HEADLINE": (0.0, 0.1, 0.2),
     "W_PRESENT": (0.0, 0.05),
 }
 

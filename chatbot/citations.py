@@ -434,6 +434,7 @@ class _Measured:
     missing: tuple[str, ...]  # claim words (as written, lower-cased) the evidence lacks
     substitutions: tuple[support_features.Substitution, ...]
     negation_flip: bool
+    spliced: tuple[int, ...] = ()  # the evidence sentences (0-based) a stitched claim joins
 
 
 def _is_content(token: str) -> bool:
@@ -454,6 +455,7 @@ def _is_number(token: str) -> bool:
     return token[0].isdigit() or token in _NUMBER_WORDS
 
 
+_ACRONYM = re.compile(r"\b[A-Z]{2,}\b")
 _INNER_CAPITAL = re.compile(r"(?<=[^.!?\s]\s)[A-Z][\w'’-]*")
 
 
@@ -478,6 +480,10 @@ class _Evidence:
     @functools.cached_property
     def quote_key(self) -> str:
         return _quote_key(self.text)
+
+    @functools.cached_property
+    def sentence_tokens(self) -> list[list[str]]:
+        return [support_features.align_tokens(self.text[s:e]) for s, e in self.spans]
 
     @functools.cached_property
     def sentence_keys(self) -> list[str]:
@@ -694,11 +700,13 @@ class SupportChecker:
         subs: list[support_features.Substitution] = []
         negation_flip = False
         if recalls[best] >= _CONTRADICTION_RECALL:
+            # "US" is a name, "us" a stop word.
+            acronyms = {w.lower() for w in _ACRONYM.findall(f"{claim_text} {unit_text}")}
             subs = support_features.substitutions(
                 support_features.align_tokens(claim_text),
                 support_features.align_tokens(unit_text),
                 lambda t: _present(t, ev.lex),
-                _is_content,
+                lambda t: _is_content(t) or t in acronyms,
             )
             subs = [s for s in subs if _contradicts(s, claim_text, unit_text)]
             negation_flip = (support_features.negations(claim_text) > 0) != (
@@ -711,6 +719,9 @@ class SupportChecker:
                 if _is_content(t) and not _present(t, ev.lex)
             )
         )
+        parts = support_features.spliced(
+            support_features.align_tokens(claim_text), ev.sentence_tokens
+        )
         # Capitalised words are names (or start the sentence): as telling as rare words.
         capitalised = {w.lower() for w in re.findall(r"\b[A-Z][\w'’-]*", claim_text)}
         rare = sum(support_features.is_rare(t) or t in capitalised for t in missing)
@@ -720,8 +731,9 @@ class SupportChecker:
             missing_rare=rare,
             missing_common=len(missing) - rare,
             contradiction=bool(subs) or negation_flip,
+            spliced=bool(parts),
         )
-        return _Measured(features, span, lexical, missing, tuple(subs), negation_flip)
+        return _Measured(features, span, lexical, missing, tuple(subs), negation_flip, parts)
 
     def _reason(self, score: float, m: _Measured) -> str:
         """Why, in words: "supported", "contradicts the source: 87 vs 92", "not found in the
@@ -733,6 +745,9 @@ class SupportChecker:
             return "contradicts the source: one of them is negated"
         if self.supported(score):
             return "supported"
+        if m.spliced:
+            joined = " and ".join(str(n + 1) for n in m.spliced)
+            return f"not stated in the source: joins what its sentences {joined} say separately"
         if m.missing:
             return "not found in the source: " + ", ".join(m.missing[:4])
         return "not found in the source (the closest passage says something else)"

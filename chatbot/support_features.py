@@ -76,6 +76,42 @@ def substitutions(
     return found
 
 
+_MIN_FRAGMENT = 3  # tokens: a shorter shared stretch is a common phrase, not a copy
+_COPIED = 0.7  # share of the claim's tokens inside copied stretches: a "copy" of the source
+
+
+def spliced(claim: Sequence[str], sentences: Sequence[Sequence[str]]) -> tuple[int, ...]:
+    """The evidence sentences a mostly copied claim was stitched from, when they lie apart (not
+    one sentence or two adjacent ones); empty otherwise. "X scored twice" copied from one place
+    and "in the final" from another asserts a link the source never made: the typical error of
+    summarisers that copy (the claim then uses only the source's own words, so missing words
+    cannot catch it). Fragments are found greedily, longest first, from left to right."""
+    index: dict[tuple[str, ...], list[tuple[int, int]]] = {}
+    for n, words in enumerate(sentences):
+        for i in range(len(words) - _MIN_FRAGMENT + 1):
+            index.setdefault(tuple(words[i : i + _MIN_FRAGMENT]), []).append((n, i))
+    used: list[int] = []
+    copied = 0
+    i = 0
+    while i <= len(claim) - _MIN_FRAGMENT:
+        best = (0, -1)
+        for n, j in index.get(tuple(claim[i : i + _MIN_FRAGMENT]), ()):
+            words, k = sentences[n], _MIN_FRAGMENT
+            while i + k < len(claim) and j + k < len(words) and claim[i + k] == words[j + k]:
+                k += 1
+            best = max(best, (k, n))
+        if best[0]:
+            used.append(best[1])
+            copied += best[0]
+            i += best[0]
+        else:
+            i += 1
+    if not claim or copied < _COPIED * len(claim):
+        return ()
+    parts = tuple(sorted(set(used)))
+    return parts if len(parts) >= 2 and parts[-1] - parts[0] > 1 else ()
+
+
 @functools.cache
 def _vocabulary() -> frozenset[str]:
     """Whole words of the packaged MiniLM's WordPiece vocabulary (about 23,000 common English
@@ -108,6 +144,7 @@ class Features:
     missing_rare: int  # rare words (and numbers) of the claim the evidence lacks
     missing_common: int  # other content words of the claim the evidence lacks
     contradiction: bool  # a substituted number/name, or a flipped negation, in a matching sentence
+    spliced: bool = False  # copied from sentences that lie apart (see :func:`spliced`)
 
 
 # The model (log-odds of "supported"), fitted by ``python -m evals.support_fit`` on QAGS-XSum,
@@ -124,6 +161,7 @@ W_NUMBER = -0.77  # per missing number, at most two
 W_RARE = -1.68  # per missing rare word, at most three
 W_COMMON = -0.34  # per missing common word, at most four
 W_CONTRADICTION = -6.0
+W_SPLICED = -1.0
 
 
 def logit(f: Features) -> float:
@@ -134,6 +172,7 @@ def logit(f: Features) -> float:
         + W_RARE * min(3, f.missing_rare)
         + W_COMMON * min(4, f.missing_common)
         + (W_CONTRADICTION if f.contradiction else 0.0)
+        + (W_SPLICED if f.spliced else 0.0)
     )
 
 

@@ -57,8 +57,12 @@ VARIANTS: dict[str, tuple[tuple[str, ...], float | None]] = {
         )
         for w in (4.0, 6.0, W_COSINE, 12.0)
     },
+    f"cosine fixed at {W_COSINE:g} + numbers+rare+common+spliced": (
+        ("missing_numbers", "missing_rare", "missing_common", "spliced"),
+        W_COSINE,
+    ),
 }
-SHIPPED = f"cosine fixed at {W_COSINE:g} + numbers+rare+common"
+SHIPPED = f"cosine fixed at {W_COSINE:g} + numbers+rare+common+spliced"
 
 
 class DiskCachedEmbedder(Embedder):
@@ -111,6 +115,7 @@ def matrix(features: list[Features], names: Sequence[str]) -> np.ndarray:
             "missing_numbers": min(2, f.missing_numbers),
             "missing_rare": min(3, f.missing_rare),
             "missing_common": min(4, f.missing_common),
+            "spliced": float(f.spliced),
         }
         rows.append([values[n] for n in names])
     return np.asarray(rows, dtype=float)

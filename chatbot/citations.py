@@ -890,7 +890,10 @@ def check_answer(
     return CheckedAnswer(
         text=_rebuild(answer, checked, kept),
         sentences=tuple(
-            AnswerSentence(c.parsed.text, c.markers, c.supported, round(c.score, 4)) for c in kept
+            AnswerSentence(
+                c.parsed.text, c.markers, c.supported, round(c.score, 4), _reason_of(c)
+            )
+            for c in kept
         ),
         citations=_citations(kept, passages, checker),
         removed=removed,
@@ -944,6 +947,18 @@ def _citations(
                 char_end=passage.char_start + end,
                 supported=checker.supported(score),
                 score=round(score, 4),
+                reason=getattr(best[n], "reason", ""),
             )
         )
     return tuple(citations)
+
+
+def _reason_of(item: _Checked) -> str:
+    """The checker's reason for the sentence's best-scoring source; why it has none else."""
+    if item.exempt:
+        return ""
+    if item.support:
+        return getattr(max(item.support.values(), key=lambda r: r[0]), "reason", "")
+    if not item.markers and item.score:
+        return "uncited, and no source supports it clearly enough to cite"
+    return "no source to check against"

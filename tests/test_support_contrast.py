@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from chatbot.citations import Support, SupportChecker
+from chatbot.citations import Support, SupportChecker, check_answer
 from chatbot.embeddings import Embedder
+from chatbot.models import Passage
 
 EXAMPLE = next((Path(__file__).resolve().parents[1] / "chatbot" / "examples").glob("*.txt"))
 
@@ -207,3 +208,31 @@ def test_non_english_text(
     result = checker.score(claim, evidence)
     assert 0.0 <= result.score <= 1.0
     assert checker.supported(result.score) is supported, result.reason
+
+
+def test_checked_answers_carry_the_reasons(checker: SupportChecker, article: str) -> None:
+    text = _paragraph(article, "Between February")
+    start = article.index(text)
+    passage = Passage(
+        chunk_id="example:0",
+        article_id="example",
+        n=0,
+        text=text,
+        char_start=start,
+        char_end=start + len(text),
+        title="Putin hopeful on US contacts",
+        source="ANI",
+        published_at=None,
+        url=None,
+    )
+    answer = (
+        "The United States declared 14 Russian diplomats personae non gratae [1]. "
+        "The United States declared 41 Russian diplomats personae non gratae [1]."
+    )
+    checked = check_answer(answer, [passage], checker)
+    right, wrong = checked.sentences
+    assert (right.supported, right.reason) == (True, "supported")
+    assert (wrong.supported, wrong.reason) == (False, "contradicts the source: 41 vs 14")
+    (citation,) = checked.citations
+    assert citation.reason == "supported"
+    assert article[citation.char_start : citation.char_end] == citation.quote

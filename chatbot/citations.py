@@ -649,8 +649,8 @@ class SupportChecker:
                 - _LEX_NUMBER * lexical.missing_numbers
                 - _LEX_NAME * lexical.missing_names
             )
-            if m.features.contradiction:
-                z += support_features.W_CONTRADICTION
+            z += support_features.W_CONTRADICTION * m.features.contradiction
+            z += support_features.W_NEGATION * m.features.negation_flipped
         elif claim.empty:  # nothing lexical to check: the embedding alone decides
             z = (m.features.cosine - _EMB_MID) / _EMB_SCALE
         else:
@@ -709,8 +709,9 @@ class SupportChecker:
                 lambda t: _is_content(t) or t in acronyms,
             )
             subs = [s for s in subs if _contradicts(s, claim_text, unit_text)]
-            negation_flip = (support_features.negations(claim_text) > 0) != (
-                support_features.negations(unit_text) > 0
+            negation_flip = support_features.negation_flipped(
+                support_features.align_tokens(claim_text),
+                support_features.align_tokens(unit_text),
             )
         missing = tuple(
             dict.fromkeys(
@@ -730,7 +731,8 @@ class SupportChecker:
             missing_numbers=lexical.missing_numbers,
             missing_rare=rare,
             missing_common=len(missing) - rare,
-            contradiction=bool(subs) or negation_flip,
+            contradiction=bool(subs),
+            negation_flipped=negation_flip,
             spliced=bool(parts),
         )
         return _Measured(features, span, lexical, missing, tuple(subs), negation_flip, parts)

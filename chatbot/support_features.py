@@ -27,7 +27,7 @@ _NEGATIONS = frozenset(
     "not no never none nobody nothing neither nor without cannot cant wont dont doesnt didnt "
     "isnt arent wasnt werent hasnt havent hadnt couldnt shouldnt wouldnt".split()
 )
-_NOT_ONLY = re.compile(r"\bnot\s+only\b", re.IGNORECASE)
+_ALIGNED = 0.6  # share of the claim's tokens that must align for a negation to be compared
 # Words, and numbers with their separators ("1,000", "5.9", "150th").
 _ALIGN_TOKEN = re.compile(r"\d+(?:[.,]\d+)*(?:st|nd|rd|th|bn|m|k)?|[^\W\d_]+(?:['’][^\W\d_]+)*")
 
@@ -37,10 +37,26 @@ def align_tokens(text: str) -> list[str]:
     return [t.lower().replace("’", "'") for t in _ALIGN_TOKEN.findall(text)]
 
 
-def negations(text: str) -> int:
-    """How many negation cues ``text`` holds ("not", "never", "didn't", "no one", ...)."""
-    text = _NOT_ONLY.sub(" ", text)
-    return sum(t.replace("'", "") in _NEGATIONS for t in align_tokens(text))
+def _negated(tokens: Sequence[str]) -> bool:
+    return any(
+        t.replace("'", "") in _NEGATIONS and not (t == "not" and nxt == "only")
+        for t, nxt in zip(tokens, [*tokens[1:], ""], strict=True)
+    )
+
+
+def negation_flipped(claim: Sequence[str], unit: Sequence[str]) -> bool:
+    """Whether the claim and its best-matching evidence, where they align (most of the claim
+    matched in order), disagree on negation: "did not meet" against "met". Negations outside the
+    aligned stretch (another clause of a long sentence) do not count. ``claim`` and ``unit`` are
+    :func:`align_tokens` lists."""
+    blocks = [b for b in difflib.SequenceMatcher(None, claim, unit, autojunk=False)
+              .get_matching_blocks() if b.size]
+    if not blocks or sum(b.size for b in blocks) < _ALIGNED * len(claim):
+        return False
+    first, last = blocks[0], blocks[-1]
+    ours = claim[max(0, first.a - 2) : last.a + last.size + 2]
+    theirs = unit[max(0, first.b - 2) : last.b + last.size + 2]
+    return _negated(ours) != _negated(theirs)
 
 
 @dataclass(frozen=True)
@@ -143,7 +159,8 @@ class Features:
     missing_numbers: int  # numbers of the claim that the evidence lacks
     missing_rare: int  # rare words (and numbers) of the claim the evidence lacks
     missing_common: int  # other content words of the claim the evidence lacks
-    contradiction: bool  # a substituted number/name, or a flipped negation, in a matching sentence
+    contradiction: bool  # a number or name swapped for another in the best-matching sentence
+    negation_flipped: bool = False  # negated where the best-matching sentence is not, or back
     spliced: bool = False  # copied from sentences that lie apart (see :func:`spliced`)
 
 
@@ -161,6 +178,7 @@ W_NUMBER = -0.77  # per missing number, at most two
 W_RARE = -1.68  # per missing rare word, at most three
 W_COMMON = -0.34  # per missing common word, at most four
 W_CONTRADICTION = -6.0
+W_NEGATION = -3.0  # weaker: a negation in another clause can still slip through the alignment
 W_SPLICED = -1.0
 
 
@@ -172,6 +190,7 @@ def logit(f: Features) -> float:
         + W_RARE * min(3, f.missing_rare)
         + W_COMMON * min(4, f.missing_common)
         + (W_CONTRADICTION if f.contradiction else 0.0)
+        + (W_NEGATION if f.negation_flipped else 0.0)
         + (W_SPLICED if f.spliced else 0.0)
     )
 

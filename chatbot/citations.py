@@ -4,9 +4,9 @@ Three parts, each usable alone:
 
 - :func:`parse_citations` splits an LLM answer into sentences and reads each sentence's markers
   (``[1]``, ``[1, 3]``, ``[1][3]``, ``[1-3]``, ``【1】``, ``[Source 2]``). It never raises.
-- :class:`SupportChecker` scores how well an evidence text supports a claim, in [0, 1], and points
-  at the evidence sentence(s) that support it best. ``threshold`` (default 0.5) separates
-  supported from unsupported.
+- :class:`SupportChecker` scores how well an evidence text supports a claim, in [0, 1], points
+  at the evidence sentence(s) that support it best and says why ("contradicts the source: 41 vs
+  14"). ``threshold`` (default 0.5) separates supported from unsupported.
 - :func:`check_answer` applies both to an answer and its numbered passages: every sentence is
   checked against the passages it cites, unsupported sentences are flagged or removed, uncited
   sentences that a passage clearly supports get that citation, and each cited source becomes a
@@ -493,12 +493,16 @@ class _Evidence:
 class SupportChecker:
     """Scores how well an evidence text supports a claim.
 
-    ``method``: ``"embedding"`` (cosine of the claim with the best evidence sentence or pair of
-    adjacent sentences), ``"lexical"`` (content-word recall, with strong penalties for numbers and
-    names the evidence lacks; no model needed), or ``"hybrid"`` (lexical, gated and nudged by the
-    embedding), or ``"llm"`` (the ``judge`` LLM answers yes or no; the hybrid score stands in
-    when its reply is unreadable or it fails). Scores are calibrated to [0, 1] so that
-    ``threshold`` means "supported".
+    ``method``: ``"hybrid"`` (the default: a logistic model, see
+    :mod:`chatbot.support_features`, over the embedding cosine with the best-matching evidence
+    sentence(s), the numbers, rare words and other words of the claim that the evidence lacks,
+    numbers or names swapped for others, a flipped negation, and a claim stitched from sentences
+    that lie apart), ``"embedding"`` (the cosine alone), ``"lexical"`` (content-word recall with
+    penalties for missing numbers and names, and for swapped ones; no model needed), or ``"llm"``
+    (the ``judge`` LLM answers yes or no; the hybrid score stands in when its reply is
+    unreadable or it fails). Scores are probabilities in [0, 1]; ``threshold`` (0.5, the point
+    of balanced errors) means "supported". Every result also says why, in words
+    (:class:`Support`).
     """
 
     def __init__(

@@ -8,6 +8,7 @@ evidence is the whole paragraph (or article) the sentence comes from, as a cited
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -236,3 +237,38 @@ def test_checked_answers_carry_the_reasons(checker: SupportChecker, article: str
     (citation,) = checked.citations
     assert citation.reason == "supported"
     assert article[citation.char_start : citation.char_end] == citation.quote
+
+
+# --------------------------------------------------------------------------------------------
+# The evaluation reads any file in the QAGS format
+# --------------------------------------------------------------------------------------------
+
+
+def test_the_support_eval_reads_any_qags_format_file(
+    tmp_path: Path, article: str, embedder: Embedder
+) -> None:
+    from evals.support_checker import evaluate, load
+
+    def row(sentence: str, votes: list[str]) -> dict:
+        return {"sentence": sentence, "responses": [{"response": v} for v in votes]}
+
+    data = tmp_path / "mine.jsonl"
+    rows = [
+        {
+            "article": article,
+            "summary_sentences": [
+                row("Putin and Trump spoke by phone on February 12.", ["yes", "yes", "no"]),
+                row("Putin and Trump met in Geneva on February 21.", ["no", "no", "yes"]),
+            ],
+        },
+        {"article": FED, "summary_sentences": [row("The Fed cut rates.", ["Yes ", "yes"])]},
+    ]
+    data.write_text("\n".join(json.dumps(r) for r in rows) + "\n\n", encoding="utf-8")
+    examples = load(data)
+    assert [e.supported for e in examples] == [True, False, True]
+    results = evaluate(examples, embedder)
+    hybrid = results["hybrid"]
+    assert isinstance(hybrid, dict)
+    assert hybrid["roc_auc"] == 1.0
+    assert hybrid["balanced_accuracy"] == 1.0
+    assert set(results) == {"embedding", "lexical", "hybrid"}

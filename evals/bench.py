@@ -529,7 +529,7 @@ def timed_answers(bot: Any, questions: list) -> dict[str, float]:
         ended = time.perf_counter()
         ttft.append(1000 * ((first or ended) - started))
         total.append(1000 * (ended - started))
-        if answer is not None and answer.sources:
+        if answer is not None and answer.sources and not answer.refused:
             check.append(support_check_ms(bot.checker, answer))
     return {
         "questions": len(questions),

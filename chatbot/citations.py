@@ -704,12 +704,15 @@ class SupportChecker:
         subs: list[support_features.Substitution] = []
         negation_flip = False
         if recalls[best] >= _CONTRADICTION_RECALL:
+            # A swapped number or name counts when the claim's own is not in or next to the
+            # matching sentence(s): in a long text "25%" occurs somewhere else anyway.
+            nearby = ev.unit_lex[max(0, first - 1) : last + 2]
             # "US" is a name, "us" a stop word.
             acronyms = {w.lower() for w in _ACRONYM.findall(f"{claim_text} {unit_text}")}
             subs = support_features.substitutions(
                 support_features.align_tokens(claim_text),
                 support_features.align_tokens(unit_text),
-                lambda t: _present(t, ev.lex),
+                lambda t: any(_present(t, lex) for lex in nearby),
                 lambda t: _is_content(t) or t in acronyms,
             )
             subs = [s for s in subs if _contradicts(s, claim_text, unit_text)]
@@ -746,7 +749,11 @@ class SupportChecker:
         source: Geneva"."""
         if m.substitutions:
             sub = m.substitutions[0]
-            return f"contradicts the source: {sub.claim} vs {sub.source}"
+            ours, theirs = sub.ours, sub.theirs
+            numbers = [t for t in ours if _is_number(t)], [t for t in theirs if _is_number(t)]
+            if all(numbers):  # a swapped figure: show just the figures
+                ours, theirs = numbers
+            return f"contradicts the source: {' '.join(ours)} vs {' '.join(theirs)}"
         if m.negation_flip:
             return "contradicts the source: one of them is negated"
         if self.supported(score):

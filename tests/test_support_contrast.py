@@ -37,17 +37,26 @@ def checker(embedder: Embedder) -> SupportChecker:
     return SupportChecker(embedder)
 
 
-# A passage of another kind of news (a RealTimeQA page, Sept 2025): prices, names, places.
-FED = (
-    "The Federal Reserve cut its benchmark interest rate by a quarter percentage point on "
-    "Wednesday, the first reduction since December, lowering it to a range of 4% to 4.25%. "
-    "Fed Chair Jerome Powell told reporters in Washington that the labor market had softened. "
-    "Stephen Miran, who joined the board this week, was the only official to vote against the "
-    "decision; he wanted a half-point cut. The central bank's officials projected two more cuts "
-    "this year."
-)
+# A second real page (RealTimeQA, USA Today, 2025-06-29), read from ../shared/evaldata at test
+# time (evaluation data is never copied into the repository): figures, names, dates, places.
+RTQA = Path(__file__).resolve().parents[2] / "shared" / "evaldata" / "realtimeqa-dev"
+TARIFFS_ID = "b92264ba3af88fce"
 
-# (paragraph start in the example article or None for FED, claim, what it tests)
+
+@pytest.fixture(scope="module")
+def tariffs() -> str:
+    """Four paragraphs: from "Tariffs would cut" to "after the pause was announced."."""
+    path = RTQA / "articles.jsonl"
+    if not path.is_file():
+        pytest.skip(f"evaluation data missing: {path}")
+    with path.open(encoding="utf-8") as fh:
+        text = next(r["text"] for r in map(json.loads, fh) if r["id"] == TARIFFS_ID)
+    start = text.index("Tariffs would cut federal deficits")
+    end = text.index("after the pause was announced.") + len("after the pause was announced.")
+    return text[start:end]
+
+
+# (paragraph start in the example article, or None for the tariffs page; claim; what it tests)
 SUPPORTED = [
     ("Earlier today", "Delegations from Russia and the US held more than six hours of talks in "
      "Istanbul.", "paraphrase"),
@@ -58,9 +67,11 @@ SUPPORTED = [
     ("On February 18", "Russian and US delegations met in Riyadh on February 18.", "shortened"),
     ("Further, in his address", "Putin said Russia has never refused to resolve the Ukraine "
      "conflict by peaceful means.", "negation kept"),
-    (None, "The Fed lowered its benchmark rate by a quarter point to a range of 4% to 4.25%.",
-     "paraphrase"),
-    (None, "Stephen Miran voted against the decision because he wanted a half-point cut.",
+    (None, "Tariffs would reduce economic output by 0.6%, according to the Congressional Budget "
+     "Office.", "shortened"),
+    (None, "The Yale Budget Lab found that tariffs will raise consumer prices by 1.5% in the short "
+     "run.", "paraphrase"),
+    (None, "Ryan Sweet of Oxford Economics said his recession estimate dropped from 50% to 35%.",
      "paraphrase"),
 ]
 
@@ -83,25 +94,28 @@ CONTRADICTED = [
      "conflict by peaceful means.", "negation removed"),
     ("Addressing the annual", "Putin said that initial contacts with the Donald Trump "
      "administration have not given rise to hope.", "negation added"),
-    (None, "The Federal Reserve cut its benchmark interest rate by a quarter percentage point on "
-     "Wednesday, lowering it to a range of 3.5% to 3.75%.", "number (rate)"),
-    (None, "Fed Chair Jerome Powell told reporters in New York that the labor market had "
-     "softened.", "place"),
-    (None, "Lisa Cook, who joined the board this week, was the only official to vote against "
-     "the decision.", "name (person)"),
-    (None, "The central bank's officials projected no more cuts this year.", "negation"),
+    (None, "Tariffs would cut federal deficits by $3.8 trillion over the next 10 years.",
+     "number (money)"),
+    (None, "Economists lowered their recession odds after China and the U.S. on May 21 agreed to "
+     "lower tariff rates.", "date (day)"),
+    (None, "Ryan Sweet, chief U.S. economist of Moody's Analytics, said his estimate dropped from "
+     "50% to 35%.", "name (organisation)"),
+    (None, "Economists lowered their recession odds this year after Japan and the U.S. on May 12 "
+     "agreed to lower tariff rates.", "place (country)"),
+    (None, "Food prices are not expected to increase in the long run.", "negation"),
 ]
 
 
-def _evidence(article: str, start: str | None) -> str:
-    return FED if start is None else _paragraph(article, start)
+@pytest.fixture(scope="module")
+def evidence_of(article: str, tariffs: str):
+    return lambda start: tariffs if start is None else _paragraph(article, start)
 
 
 @pytest.mark.parametrize(("start", "claim", "kind"), SUPPORTED, ids=[c[2] for c in SUPPORTED])
 def test_faithful_rewordings_pass(
-    checker: SupportChecker, article: str, start: str | None, claim: str, kind: str
+    checker: SupportChecker, evidence_of, start: str | None, claim: str, kind: str
 ) -> None:
-    result = checker.score(claim, _evidence(article, start))
+    result = checker.score(claim, evidence_of(start))
     assert checker.supported(result.score), (kind, result.score, result.reason)
     assert result.reason.startswith("supported")
 
@@ -110,9 +124,14 @@ def test_faithful_rewordings_pass(
     ("start", "claim", "kind"), CONTRADICTED, ids=[c[2] for c in CONTRADICTED]
 )
 def test_changed_facts_fail(
-    checker: SupportChecker, article: str, start: str | None, claim: str, kind: str
+    checker: SupportChecker,
+    article: str,
+    evidence_of,
+    start: str | None,
+    claim: str,
+    kind: str,
 ) -> None:
-    evidence = _evidence(article, start)
+    evidence = evidence_of(start)
     result = checker.score(claim, evidence)
     assert not checker.supported(result.score), (kind, result.score, result.reason)
     assert not result.reason.startswith("supported")
@@ -131,19 +150,21 @@ def test_a_changed_number_is_named_in_the_reason(checker: SupportChecker, articl
     assert result.reason == "contradicts the source: 41 vs 14"
 
 
-def test_a_claim_about_something_else_says_what_is_missing(checker: SupportChecker) -> None:
-    result = checker.score("The Bank of England raised rates in London.", FED)
+def test_a_claim_about_something_else_says_what_is_missing(
+    checker: SupportChecker, tariffs: str
+) -> None:
+    result = checker.score("The Bank of England raised interest rates in London.", tariffs)
     assert not checker.supported(result.score)
     assert result.reason.startswith("not found in the source: ")
     assert "england" in result.reason
 
 
-def test_results_stay_tuples(checker: SupportChecker) -> None:
-    result = checker.score("The Fed cut its rate.", FED)
+def test_results_stay_tuples(checker: SupportChecker, tariffs: str) -> None:
+    result = checker.score("Ryan Sweet lowered his recession estimate.", tariffs)
     assert isinstance(result, Support)
     score, span = result
     assert (score, span) == (result.score, result.span)
-    assert FED[span[0] : span[1]].startswith("The Federal Reserve cut")
+    assert "Ryan Sweet" in tariffs[span[0] : span[1]]
 
 
 # --------------------------------------------------------------------------------------------
@@ -153,25 +174,30 @@ def test_results_stay_tuples(checker: SupportChecker) -> None:
 
 @pytest.mark.parametrize("evidence", ["", "   \n\n ", "...", "[1]"])
 def test_empty_evidence_supports_nothing(checker: SupportChecker, evidence: str) -> None:
-    result = checker.score("The Fed cut its rate by a quarter point.", evidence)
+    result = checker.score("Tariffs would cut federal deficits by $2.8 trillion.", evidence)
     assert result.score < checker.threshold
     assert result.reason
 
 
 def test_very_long_evidence_is_checked_in_bounded_time(
-    checker: SupportChecker, article: str
+    checker: SupportChecker, tariffs: str
 ) -> None:
-    # ~1.3 MB: the example article 200 times over, then the sentence that supports the claim.
-    filler = (article + "\n") * 200
-    evidence = filler + FED
+    # About 2 MB of other real news pages (some 15,000 distinct sentences), then the passage.
+    with (RTQA / "articles.jsonl").open(encoding="utf-8") as fh:
+        pages = [json.loads(line)["text"] for _, line in zip(range(400), fh, strict=False)]
+    filler = "\n\n".join(p for p in pages if "Ryan Sweet" not in p)
+    evidence = filler + "\n\n" + tariffs
+    assert len(evidence) > 1_500_000
     started = time.perf_counter()
-    supported = checker.score("Stephen Miran voted against the decision.", evidence)
-    unsupported = checker.score("Lisa Cook voted against the decision.", evidence)
+    supported = checker.score("Ryan Sweet said his estimate dropped from 50% to 35%.", evidence)
+    unsupported = checker.score("Ryan Sweet said his estimate dropped from 50% to 25%.", evidence)
     seconds = time.perf_counter() - started
     assert checker.supported(supported.score), supported.reason
-    assert evidence[slice(*supported.span)].startswith("Stephen Miran")
+    assert evidence[slice(*supported.span)].startswith("Ryan Sweet")
     assert not checker.supported(unsupported.score)
-    assert seconds < 60  # the same sentences repeat: bounded by distinct text, not by length
+    # At most 200 sentences per evidence text are embedded: seconds, not the minutes that
+    # embedding every sentence would take on two cores.
+    assert seconds < 120
 
 
 def test_lower_case_evidence_without_capitals_is_still_split_into_sentences(
@@ -245,7 +271,7 @@ def test_checked_answers_carry_the_reasons(checker: SupportChecker, article: str
 
 
 def test_the_support_eval_reads_any_qags_format_file(
-    tmp_path: Path, article: str, embedder: Embedder
+    tmp_path: Path, article: str, tariffs: str, embedder: Embedder
 ) -> None:
     from evals.support_checker import evaluate, load
 
@@ -261,7 +287,10 @@ def test_the_support_eval_reads_any_qags_format_file(
                 row("Putin and Trump met in Geneva on February 21.", ["no", "no", "yes"]),
             ],
         },
-        {"article": FED, "summary_sentences": [row("The Fed cut rates.", ["Yes ", "yes"])]},
+        {
+            "article": tariffs,
+            "summary_sentences": [row("Tariffs would cut federal deficits.", ["Yes ", "yes"])],
+        },
     ]
     data.write_text("\n".join(json.dumps(r) for r in rows) + "\n\n", encoding="utf-8")
     examples = load(data)

@@ -728,7 +728,7 @@ class SupportChecker:
             )
         )
         parts = support_features.spliced(
-            support_features.align_tokens(claim_text), ev.sentence_tokens
+            support_features.align_tokens(claim_text), ev.sentence_tokens, _is_content
         )
         # Capitalised words are names (or start the sentence): as telling as rare words.
         capitalised = {w.lower() for w in re.findall(r"\b[A-Z][\w'’-]*", claim_text)}
@@ -741,6 +741,7 @@ class SupportChecker:
             contradiction=bool(subs),
             negation_flipped=negation_flip,
             spliced=bool(parts),
+            contained=bool(claim.content or claim.numbers) and recalls[best] >= 1.0,
         )
         return _Measured(features, span, lexical, missing, tuple(subs), negation_flip, parts)
 

@@ -537,8 +537,10 @@ def timed_answers(bot: Any, questions: list) -> dict[str, float]:
         "first_token_p95_ms": percentile(ttft, 95),
         "total_p50_ms": percentile(total, 50),
         "total_p95_ms": percentile(total, 95),
-        # The support check alone, run again on each final answer against its sources.
-        "support_check_p50_ms": percentile(check, 50) if check else float("nan"),
+        # The support check alone, run again on each final answer against its sources (None
+        # when every answer was a refusal, which is not checked).
+        "support_check_p50_ms": percentile(check, 50) if check else None,
+        "support_checked_answers": len(check),
     }
 
 
@@ -563,7 +565,7 @@ def run_answers(bots: Bots, dev: Path, backends: list[str]) -> dict:
         print(
             f"  answer {backend}: first token p50 {r['first_token_p50_ms']:.0f} ms, total p50 "
             f"{r['total_p50_ms']:.0f} ms over {r['questions']} questions, support check p50 "
-            f"{r['support_check_p50_ms']:.0f} ms",
+            f"{r['support_check_p50_ms'] or 0:.0f} ms ({r['support_checked_answers']} answers)",
             flush=True,
         )
         bot.store.close()

@@ -4,9 +4,9 @@ Three parts, each usable alone:
 
 - :func:`parse_citations` splits an LLM answer into sentences and reads each sentence's markers
   (``[1]``, ``[1, 3]``, ``[1][3]``, ``[1-3]``, ``【1】``, ``[Source 2]``). It never raises.
-- :class:`SupportChecker` scores how well an evidence text supports a claim, in [0, 1], and points
-  at the evidence sentence(s) that support it best. ``threshold`` (default 0.5) separates
-  supported from unsupported.
+- :class:`SupportChecker` scores how well an evidence text supports a claim, in [0, 1], points
+  at the evidence sentence(s) that support it best and says why ("contradicts the source: 41 vs
+  14"). ``threshold`` (default 0.5) separates supported from unsupported.
 - :func:`check_answer` applies both to an answer and its numbered passages: every sentence is
   checked against the passages it cites, unsupported sentences are flagged or removed, uncited
   sentences that a passage clearly supports get that citation, and each cited source becomes a
@@ -25,6 +25,7 @@ from typing import Literal
 
 import numpy as np
 
+from chatbot import support_features
 from chatbot.embeddings import Embedder
 from chatbot.llm.base import LLMBackend, LLMError, Message
 from chatbot.models import AnswerSentence, Citation, Passage
@@ -172,6 +173,8 @@ _STOP = frozenset(
     these they this those though through thus to told too toward towards under until up upon us
     very via was we well were what whatever when where whether which while who whom whose why will
     with within without would yet you your yours yourself according added asked stated""".split()
+    # Penn Treebank bracket tokens, common in summarisation data: "-LRB- CNN -RRB-".
+    + "lrb rrb lsb rsb lcb rcb".split()
 )
 _NUMBER_WORDS = {
     w: str(i)
@@ -369,10 +372,101 @@ _LEX_NAME = 1.5  # per capitalised name absent from the evidence
 # The embedding part: cosine of all-MiniLM-L6-v2 between the claim and the best evidence
 # sentence(s). Paraphrases sit at ~0.7-0.95, same-topic-other-fact at ~0.4-0.7, off-topic below.
 _EMB_MID, _EMB_SCALE = 0.65, 0.06  # embedding-only: 0.65 -> 0.5
-_GATE_COS, _GATE_SCALE = 0.5, 0.05  # hybrid: below 0.5 the evidence is about something else
-_BONUS_COS, _BONUS_SCALE, _BONUS_MAX = 0.8, 0.05, 1.5  # hybrid: near-paraphrase rescues synonyms
 _WINDOW_MARGIN = 0.03  # a 2-sentence window must beat the best single sentence by this much
 _JUDGE_YES, _JUDGE_NO = 0.9, 0.1  # the judge's verdict as a score: confident, not certain
+
+
+_CONTRADICTION_RECALL = 0.6  # a sentence this close to the claim can contradict it
+_MAX_EMBEDDED_SENTENCES = 200  # per evidence text; beyond it, the best lexical matches only
+_LONG_SENTENCE = 400  # characters: a "sentence" this long is unsplit lower-case text or a list
+_LOOSE_END = re.compile(r"[.!?。！？]+[\"'”’)\]]*\s+|[。！？]+")
+
+
+def _evidence_spans(text: str) -> list[tuple[int, int]]:
+    """Sentence spans of evidence. Over-long "sentences" (lower-cased text, where a capital
+    cannot mark the next sentence; lists; text without spaces) are split again at any end
+    punctuation, then into pieces of about :data:`_LONG_SENTENCE` characters."""
+    spans: list[tuple[int, int]] = []
+    for start, end in sentence_spans(text):
+        if end - start <= _LONG_SENTENCE:
+            spans.append((start, end))
+            continue
+        cursor = start
+        cuts = [m.end() for m in _LOOSE_END.finditer(text, start, end)]
+        for cut in [*cuts, end]:
+            while cut - cursor > 2 * _LONG_SENTENCE:  # no punctuation: cut at a space
+                space = text.rfind(" ", cursor + _LONG_SENTENCE // 2, cursor + _LONG_SENTENCE)
+                stop = space if space > cursor else cursor + _LONG_SENTENCE
+                spans.extend(sentence_spans(text, cursor, stop))
+                cursor = stop
+            if cut > cursor:
+                spans.extend(sentence_spans(text, cursor, cut))
+                cursor = cut
+    return spans
+
+
+class Support(tuple):
+    """``(score, span)`` as :meth:`SupportChecker.score` has always returned it, plus
+    ``reason``: why, in words ("supported", "not found in the source: Geneva", "contradicts the
+    source: 87 vs 92")."""
+
+    reason: str
+
+    def __new__(cls, score: float, span: tuple[int, int], reason: str = "") -> Support:
+        self = super().__new__(cls, (score, span))
+        self.reason = reason
+        return self
+
+    @property
+    def score(self) -> float:
+        return self[0]
+
+    @property
+    def span(self) -> tuple[int, int]:
+        return self[1]
+
+
+@dataclass(frozen=True)
+class _Measured:
+    features: support_features.Features
+    span: tuple[int, int]
+    lexical: _Lexical
+    missing: tuple[str, ...]  # claim words (as written, lower-cased) the evidence lacks
+    substitutions: tuple[support_features.Substitution, ...]
+    negation_flip: bool
+    spliced: tuple[int, ...] = ()  # the evidence sentences (0-based) a stitched claim joins
+
+
+def _is_content(token: str) -> bool:
+    return token[0].isdigit() or (token not in _STOP and len(token) >= 2)
+
+
+def _present(token: str, lex: _Lexicon) -> bool:
+    """Whether an :func:`support_features.align_tokens` token occurs in the evidence."""
+    if token[0].isdigit():
+        return _number(token) in lex.numbers
+    token = re.sub(r"'s$", "", token)
+    if token in _NUMBER_WORDS and _NUMBER_WORDS[token] in lex.numbers:
+        return True
+    return lex.has(_stem(token))
+
+
+def _is_number(token: str) -> bool:
+    return token[0].isdigit() or token in _NUMBER_WORDS
+
+
+_ACRONYM = re.compile(r"\b[A-Z]{2,}\b")
+_INNER_CAPITAL = re.compile(r"(?<=[^.!?\s]\s)[A-Z][\w'’-]*")
+
+
+def _contradicts(sub: support_features.Substitution, claim: str, unit: str) -> bool:
+    """Whether a substitution swaps a number for a number or a name for a name. A name is a
+    capitalised word that does not start a sentence; in lower-cased text none can be told."""
+    if any(map(_is_number, sub.ours)) and any(map(_is_number, sub.theirs)):
+        return True
+    names_in_claim = {m.group().lower() for m in _INNER_CAPITAL.finditer(claim)}
+    names_in_unit = {m.group().lower() for m in _INNER_CAPITAL.finditer(unit)}
+    return bool(names_in_claim.intersection(sub.ours) and names_in_unit.intersection(sub.theirs))
 
 
 @dataclass
@@ -388,6 +482,10 @@ class _Evidence:
         return _quote_key(self.text)
 
     @functools.cached_property
+    def sentence_tokens(self) -> list[list[str]]:
+        return [support_features.align_tokens(self.text[s:e]) for s, e in self.spans]
+
+    @functools.cached_property
     def sentence_keys(self) -> list[str]:
         return [_quote_key(self.text[s:e]) for s, e in self.spans]
 
@@ -395,12 +493,16 @@ class _Evidence:
 class SupportChecker:
     """Scores how well an evidence text supports a claim.
 
-    ``method``: ``"embedding"`` (cosine of the claim with the best evidence sentence or pair of
-    adjacent sentences), ``"lexical"`` (content-word recall, with strong penalties for numbers and
-    names the evidence lacks; no model needed), or ``"hybrid"`` (lexical, gated and nudged by the
-    embedding), or ``"llm"`` (the ``judge`` LLM answers yes or no; the hybrid score stands in
-    when its reply is unreadable or it fails). Scores are calibrated to [0, 1] so that
-    ``threshold`` means "supported".
+    ``method``: ``"hybrid"`` (the default: a logistic model, see
+    :mod:`chatbot.support_features`, over the embedding cosine with the best-matching evidence
+    sentence(s), the numbers, rare words and other words of the claim that the evidence lacks,
+    numbers or names swapped for others, a flipped negation, and a claim stitched from sentences
+    that lie apart), ``"embedding"`` (the cosine alone), ``"lexical"`` (content-word recall with
+    penalties for missing numbers and names, and for swapped ones; no model needed), or ``"llm"``
+    (the ``judge`` LLM answers yes or no; the hybrid score stands in when its reply is
+    unreadable or it fails). Scores are probabilities in [0, 1]; ``threshold`` (0.5, the point
+    of balanced errors) means "supported". Every result also says why, in words
+    (:class:`Support`).
     """
 
     def __init__(
@@ -428,12 +530,12 @@ class SupportChecker:
     def supported(self, score: float) -> bool:
         return score >= self.threshold
 
-    def score(self, claim: str, evidence: str) -> tuple[float, tuple[int, int]]:
+    def score(self, claim: str, evidence: str) -> Support:
         """Support score in [0, 1] and the span in ``evidence`` of the best-supporting
-        sentence(s)."""
+        sentence(s), as a :class:`Support` (a ``(score, span)`` tuple with a ``reason``)."""
         return self.score_many([(claim, evidence)])[0]
 
-    def score_many(self, pairs: Sequence[tuple[str, str]]) -> list[tuple[float, tuple[int, int]]]:
+    def score_many(self, pairs: Sequence[tuple[str, str]]) -> list[Support]:
         """:meth:`score` for many (claim, evidence) pairs with a single embedding call: every
         distinct claim and evidence sentence is embedded once."""
         claims = {c: _clean_claim(c) for c, _ in pairs}
@@ -448,21 +550,23 @@ class SupportChecker:
                 list(dict.fromkeys(claims[c] for c, _ in open_pairs)),
                 list({id(evidence[e]): evidence[e] for _, e in open_pairs}.values()),
             )
-        results: list[tuple[float, tuple[int, int]]] = []
+        results: list[Support] = []
         verdicts: dict[tuple[str, str], float | None] = {}
         for claim, text in pairs:
             span = quoted[claim, text]
             if span is not None:
-                results.append((1.0, span))
+                results.append(Support(1.0, span, "supported: quoted word for word"))
                 continue
             clean = claims[claim]
-            score, span = self._score_one(clean, evidence[text], claim_vectors.get(clean))
+            result = self._score_one(clean, evidence[text], claim_vectors.get(clean))
             if self.method == "llm" and clean:
                 if (clean, text) not in verdicts:
                     verdicts[clean, text] = self._ask_judge(clean, text)
                 verdict = verdicts[clean, text]
-                score = score if verdict is None else verdict
-            results.append((score, span))
+                if verdict is not None:
+                    reason = "supported" if self.supported(verdict) else "the judge says no"
+                    result = Support(verdict, result.span, f"{reason} (LLM judge)")
+            results.append(result)
         return results
 
     def _ask_judge(self, claim: str, evidence: str) -> float | None:
@@ -490,7 +594,7 @@ class SupportChecker:
 
     @staticmethod
     def _analyse(text: str) -> _Evidence:
-        spans = sentence_spans(text)
+        spans = _evidence_spans(text)
         return _Evidence(
             text=text,
             spans=spans,
@@ -499,23 +603,70 @@ class SupportChecker:
         )
 
     def _embed(self, claims: list[str], evidence: list[_Evidence]) -> dict[str, np.ndarray]:
-        sentences = {ev.text[s:e]: None for ev in evidence for s, e in ev.spans}
-        texts = list(dict.fromkeys([c for c in claims if c] + list(sentences)))
+        claims = [c for c in claims if c]
+        # Very long evidence: embed only the sentences that share most words with the claims
+        # (the others keep a zero vector, cosine 0), so that the cost stays bounded.
+        wanted = {c: _Claim.of(c) for c in claims}
+        chosen: dict[int, list[int]] = {}
+        for ev in evidence:
+            picked = range(len(ev.spans))
+            if len(ev.spans) > _MAX_EMBEDDED_SENTENCES:
+                overlap = [
+                    max((self._unit_recall(w, ev, i, i) for w in wanted.values()), default=0.0)
+                    for i in range(len(ev.spans))
+                ]
+                top = sorted(picked, key=lambda i: -overlap[i])[:_MAX_EMBEDDED_SENTENCES]
+                picked = sorted(top)
+            chosen[id(ev)] = list(picked)
+        sentences = {
+            ev.text[slice(*ev.spans[i])]: None for ev in evidence for i in chosen[id(ev)]
+        }
+        texts = list(dict.fromkeys(claims + list(sentences)))
         if not texts:
             return {}
         vectors = dict(zip(texts, self.embedder.embed(texts), strict=True))
         for ev in evidence:
             if ev.spans:
-                ev.vectors = np.stack([vectors[ev.text[s:e]] for s, e in ev.spans])
-        return {c: vectors[c] for c in claims if c}
+                rows = np.zeros((len(ev.spans), self.embedder.dimension), dtype=np.float32)
+                for i in chosen[id(ev)]:
+                    rows[i] = vectors[ev.text[slice(*ev.spans[i])]]
+                ev.vectors = rows
+        return {c: vectors[c] for c in claims}
 
     def _score_one(
         self, claim_text: str, ev: _Evidence, claim_vector: np.ndarray | None
-    ) -> tuple[float, tuple[int, int]]:
+    ) -> Support:
         claim = _Claim.of(claim_text)
-        if not ev.spans or not claim_text or (claim.empty and self.method == "lexical"):
-            return 0.0, (0, 0)
+        if not ev.spans:
+            return Support(0.0, (0, 0), "no source text to check against")
+        if not claim_text or (claim.empty and self.method == "lexical"):
+            return Support(0.0, (0, 0), "nothing to check")
+        m = self._measure(claim, claim_text, ev, claim_vector)
+        lexical = m.lexical
+        if self.method == "embedding":
+            z = (m.features.cosine - _EMB_MID) / _EMB_SCALE
+        elif self.method == "lexical":
+            z = (
+                _LEX_BIAS
+                - _LEX_RECALL * (1.0 - lexical.recall)
+                - _LEX_MISSING * lexical.missing_words
+                - _LEX_NUMBER * lexical.missing_numbers
+                - _LEX_NAME * lexical.missing_names
+            )
+            z += support_features.W_CONTRADICTION * m.features.contradiction
+            z += support_features.W_NEGATION * m.features.negation_flipped
+        elif claim.empty:  # nothing lexical to check: the embedding alone decides
+            z = (m.features.cosine - _EMB_MID) / _EMB_SCALE
+        else:
+            z = support_features.logit(m.features)
+        score = support_features.probability(z)
+        return Support(score, m.span, self._reason(score, m))
 
+    def _measure(
+        self, claim: _Claim, claim_text: str, ev: _Evidence, claim_vector: np.ndarray | None
+    ) -> _Measured:
+        """Find the evidence sentence (or pair of adjacent sentences) that best matches the claim
+        and measure the claim against it and against the whole evidence."""
         # Per-unit evidence: single sentences, and windows of two adjacent sentences (a claim
         # often merges two). Window vectors are the normalised sum of their sentences' vectors,
         # which saves embedding every window again.
@@ -546,26 +697,74 @@ class SupportChecker:
         first, last = units[best]
         span = (ev.spans[first][0], ev.spans[last][1])
 
-        cosine = float(cosines.max())
         lexical = _lexical(claim, ev.lex)
-        lex_z = (
-            _LEX_BIAS
-            - _LEX_RECALL * (1.0 - lexical.recall)
-            - _LEX_MISSING * lexical.missing_words
-            - _LEX_NUMBER * lexical.missing_numbers
-            - _LEX_NAME * lexical.missing_names
+        # Contradictions are read against the best-matching sentence(s) only, and only when
+        # that is a close match: "talks in Geneva" against "talks in Istanbul".
+        unit_text = ev.text[span[0] : span[1]]
+        subs: list[support_features.Substitution] = []
+        negation_flip = False
+        if recalls[best] >= _CONTRADICTION_RECALL:
+            # A swapped number or name counts when the claim's own is not in or next to the
+            # matching sentence(s): in a long text "25%" occurs somewhere else anyway.
+            nearby = ev.unit_lex[max(0, first - 1) : last + 2]
+            # "US" is a name, "us" a stop word.
+            acronyms = {w.lower() for w in _ACRONYM.findall(f"{claim_text} {unit_text}")}
+            subs = support_features.substitutions(
+                support_features.align_tokens(claim_text),
+                support_features.align_tokens(unit_text),
+                lambda t: any(_present(t, lex) for lex in nearby),
+                lambda t: _is_content(t) or t in acronyms,
+            )
+            subs = [s for s in subs if _contradicts(s, claim_text, unit_text)]
+            negation_flip = support_features.negation_flipped(
+                support_features.align_tokens(claim_text),
+                support_features.align_tokens(unit_text),
+            )
+        missing = tuple(
+            dict.fromkeys(
+                t
+                for t in support_features.align_tokens(claim_text)
+                if _is_content(t) and not _present(t, ev.lex)
+            )
         )
-        if self.method == "embedding":
-            z = (cosine - _EMB_MID) / _EMB_SCALE
-        elif self.method == "lexical":
-            z = lex_z
-        else:
-            gate = min(0.0, (cosine - _GATE_COS) / _GATE_SCALE)
-            bonus = min(_BONUS_MAX, max(0.0, (cosine - _BONUS_COS) / _BONUS_SCALE))
-            z = lex_z + gate + bonus
-            if claim.empty:  # nothing lexical to check: the embedding alone decides
-                z = (cosine - _EMB_MID) / _EMB_SCALE
-        return _sigmoid(z), span
+        parts = support_features.spliced(
+            support_features.align_tokens(claim_text), ev.sentence_tokens, _is_content
+        )
+        # Capitalised words are names (or start the sentence): as telling as rare words.
+        capitalised = {w.lower() for w in re.findall(r"\b[A-Z][\w'’-]*", claim_text)}
+        rare = sum(support_features.is_rare(t) or t in capitalised for t in missing)
+        features = support_features.Features(
+            cosine=float(cosines.max()),
+            missing_numbers=lexical.missing_numbers,
+            missing_rare=rare,
+            missing_common=len(missing) - rare,
+            contradiction=bool(subs),
+            negation_flipped=negation_flip,
+            spliced=bool(parts),
+            contained=bool(claim.content or claim.numbers) and recalls[best] >= 1.0,
+        )
+        return _Measured(features, span, lexical, missing, tuple(subs), negation_flip, parts)
+
+    def _reason(self, score: float, m: _Measured) -> str:
+        """Why, in words: "supported", "contradicts the source: 87 vs 92", "not found in the
+        source: Geneva"."""
+        if m.substitutions:
+            sub = m.substitutions[0]
+            ours, theirs = sub.ours, sub.theirs
+            numbers = [t for t in ours if _is_number(t)], [t for t in theirs if _is_number(t)]
+            if all(numbers):  # a swapped figure: show just the figures
+                ours, theirs = numbers
+            return f"contradicts the source: {' '.join(ours)} vs {' '.join(theirs)}"
+        if m.negation_flip:
+            return "contradicts the source: one of them is negated"
+        if self.supported(score):
+            return "supported"
+        if m.spliced:
+            joined = " and ".join(str(n + 1) for n in m.spliced)
+            return f"not stated in the source: joins what its sentences {joined} say separately"
+        if m.missing:
+            return "not found in the source: " + ", ".join(m.missing[:4])
+        return "not found in the source (the closest passage says something else)"
 
     @staticmethod
     def _unit_recall(claim: _Claim, ev: _Evidence, first: int, last: int) -> float:
@@ -710,7 +909,10 @@ def check_answer(
     return CheckedAnswer(
         text=_rebuild(answer, checked, kept),
         sentences=tuple(
-            AnswerSentence(c.parsed.text, c.markers, c.supported, round(c.score, 4)) for c in kept
+            AnswerSentence(
+                c.parsed.text, c.markers, c.supported, round(c.score, 4), _reason_of(c)
+            )
+            for c in kept
         ),
         citations=_citations(kept, passages, checker),
         removed=removed,
@@ -764,6 +966,18 @@ def _citations(
                 char_end=passage.char_start + end,
                 supported=checker.supported(score),
                 score=round(score, 4),
+                reason=getattr(best[n], "reason", ""),
             )
         )
     return tuple(citations)
+
+
+def _reason_of(item: _Checked) -> str:
+    """The checker's reason for the sentence's best-scoring source; why it has none else."""
+    if item.exempt:
+        return ""
+    if item.support:
+        return getattr(max(item.support.values(), key=lambda r: r[0]), "reason", "")
+    if not item.markers and item.score:
+        return "uncited, and no source supports it clearly enough to cite"
+    return "no source to check against"

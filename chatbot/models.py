@@ -180,6 +180,9 @@ class Citation:
     char_end: int
     supported: bool
     score: float
+    # Why the checker decided so, in words: "supported", "not found in the source: Geneva",
+    # "contradicts the source: 87 vs 92".
+    reason: str = ""
 
 
 @dataclass(frozen=True)
@@ -188,6 +191,7 @@ class AnswerSentence:
     citations: tuple[int, ...]
     supported: bool
     score: float
+    reason: str = ""  # as Citation.reason; empty for sentences that need no source
 
 
 @dataclass(frozen=True)

@@ -753,6 +753,7 @@ def citation_to_dict(c: Citation) -> dict[str, Any]:
         "char_end": c.char_end,
         "supported": c.supported,
         "score": c.score,
+        "reason": c.reason,
     }
 
 
@@ -766,11 +767,14 @@ def sentence_to_dict(s: AnswerSentence) -> dict[str, Any]:
         "citations": list(s.citations),
         "supported": s.supported,
         "score": s.score,
+        "reason": s.reason,
     }
 
 
 def sentence_from_dict(d: dict[str, Any]) -> AnswerSentence:
-    return AnswerSentence(d["text"], tuple(d["citations"]), d["supported"], d["score"])
+    return AnswerSentence(
+        d["text"], tuple(d["citations"]), d["supported"], d["score"], d.get("reason", "")
+    )
 
 
 def summary_to_dict(s: Summary) -> dict[str, Any]:

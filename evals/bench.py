@@ -14,7 +14,8 @@ Sections (``--only``, comma separated; default all):
   retrieval  hybrid retrieval latency p50/p95 (no filter and a date filter) over ``--questions``
              questions at the dev size and at ``--scale-chunks`` chunks, embedded Chroma.
   server     the same through a ``chroma run`` server.
-  answer     bot.stream with the extractive backend: first token and total time.
+  answer     bot.stream with the extractive backend: first token and total time, and the support
+             check alone (check_answer run again on each final answer; embeddings cached).
   llm        the same with the local llama.cpp model.
   briefing   briefing of the busiest date, per backend (``--briefing-backends``).
   ui         ``chatbot ui`` on the scaled store: start-up until the page answers HTTP 200, and
@@ -512,26 +513,43 @@ def _print_retrieval(label: str, row: dict) -> None:
 
 
 def timed_answers(bot: Any, questions: list) -> dict[str, float]:
-    from chatbot.chat import TokenEvent
+    from chatbot.chat import AnswerEvent, TokenEvent
 
-    ttft, total = [], []
+    ttft, total, check = [], [], []
     list(bot.stream("warm-up question about the news"))
     for q in questions:
         started = time.perf_counter()
         first = None
+        answer = None
         for event in bot.stream(q.question):
             if first is None and (not isinstance(event, TokenEvent) or event.text.strip()):
                 first = time.perf_counter()
+            if isinstance(event, AnswerEvent):
+                answer = event.answer
         ended = time.perf_counter()
         ttft.append(1000 * ((first or ended) - started))
         total.append(1000 * (ended - started))
+        if answer is not None and answer.sources and not answer.refused:
+            check.append(support_check_ms(bot.checker, answer))
     return {
         "questions": len(questions),
         "first_token_p50_ms": percentile(ttft, 50),
         "first_token_p95_ms": percentile(ttft, 95),
         "total_p50_ms": percentile(total, 50),
         "total_p95_ms": percentile(total, 95),
+        # The support check alone, run again on each final answer against its sources (None
+        # when every answer was a refusal, which is not checked).
+        "support_check_p50_ms": percentile(check, 50) if check else None,
+        "support_checked_answers": len(check),
     }
+
+
+def support_check_ms(checker: Any, answer: Any) -> float:
+    from chatbot.citations import check_answer
+
+    started = time.perf_counter()
+    check_answer(answer.text, answer.sources, checker)
+    return 1000 * (time.perf_counter() - started)
 
 
 def run_answers(bots: Bots, dev: Path, backends: list[str]) -> dict:
@@ -546,7 +564,8 @@ def run_answers(bots: Bots, dev: Path, backends: list[str]) -> dict:
         r = out[backend]
         print(
             f"  answer {backend}: first token p50 {r['first_token_p50_ms']:.0f} ms, total p50 "
-            f"{r['total_p50_ms']:.0f} ms over {r['questions']} questions",
+            f"{r['total_p50_ms']:.0f} ms over {r['questions']} questions, support check p50 "
+            f"{r['support_check_p50_ms'] or 0:.0f} ms ({r['support_checked_answers']} answers)",
             flush=True,
         )
         bot.store.close()

@@ -97,7 +97,7 @@ def test_strategy_is_chosen_once_and_reported(tmp_path, embedder, seed_file) -> 
 def test_a_supported_sentence_is_shown_as_written(tmp_path, embedder, seed_file) -> None:
     def reply(prompt: str) -> str:
         n = _evidence_number(prompt, "six hours")
-        return f"The delegations held more than six hours of talks [{n}]."
+        return f"Delegations from both countries concluded more than six hours of talks [{n}]."
 
     bot = _bot(tmp_path, embedder, seed_file, reply, answer_context="evidence")
     answer = bot.ask(QUESTION)
@@ -105,7 +105,8 @@ def test_a_supported_sentence_is_shown_as_written(tmp_path, embedder, seed_file)
     assert isinstance(writer, ScriptedWriter) and writer.cited_calls == [3]
     # Evidence first: the model read a few numbered sentences, not whole passages.
     assert "<source" not in writer.prompts[0] and len(writer.prompts[0]) < 1500
-    assert answer.text.startswith("The delegations held more than six hours of talks [")
+    written = "Delegations from both countries concluded more than six hours of talks ["
+    assert answer.text.startswith(written)
     assert not answer.notice
     assert all(s.supported for s in answer.sentences)
     cited = answer.citations[0]

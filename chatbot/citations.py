@@ -334,18 +334,24 @@ def _quote_key(text: str) -> str:
 _MIN_QUOTE_WORDS = 4  # "Yes it did." appearing in the evidence proves nothing
 
 
+_MAX_QUOTED_UNITS = 4  # a long sentence is split into pieces of evidence: quote them together
+
+
 def _quoted_span(claim: str, ev: _Evidence) -> tuple[int, int] | None:
-    """The span of the evidence sentence (or two adjacent sentences) that ``claim`` quotes in
-    full, if it does."""
+    """The span of the evidence sentence (or a few adjacent ones: two sentences, or the pieces
+    a long sentence was split into) that ``claim`` quotes in full, if it does."""
     key = _quote_key(claim)
     if len(key.split()) < _MIN_QUOTE_WORDS or key not in ev.quote_key:
         return None
     keys = ev.sentence_keys
-    for i, (start, end) in enumerate(ev.spans):
-        if keys[i] == key:
-            return start, end
-        if i + 1 < len(keys) and f"{keys[i]} {keys[i + 1]}".strip() == key:
-            return start, ev.spans[i + 1][1]
+    for i in range(len(ev.spans)):
+        joined = ""
+        for j in range(i, min(i + _MAX_QUOTED_UNITS, len(keys))):
+            joined = f"{joined} {keys[j]}".strip()
+            if joined == key:
+                return ev.spans[i][0], ev.spans[j][1]
+            if len(joined) >= len(key):
+                break
     return None
 
 

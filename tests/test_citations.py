@@ -233,6 +233,23 @@ def test_a_word_for_word_quote_is_supported_without_the_model(
     assert counting.calls == []
 
 
+def test_a_long_quoted_sentence_is_a_quote_though_the_checker_splits_it(
+    embedder: Embedder,
+) -> None:
+    # Answers quote sentences of up to 600 characters; the checker cuts evidence sentences over
+    # 400 into pieces. The quote of the whole sentence must still count as a quote.
+    agenda = ", ".join(
+        f"item {i} of the agenda was discussed at length by members" for i in range(9)
+    )
+    long = f"The committee met for hours on Tuesday in a closed session, and {agenda}."
+    assert 450 < len(long) < 600
+    evidence = f"The session opened at nine. {long} It closed at noon."
+    counting = CountingEmbedder(embedder)
+    start = evidence.index(long)
+    assert SupportChecker(counting).score(long, evidence) == (1.0, (start, start + len(long)))
+    assert counting.calls == []
+
+
 @pytest.mark.parametrize(
     "edit",
     [

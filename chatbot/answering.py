@@ -107,18 +107,18 @@ def to_sources(
         replace(s, citations=tuple(dict.fromkeys(mapping[n] for n in s.citations)))
         for s in checked.sentences
     )
-    best: dict[int, Citation] = {}
+    # Two evidence sentences of one passage become two citations of the same [n], each with its
+    # own quote (the Sources panel shows every quoted sentence of a source).
+    moved: dict[tuple[int, int], Citation] = {}
     for c in checked.citations:
-        moved = replace(c, n=mapping[c.n])
-        if moved.n not in best or moved.score > best[moved.n].score:
-            best[moved.n] = moved
+        moved.setdefault((mapping[c.n], c.char_start), replace(c, n=mapping[c.n]))
     text = renumber_markers(checked.text, mapping)
     text = re.sub(r"(\[\d+\])(?:\1)+", r"\1", text)  # two evidence sentences of one passage
     return replace(
         checked,
         text=text,
         sentences=sentences,
-        citations=tuple(best[n] for n in sorted(best)),
+        citations=tuple(moved[key] for key in sorted(moved)),
     )
 
 

@@ -1,6 +1,6 @@
 """An LLM that obeys planted instructions, seen in a real headless Chromium: its markup, links
-and images arrive in the page as text while it streams and once it is checked; nothing runs and
-nothing is fetched from elsewhere."""
+and images arrive in the page as text while it streams, and the checked answer replaces them
+with the sources' words; nothing runs and nothing is fetched from elsewhere."""
 
 from __future__ import annotations
 
@@ -102,7 +102,10 @@ def test_obeying_llm_output_is_shown_as_text_and_never_runs(page: Any) -> None:
     ask(page, "What did the council vote on?")
     chat = page.locator("#cb-chat")
     chat.locator(".cb-unsupported, a.cb-cite").first.wait_for(timeout=MS)  # the checked answer
-    expect(chat).to_contain_text("window.PWNED=2", **TEXT)  # the script, as visible text
+    # The checked answer replaces what no source supports (the planted markup included) with
+    # the sources' own words, and says so; while streaming, the markup was only ever text.
+    expect(chat).to_contain_text("replaced with the sources' own words", **TEXT)
+    expect(chat).not_to_contain_text("window.PWNED=2", **TEXT)
     assert page.evaluate("window.PWNED") is None
     for selector in ("img[src='x']", "script", "svg[onload]", "iframe", "a[href^='javascript']"):
         assert chat.locator(selector).count() == 0, selector

@@ -150,6 +150,13 @@ def repair_notice(count: int) -> str:
     return ""
 
 
+def as_sentence(text: str) -> str:
+    """A quoted line without end punctuation (a heading, a caption) ends with a full stop, so
+    that it stays a sentence of its own next to the one that follows it."""
+    text = text.strip()
+    return text if re.search(r"[.!?…][\"'”’)\]]*$", text) else f"{text}."
+
+
 def repair(checked: CheckedAnswer, picks: Sequence[tuple[int, str]]) -> tuple[list[str], int]:
     """The sentences to show, and how many were repaired: supported sentences as written; an
     unsupported one replaced by a pick (the one from the source it cited, else the best unused
@@ -169,7 +176,7 @@ def repair(checked: CheckedAnswer, picks: Sequence[tuple[int, str]]) -> tuple[li
             )
             if pick is None:
                 continue
-            text = render_sentence(pick[1], (pick[0],))
+            text = render_sentence(as_sentence(pick[1]), (pick[0],))
             repaired += 1
         if _key(text) not in keys:
             keys.add(_key(text))
@@ -245,7 +252,7 @@ class ExtractiveStrategy(AnsweringStrategy):
         self, focus: str, found: Retrieval, seen: Sequence[str] = ()
     ) -> tuple[CheckedAnswer, list[str]]:
         picks = self.picks(focus, found.passages, seen)
-        parts = [f"{strip_markers(pick.text)} [{pick.n}]" for pick in picks]
+        parts = [render_sentence(as_sentence(strip_markers(p.text)), (p.n,)) for p in picks]
         checked = check_answer(" ".join(parts), found.passages, self.checker, policy=self.policy)
         return checked, parts
 
@@ -419,7 +426,7 @@ class GenerativeStrategy(AnsweringStrategy):
         # for, e.g. the duration, while what it wrote is true).
         used = {n for text in shown for n in _markers_of(text)}
         for i, text in picks:
-            quote = render_sentence(text, (i,))
+            quote = render_sentence(as_sentence(text), (i,))
             if i not in used and not _shown(quote, shown):
                 shown.append(quote)
                 yield TokenEvent(renumber_markers(quote, mapping) + " ")

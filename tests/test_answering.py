@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from chatbot.answering import ExtractiveStrategy, GenerativeStrategy
+from chatbot.answering import ExtractiveStrategy, GenerativeStrategy, as_sentence
 from chatbot.api import Chatbot
+from chatbot.citations import render_sentence
 from chatbot.embeddings import Embedder
 from chatbot.llm.base import LLMBackend, LLMError, Message
 from chatbot.tokens import count_cl100k
@@ -254,3 +255,21 @@ def test_follow_up_rewrite_only_for_models_that_read_passages(
         context == "evidence"
     )
     bot.close()
+
+
+def test_a_quoted_heading_without_a_full_stop_stays_a_sentence_of_its_own(embedder) -> None:
+    from chatbot.citations import SupportChecker, check_answer
+
+    heading = "Last military parade in the capital was in 1991"
+    other = "Thousands of people watched the parade on Saturday."
+    parts = [render_sentence(as_sentence(heading), (1,)), render_sentence(other, (2,))]
+    passages = [_passage(heading + "\n\nIt rained."), _passage("Crowds came. " + other)]
+    checked = check_answer(" ".join(parts), passages, SupportChecker(embedder))
+    assert [s.citations for s in checked.sentences] == [(1,), (2,)]
+    assert all(s.supported for s in checked.sentences)
+
+
+def _passage(text: str):
+    from chatbot.models import Passage
+
+    return Passage("a:0", "a", 0, text, 0, len(text), "T", "X", None, None)

@@ -343,7 +343,8 @@ class GenerativeStrategy(AnsweringStrategy):
             yield from self._fall_back(question, focus, found, seen, notice)
             return
         notice = repair_notice(draft.repaired)
-        yield AnswerEvent(_answer(question, draft.checked, draft.sources, self.describe(), notice))
+        answer = _answer(question, draft.checked, draft.sources, self.describe(), notice)
+        yield AnswerEvent(replace(answer, repaired=draft.repaired))
 
     def _recited(self, checked: CheckedAnswer, cited: Sequence[Passage]) -> CheckedAnswer:
         """Right words, wrong number: an unsupported sentence that another evidence sentence

@@ -206,6 +206,8 @@ class Answer:
     notice: str = ""
     # The standalone question that retrieval used (differs from ``question`` for follow-ups).
     interpreted_as: str = ""
+    # Sentences the language model wrote that were replaced with the sources' own words.
+    repaired: int = 0
 
     def uncited_sources(self) -> tuple[Passage, ...]:
         """Passages the answer was written from that no citation points at: one per article,

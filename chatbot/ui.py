@@ -139,7 +139,8 @@ def chat_turn(
                 answer = event.answer
                 state.sections.append(render.sources_html(answer, turn, bot.article))
                 content = render.answer_html(answer, turn)
-                if answer.notice:
+                # A fallback or a failure also pops up; a routine repair is said in the answer.
+                if answer.notice and not answer.repaired:
                     gr.Warning(answer.notice)
     except Exception as exc:  # backend down, store error: a message in the page, not a trace
         if isinstance(exc, USER_ERRORS):

@@ -131,6 +131,7 @@ def test_an_unsupported_sentence_is_repaired_with_the_evidence_it_cited(
     assert "more than six hours of talks" in answer.text
     assert all(s.supported and s.citations for s in answer.sentences)
     assert "replaced with the sources' own words" in answer.notice
+    assert answer.repaired == 1
     bot.close()
 
 

@@ -63,6 +63,7 @@ def answer_extras(answer: Answer) -> dict[str, Any]:
         "refused": answer.refused,
         "notice": answer.notice,
         "interpreted_as": answer.interpreted_as,
+        "repaired": answer.repaired,
     }
 
 

@@ -29,7 +29,7 @@ from chatbot.citations import (
     strip_markers,
 )
 from chatbot.embeddings import Embedder
-from chatbot.evidence import Evidence, select_evidence
+from chatbot.evidence import Evidence, select_evidence, word_key
 from chatbot.llm.base import LLMBackend, LLMError, Message
 from chatbot.models import (
     Answer,
@@ -170,7 +170,7 @@ def repair(checked: CheckedAnswer, picks: Sequence[tuple[int, str]]) -> tuple[li
         if sentence.supported:
             text = render_sentence(sentence.text, sentence.citations)
         else:
-            unused = [p for p in picks if _key(p[1]) not in keys]
+            unused = [p for p in picks if word_key(p[1]) not in keys]
             pick = next((p for p in unused if p[0] in sentence.citations), None) or next(
                 iter(unused), None
             )
@@ -178,8 +178,8 @@ def repair(checked: CheckedAnswer, picks: Sequence[tuple[int, str]]) -> tuple[li
                 continue
             text = render_sentence(as_sentence(pick[1]), (pick[0],))
             repaired += 1
-        if _key(text) not in keys:
-            keys.add(_key(text))
+        if word_key(text) not in keys:
+            keys.add(word_key(text))
             shown.append(text)
     return shown, repaired
 
@@ -499,12 +499,8 @@ def _markers_of(text: str) -> set[int]:
     return {int(n) for n in re.findall(r"\[(\d{1,2})\]", text)}
 
 
-def _key(text: str) -> str:
-    return re.sub(r"\W+", " ", strip_markers(text).lower()).strip()
-
-
 def _shown(text: str, shown: Sequence[str]) -> bool:
-    return any(_key(text) == _key(old) for old in shown)
+    return any(word_key(text) == word_key(old) for old in shown)
 
 
 def _is_no_answer(text: str) -> bool:

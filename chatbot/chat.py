@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import re
 import threading
 from collections.abc import Iterator, Sequence
@@ -11,8 +10,6 @@ from dataclasses import dataclass, field, replace
 from chatbot.answering import AnsweringStrategy
 from chatbot.models import Answer, AnswerEvent, StreamEvent, TokenEvent
 from chatbot.retrieval import Filters, Retrieval, Retriever
-
-log = logging.getLogger(__name__)
 
 _FOLLOW_UP = re.compile(
     r"^\s*(and|but|so|also|what about|how about|then|why|who|when|where)\b|"

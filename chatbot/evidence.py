@@ -218,7 +218,7 @@ def date_fit(asked: Asked, sentence: str, passage: Passage) -> float:
     return 0.0
 
 
-def _key(text: str) -> str:
+def word_key(text: str) -> str:
     """Text compared as words: case, punctuation and citation markers aside."""
     return re.sub(r"\W+", " ", re.sub(r"\[\d+\]", " ", text).lower()).strip()
 
@@ -251,12 +251,7 @@ class _Candidate:
 
     @property
     def cheap(self) -> float:
-        return (
-            W_OVERLAP * self.overlap
-            + self.prior
-            + self.cue
-            + self.date
-        )
+        return W_OVERLAP * self.overlap + self.prior + self.cue + self.date
 
     def score(self, cosine: float) -> float:
         return (
@@ -314,8 +309,8 @@ def select_evidence(
     answers of the conversation) only when nothing else is left."""
     asked = analyse(question)
     pool = candidates(asked, passages)
-    said = [_key(old) for old in avoid]
-    fresh = [c for c in pool if not any(_key(c.text) in old for old in said)]
+    said = [word_key(old) for old in avoid]
+    fresh = [c for c in pool if not any(word_key(c.text) in old for old in said)]
     pool = fresh or pool
     # The cheap features shortlist: a paraphrase shares few words with the question, but the
     # answer cue and the date still find it.
@@ -333,7 +328,7 @@ def select_evidence(
     picks: list[Evidence] = []
     seen: set[str] = set()
     for score, c in scored:
-        key = _key(c.text)
+        key = word_key(c.text)
         if key in seen:
             continue
         if margin is not None and picks and score < picks[0].score - margin:

@@ -5,12 +5,26 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Iterable, Iterator, Sequence
+from importlib.resources import files
 from os import PathLike
 from pathlib import Path
 from typing import Any
 
-from chatbot.answering import create_strategy
-from chatbot.briefing import (
+from chatbot.answering.chat import ChatEngine, ChatSession
+from chatbot.answering.citations import SupportChecker
+from chatbot.answering.retrieval import Filters, Retriever
+from chatbot.answering.strategies import create_strategy
+from chatbot.common.dates import DateLike, to_datetime
+from chatbot.config import Settings, load_settings
+from chatbot.errors import ChatbotError
+from chatbot.index.chunking import Chunker
+from chatbot.index.embeddings import Embedder, create_embedder
+from chatbot.index.ingest import Ingestor, ProgressCallback
+from chatbot.index.keyword_index import KeywordIndex
+from chatbot.index.store import ArticleStore
+from chatbot.llm.base import LLMBackend
+from chatbot.llm.registry import create_backend
+from chatbot.news.briefing import (
     FORMATS,
     Briefing,
     BriefingBuilder,
@@ -19,24 +33,18 @@ from chatbot.briefing import (
     run_schedule,
     story_article_ids,
 )
-from chatbot.chat import ChatEngine, ChatSession
-from chatbot.chunking import Chunker
-from chatbot.citations import SupportChecker
-from chatbot.config import Settings, load_settings
-from chatbot.dates import DateLike, to_datetime
-from chatbot.embeddings import Embedder, create_embedder
-from chatbot.errors import ChatbotError
-from chatbot.feeds import FeedManager, RefreshReport, Subscription
-from chatbot.fetch import Fetcher
-from chatbot.ingest import Ingestor, ProgressCallback
-from chatbot.keyword_index import KeywordIndex
-from chatbot.llm.base import LLMBackend
-from chatbot.llm.registry import create_backend
-from chatbot.loaders import iter_articles
-from chatbot.models import Answer, AnswerEvent, Article, IngestReport, StoredArticle, StreamEvent
-from chatbot.retrieval import Filters, Retriever
-from chatbot.store import ArticleStore
-from chatbot.summarize import Summarizer, Summary, SummaryError
+from chatbot.news.feeds import FeedManager, RefreshReport, Subscription
+from chatbot.news.summaries import Summarizer, Summary, SummaryError
+from chatbot.sources.fetch import Fetcher
+from chatbot.sources.loaders import iter_articles
+from chatbot.vocabulary import (
+    Answer,
+    AnswerEvent,
+    Article,
+    IngestReport,
+    StoredArticle,
+    StreamEvent,
+)
 
 log = logging.getLogger(__name__)
 IngestItem = str | PathLike[str] | Article | dict[str, Any]
@@ -154,6 +162,12 @@ class Chatbot:
             items, fetcher=self.fetcher, max_file_bytes=self.settings.max_file_bytes
         )
         return self.ingestor.ingest(loaded, progress)
+
+    def load_example_if_empty(self) -> IngestReport | None:
+        """Load the packaged example article into an empty store, so a first start has news."""
+        if self.store.count_articles():
+            return None
+        return self.ingest(sorted(Path(str(files("chatbot") / "examples")).glob("*.txt")))
 
     def articles(
         self,

@@ -196,9 +196,7 @@ class Settings(BaseSettings):
     )
     smtp_username: str | None = Field(None, description="SMTP login name (optional).")
     smtp_password: SecretStr | None = Field(None, description="SMTP login password.")
-    smtp_from: str = Field(
-        "chatbot@localhost", description="Sender address of briefing e-mails."
-    )
+    smtp_from: str = Field("chatbot@localhost", description="Sender address of briefing e-mails.")
     smtp_to: Annotated[tuple[str, ...], NoDecode] = Field(
         (), description="Recipients of briefing e-mails (comma-separated)."
     )

@@ -105,7 +105,7 @@ GRID = {
 
 
 def tune(bot: Any, questions: Sequence[Question], folds: int) -> dict[str, Any]:
-    from chatbot import evidence
+    from chatbot.answering import evidence
 
     found = {
         q.id: bot.retriever.retrieve(q.question, 5, reference=question_date(q)) for q in questions

@@ -145,7 +145,7 @@ class Bots:
         self._embedders: dict[str, Any] = {}
 
     def embedder(self, backend: str | None = None) -> Any:
-        from chatbot.embeddings import create_embedder
+        from chatbot.index.embeddings import create_embedder
 
         backend = backend or self.args.embedding_backend
         if backend not in self._embedders:
@@ -174,12 +174,12 @@ def ingest_variant(
     bots: Bots | None = None,
 ) -> dict:
     """Run one ingest variant and return its measurements (called inside the worker)."""
-    from chatbot.chunking import Chunker
-    from chatbot.embeddings import create_embedder
-    from chatbot.fetch import Fetcher
-    from chatbot.loaders import iter_articles
-    from chatbot.models import Article
-    from chatbot.tokens import count_cl100k
+    from chatbot.common.tokens import count_cl100k
+    from chatbot.index.chunking import Chunker
+    from chatbot.index.embeddings import create_embedder
+    from chatbot.sources.fetch import Fetcher
+    from chatbot.sources.loaders import iter_articles
+    from chatbot.vocabulary import Article
 
     fast = variant.startswith("fast-")
     settings = settings_for(store, "static" if fast else "local", static_dir)
@@ -246,7 +246,7 @@ def _llama_index_ingest(docs: list, embedder: Any, store: Path, settings: Any) -
     from llama_index.core.node_parser import SentenceSplitter
     from llama_index.vector_stores.chroma import ChromaVectorStore
 
-    from chatbot.tokens import count_cl100k
+    from chatbot.common.tokens import count_cl100k
 
     class SameEmbedder(BaseEmbedding):
         def _get_query_embedding(self, query: str) -> list[float]:
@@ -362,7 +362,7 @@ def ingest_ratios(results: dict[str, dict]) -> dict[str, float]:
 
 def timed_retrievals(bot: Any, questions: list, repeats: int) -> dict[str, dict[str, float]]:
     """p50/p95 of hybrid retrieval, without filters and with a two-week date filter."""
-    from chatbot.retrieval import Filters
+    from chatbot.answering.retrieval import Filters
 
     def unfiltered(q: Any) -> Any:
         return bot.retriever.retrieve(q.question, bot.settings.top_k)
@@ -391,7 +391,7 @@ def timed_retrievals(bot: Any, questions: list, repeats: int) -> dict[str, dict[
 
 def keyword_index_seconds(bot: Any) -> dict[str, float]:
     """Seconds to build the keyword index from the store, and to load it from its cache."""
-    from chatbot.keyword_index import KeywordIndex
+    from chatbot.index.keyword_index import KeywordIndex
 
     started = time.perf_counter()
     KeywordIndex(bot.store).refresh()
@@ -411,7 +411,7 @@ def build_scaled_store(dev: Path, target: Path, chunks: int, noise: float, model
     """
     import numpy as np
 
-    from chatbot.store import ArticleStore
+    from chatbot.index.store import ArticleStore
 
     name, dimension = model
     rng = np.random.default_rng(7)
@@ -513,7 +513,7 @@ def _print_retrieval(label: str, row: dict) -> None:
 
 
 def timed_answers(bot: Any, questions: list) -> dict[str, float]:
-    from chatbot.chat import AnswerEvent, TokenEvent
+    from chatbot.answering.chat import AnswerEvent, TokenEvent
 
     ttft, total, check = [], [], []
     list(bot.stream("warm-up question about the news"))
@@ -545,7 +545,7 @@ def timed_answers(bot: Any, questions: list) -> dict[str, float]:
 
 
 def support_check_ms(checker: Any, answer: Any) -> float:
-    from chatbot.citations import check_answer
+    from chatbot.answering.citations import check_answer
 
     started = time.perf_counter()
     check_answer(answer.text, answer.sources, checker)

@@ -107,15 +107,15 @@ def run(workdir: Path, argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=RESULTS / "briefing_eval.json")
     args = parser.parse_args(argv)
 
-    from chatbot.answering import create_strategy
+    from chatbot.answering.strategies import create_strategy
     from chatbot.api import Chatbot
-    from chatbot.briefing import BriefingBuilder
+    from chatbot.common.dates import day_range
     from chatbot.config import Settings
-    from chatbot.dates import day_range
     from chatbot.llm.base import LLMError
     from chatbot.llm.extractive import ExtractiveBackend
-    from chatbot.models import Article
-    from chatbot.summarize import Summarizer
+    from chatbot.news.briefing import BriefingBuilder
+    from chatbot.news.summaries import Summarizer
+    from chatbot.vocabulary import Article
 
     rows = [json.loads(line) for line in args.data.open(encoding="utf-8")]
     counts = Counter(r["published_at"] for r in rows)

@@ -119,8 +119,8 @@ def extractive_answers(bot: Any, questions: list[Question]) -> dict[str, float]:
 
 
 def llm_choice(bot: Any, llm: Any, q: Question) -> int:
+    from chatbot.answering.prompting import render_source
     from chatbot.llm.base import Message
-    from chatbot.prompting import render_source
 
     found = bot.retriever.retrieve(q.question, 5, reference=question_date(q))
     sources = "\n".join(render_source(n, p) for n, p in enumerate(found.passages, 1))

@@ -23,7 +23,7 @@ from evals.rtqa import load_questions, write_results
 
 
 def python_ttft(bot: Any, question: str) -> float:
-    from chatbot.chat import TokenEvent
+    from chatbot.answering.chat import TokenEvent
 
     started = time.perf_counter()
     first = None
@@ -60,9 +60,9 @@ def main() -> None:
 
     import openai
 
-    from chatbot import service
     from chatbot.api import Chatbot
     from chatbot.config import Settings
+    from chatbot.surfaces import service
 
     with tempfile.TemporaryDirectory(prefix="service-latency-") as tmp:
         work = Path(tmp)

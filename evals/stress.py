@@ -42,8 +42,8 @@ import numpy as np
 
 from chatbot.api import Chatbot
 from chatbot.config import Settings
-from chatbot.embeddings import Embedder, create_embedder
-from chatbot.store import ArticleStore, version_of
+from chatbot.index.embeddings import Embedder, create_embedder
+from chatbot.index.store import ArticleStore, version_of
 
 ROOT = Path(__file__).resolve().parents[1]
 RTQA_ARTICLES = ROOT.parent / "shared" / "evaldata" / "realtimeqa-dev" / "articles.jsonl"
@@ -668,7 +668,7 @@ def run_concurrency(
 
 
 def _id_of(row: dict[str, Any]) -> str:
-    from chatbot.models import Article
+    from chatbot.vocabulary import Article
 
     return Article.create(title=row["title"], text=row["text"], url=row["url"]).id
 

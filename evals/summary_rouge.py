@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from chatbot.embeddings import Embedder
+from chatbot.index.embeddings import Embedder
 
 EVALDATA = Path(__file__).resolve().parents[2] / "shared" / "evaldata"
 DATA = EVALDATA / "realsumm" / "realsumm_cnndm_test100.jsonl"
@@ -110,14 +110,14 @@ def run(workdir: Path, argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=RESULTS / "summaries_realsumm.json")
     args = parser.parse_args(argv)
 
-    from chatbot.answering import create_strategy
+    from chatbot.answering.strategies import create_strategy
     from chatbot.api import Chatbot
+    from chatbot.common.text import words
     from chatbot.config import Settings
     from chatbot.llm.base import LLMError
     from chatbot.llm.extractive import ExtractiveBackend
-    from chatbot.models import Article
-    from chatbot.summarize import Summarizer, candidate_sentences
-    from chatbot.text import words
+    from chatbot.news.summaries import Summarizer, candidate_sentences
+    from chatbot.vocabulary import Article
 
     rows = [json.loads(line) for line in args.data.open(encoding="utf-8")][: args.limit]
     store_path = args.store or workdir / "vectorstore"

@@ -6,7 +6,7 @@
 QAGS-XSum (Wang et al., ACL 2020): 239 BBC articles, each with one model-written summary sentence
 and three crowd-worker yes/no answers to "is this sentence supported by the article?". The label is
 the majority vote (supported when at least 2 of 3 said yes). Each sentence is scored with
-:class:`chatbot.citations.SupportChecker` against the whole article (the checker splits the
+:class:`SupportChecker` against the whole article (the checker splits the
 evidence into sentences itself), for each method (embedding, lexical, hybrid), and the table
 reports:
 
@@ -22,7 +22,7 @@ the lexical method's hand-set weights were chosen with it in view, so the number
 somewhat optimistic. ``--data PATH`` reads any file in the same format (one JSON object per line:
 ``article`` and ``summary_sentences``, each with ``sentence`` and ``responses`` of yes/no).
 
-``--cost N`` (default 20) also times :func:`chatbot.citations.check_answer` on five-sentence
+``--cost N`` (default 20) also times :func:`check_answer` on five-sentence
 answers built from N RealTimeQA news pages: quoted (as extractive answers are) and reworded
 (every sentence goes through the model).
 
@@ -41,9 +41,9 @@ from pathlib import Path
 
 import numpy as np
 
-from chatbot.citations import SupportChecker
+from chatbot.answering.citations import SupportChecker
 from chatbot.config import Settings
-from chatbot.embeddings import Embedder, create_embedder
+from chatbot.index.embeddings import Embedder, create_embedder
 from chatbot.llm.base import LLMBackend
 from chatbot.llm.registry import create_backend
 
@@ -170,9 +170,9 @@ def check_cost(embedder: Embedder, trials: int) -> dict[str, float]:
     real news page (RealTimeQA), each trial a different page so nothing is cached from the last:
     (a) extractive, every sentence quoted from its passage; (b) reworded, every sentence changed
     a little (first word dropped, one word added) so that every one goes through the model."""
-    from chatbot.citations import check_answer
-    from chatbot.models import Passage
-    from chatbot.text import sentence_spans
+    from chatbot.answering.citations import check_answer
+    from chatbot.common.text import sentence_spans
+    from chatbot.vocabulary import Passage
 
     quoted, reworded = [], []
     with RTQA_ARTICLES.open(encoding="utf-8") as fh:

@@ -4,7 +4,7 @@ cross-validation (QAGS-XSum).
     .venv/bin/python -m evals.support_fit [--data PATH] [--folds 5] [--repeats 20]
 
 For every claim/article pair the checker measures a few things (see
-:class:`chatbot.support_features.Features`): the embedding cosine with the best-matching evidence
+:class:`Features`): the embedding cosine with the best-matching evidence
 sentence(s), the share of the claim's content words found in the evidence and in its best
 sentence(s), missing numbers and names, and contradictions. This script fits a logistic model on
 those measurements, class-balanced (so that 0.5 is the point where a wrong "supported" and a wrong
@@ -31,10 +31,8 @@ from pathlib import Path
 
 import numpy as np
 
-from chatbot.citations import SupportChecker, _Claim, _clean_claim
-from chatbot.config import Settings
-from chatbot.embeddings import Embedder, create_embedder
-from chatbot.support_features import (
+from chatbot.answering.citations import SupportChecker, _Claim, _clean_claim
+from chatbot.answering.support_features import (
     COSINE_CENTRE,
     W_CONTRADICTION,
     W_COSINE,
@@ -43,6 +41,8 @@ from chatbot.support_features import (
     Features,
     logit,
 )
+from chatbot.config import Settings
+from chatbot.index.embeddings import Embedder, create_embedder
 from evals.support_checker import DEFAULT_DATA, balanced_accuracy, best_threshold, load, roc_auc
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -118,7 +118,7 @@ def measure(checker: SupportChecker, pairs: list[tuple[str, str]]) -> list[Featu
 
 
 def matrix(features: list[Features], names: Sequence[str]) -> np.ndarray:
-    """The fitted columns, capped as :func:`chatbot.support_features.logit` caps them."""
+    """The fitted columns, capped as :func:`chatbot.answering.support_features.logit` caps them."""
     rows = []
     for f in features:
         values = {

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from chatbot.config import Settings
-from chatbot.embeddings import Embedder, create_embedder
+from chatbot.index.embeddings import Embedder, create_embedder
 from evals import servers
 
 SEED_DIR = Path(__file__).resolve().parents[2] / "shared" / "seed"

@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from chatbot.answering import ExtractiveStrategy, GenerativeStrategy, as_sentence
+from chatbot.answering.citations import render_sentence
+from chatbot.answering.strategies import ExtractiveStrategy, GenerativeStrategy, as_sentence
 from chatbot.api import Chatbot
-from chatbot.citations import render_sentence
-from chatbot.embeddings import Embedder
+from chatbot.common.tokens import count_cl100k
+from chatbot.index.embeddings import Embedder
 from chatbot.llm.base import LLMBackend, LLMError, Message
-from chatbot.tokens import count_cl100k
 from tests.store_fixtures import settings_in
 
 Reply = Callable[[str], str]
@@ -259,7 +259,7 @@ def test_follow_up_rewrite_only_for_models_that_read_passages(
 
 
 def test_a_quoted_heading_without_a_full_stop_stays_a_sentence_of_its_own(embedder) -> None:
-    from chatbot.citations import SupportChecker, check_answer
+    from chatbot.answering.citations import SupportChecker, check_answer
 
     heading = "Last military parade in the capital was in 1991"
     other = "Thousands of people watched the parade on Saturday."
@@ -271,6 +271,6 @@ def test_a_quoted_heading_without_a_full_stop_stays_a_sentence_of_its_own(embedd
 
 
 def _passage(text: str):
-    from chatbot.models import Passage
+    from chatbot.vocabulary import Passage
 
     return Passage("a:0", "a", 0, text, 0, len(text), "T", "X", None, None)

@@ -18,9 +18,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from chatbot.answering import create_strategy
+from chatbot.answering.strategies import create_strategy
 from chatbot.api import Chatbot
-from chatbot.briefing import (
+from chatbot.common.tokens import count_cl100k
+from chatbot.index.embeddings import Embedder
+from chatbot.llm.base import LLMBackend, LLMError, Message
+from chatbot.news.briefing import (
     Briefing,
     BriefingBuilder,
     BriefingError,
@@ -28,11 +31,8 @@ from chatbot.briefing import (
     run_schedule,
     story_article_ids,
 )
-from chatbot.embeddings import Embedder
-from chatbot.llm.base import LLMBackend, LLMError, Message
-from chatbot.models import Article, Chunk
-from chatbot.summarize import Summarizer
-from chatbot.tokens import count_cl100k
+from chatbot.news.summaries import Summarizer
+from chatbot.vocabulary import Article, Chunk
 from tests.store_fixtures import settings_in
 
 CHROMIUM = "/usr/bin/chromium"

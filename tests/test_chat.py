@@ -10,8 +10,8 @@ import pytest
 
 from chatbot.api import Chatbot
 from chatbot.config import Settings
-from chatbot.embeddings import Embedder
-from chatbot.models import Article
+from chatbot.index.embeddings import Embedder
+from chatbot.vocabulary import Article
 
 SEED_ID_QUESTION = "Where did the Russian and US diplomats meet on February 27?"
 
@@ -185,7 +185,7 @@ def test_follow_up_questions_use_the_conversation(news_bot: Chatbot) -> None:
 
 
 def test_stream_yields_tokens_then_the_answer(news_bot: Chatbot) -> None:
-    from chatbot.chat import AnswerEvent, TokenEvent
+    from chatbot.answering.chat import AnswerEvent, TokenEvent
 
     events = list(news_bot.stream(SEED_ID_QUESTION))
     assert isinstance(events[-1], AnswerEvent)
@@ -246,7 +246,7 @@ def test_concurrent_sessions_keep_their_own_history(news_bot: Chatbot) -> None:
     ],
 )
 def test_keyword_filter_columns_match_the_passage_filter(news_bot: Chatbot, filters: dict) -> None:
-    from chatbot.retrieval import Filters
+    from chatbot.answering.retrieval import Filters
 
     wanted = Filters(**filters)
     query = "rate storm goal talks Istanbul cooperation central bank"
@@ -303,7 +303,7 @@ def test_a_quoted_sentence_with_a_bracketed_number_cites_only_its_own_passage(
 def test_filtered_dense_search_by_ids_matches_chromas_own_filter(
     news_bot: Chatbot, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import chatbot.retrieval as retrieval
+    import chatbot.answering.retrieval as retrieval
 
     filters = retrieval.Filters(
         since=datetime(2025, 2, 1, tzinfo=UTC), sources=("ANI", "AP", "WireCopy", "BBC")

@@ -5,9 +5,9 @@ from itertools import pairwise
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from chatbot.chunking import Chunker
-from chatbot.models import Article
-from chatbot.tokens import count_cl100k as count_tokens
+from chatbot.common.tokens import count_cl100k as count_tokens
+from chatbot.index.chunking import Chunker
+from chatbot.vocabulary import Article
 
 
 def _article(text: str) -> Article:

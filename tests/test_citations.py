@@ -11,11 +11,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from chatbot.citations import CheckedAnswer, SupportChecker, check_answer, parse_citations
+from chatbot.answering.citations import CheckedAnswer, SupportChecker, check_answer, parse_citations
+from chatbot.common.text import sentence_spans
 from chatbot.config import Settings
-from chatbot.embeddings import Embedder
-from chatbot.models import Passage
-from chatbot.text import sentence_spans
+from chatbot.index.embeddings import Embedder
+from chatbot.vocabulary import Passage
 
 # --------------------------------------------------------------------------------------------
 # Parsing

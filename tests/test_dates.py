@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from chatbot.dates import DateParseError, time_scope, to_datetime
+from chatbot.common.dates import DateParseError, time_scope, to_datetime
 
 REF = datetime(2025, 2, 27, 15, 30, tzinfo=UTC)
 

@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from chatbot import ui
-from chatbot.answering import GenerativeStrategy
+from chatbot.answering.strategies import GenerativeStrategy
 from chatbot.api import Chatbot
 from chatbot.config import Settings
-from chatbot.embeddings import Embedder
+from chatbot.index.embeddings import Embedder
+from chatbot.surfaces import ui
 
 QUESTIONS = {
     "Where did the Russian and US diplomats meet?": "Istanbul",
@@ -102,7 +102,7 @@ def test_the_cli_answers_with_a_cited_fact(bot: Chatbot, home: Path) -> None:
         [
             sys.executable,
             "-m",
-            "chatbot.cli",
+            "chatbot.surfaces.cli",
             "ask",
             "Where did the Russian and US diplomats meet?",
         ],

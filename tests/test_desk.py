@@ -19,8 +19,8 @@ from typing import Any
 import pytest
 
 from chatbot.api import Chatbot
-from chatbot.desk import NewsDesk
-from chatbot.embeddings import Embedder
+from chatbot.index.embeddings import Embedder
+from chatbot.news.desk import NewsDesk
 from evals.servers import free_port
 from tests.feed_pages import TOPICS, Item, serve_feed, serve_page
 from tests.http_fixtures import ChangingServer
@@ -265,7 +265,7 @@ def test_sigterm_stops_the_desk_process_cleanly(
         "CHATBOT_UI_PORT": str(free_port()),
     }
     process = subprocess.Popen(
-        [sys.executable, "-m", "chatbot.cli", "-v", *command],
+        [sys.executable, "-m", "chatbot.surfaces.cli", "-v", *command],
         cwd=tmp_path,
         env=env,
         stderr=subprocess.STDOUT,

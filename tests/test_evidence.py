@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from chatbot.embeddings import Embedder
-from chatbot.evidence import analyse, answer_cue, date_fit, select_evidence
-from chatbot.models import Passage
+from chatbot.answering.evidence import analyse, answer_cue, date_fit, select_evidence
+from chatbot.index.embeddings import Embedder
+from chatbot.vocabulary import Passage
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from chatbot.fetch import FetchedPage, Fetcher, FetchError, refusal_reason
+from chatbot.sources.fetch import FetchedPage, Fetcher, FetchError, refusal_reason
 from tests.http_fixtures import BIG_BODY_BYTES, LocalServer, TLSServer
 
 

@@ -12,9 +12,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from chatbot import ui
 from chatbot.api import Chatbot
-from chatbot.embeddings import Embedder
+from chatbot.index.embeddings import Embedder
+from chatbot.surfaces import ui
 from evals.servers import free_port
 from tests.store_fixtures import settings_in
 

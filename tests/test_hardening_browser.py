@@ -14,7 +14,7 @@ import pytest
 from playwright.sync_api import expect
 
 from chatbot.api import Chatbot
-from chatbot.embeddings import Embedder
+from chatbot.index.embeddings import Embedder
 from evals.servers import free_port
 from tests.llm_fixtures import FakeLLMServer, FakeReply, stream_events
 from tests.store_fixtures import settings_in
@@ -56,7 +56,7 @@ def server(
     tmp_path_factory: pytest.TempPathFactory, embedder: Embedder, llm_server: FakeLLMServer
 ) -> Iterator[str]:
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
-    from chatbot import ui
+    from chatbot.surfaces import ui
 
     tmp = tmp_path_factory.mktemp("ui-injection")
     settings = settings_in(

@@ -7,9 +7,9 @@ import re
 from pathlib import Path
 from typing import Any
 
-from chatbot import ui
 from chatbot.api import Chatbot
-from chatbot.embeddings import Embedder
+from chatbot.index.embeddings import Embedder
+from chatbot.surfaces import ui
 from evals.stress import run_concurrency
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from chatbot.embeddings import Embedder
+from chatbot.index.embeddings import Embedder
 from evals.stress import run_crash
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
@@ -41,7 +41,7 @@ def test_the_check_catches_half_articles_and_counts_orphans(
     text is not a version anybody wrote, are reported; an uncommitted orphan is counted but
     stays invisible to readers."""
     from chatbot.api import Chatbot
-    from chatbot.models import Article
+    from chatbot.vocabulary import Article
     from evals.stress import check_store, source_articles, stress_settings
 
     rows = source_articles(3, 1500)

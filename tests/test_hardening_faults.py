@@ -20,11 +20,11 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from chatbot import ui
 from chatbot.api import Chatbot
-from chatbot.cli import main
 from chatbot.config import Settings
-from chatbot.embeddings import Embedder
+from chatbot.index.embeddings import Embedder
+from chatbot.surfaces import ui
+from chatbot.surfaces.cli import main
 from tests.llm_fixtures import FakeLLMServer, FakeReply, stream_events
 from tests.store_fixtures import settings_in
 from tests.test_chat import OTHERS
@@ -125,7 +125,7 @@ def _cli(
         CHATBOT_LLM_CONTEXT_WINDOW="4096",
         HF_HUB_OFFLINE="1",
     )
-    command = [sys.executable, "-m", "chatbot.cli", *args]
+    command = [sys.executable, "-m", "chatbot.surfaces.cli", *args]
     command += ["--backend", "openai-compatible", "--base-url", url, "--model", "fake-model"]
     return subprocess.run(
         command, cwd=ROOT, env=env, input=stdin, capture_output=True, text=True, timeout=300

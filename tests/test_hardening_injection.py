@@ -18,11 +18,12 @@ from pathlib import Path
 
 import pytest
 
-from chatbot import ui, ui_render
+from chatbot.answering.prompting import render
 from chatbot.api import Chatbot
-from chatbot.embeddings import Embedder
-from chatbot.models import Answer
-from chatbot.prompting import render
+from chatbot.index.embeddings import Embedder
+from chatbot.presentation import html as ui_render
+from chatbot.surfaces import ui
+from chatbot.vocabulary import Answer
 from tests.llm_fixtures import FakeLLMServer, FakeReply, stream_events
 from tests.store_fixtures import settings_in
 from tests.test_chat import OTHERS

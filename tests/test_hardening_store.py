@@ -15,8 +15,8 @@ import pytest
 
 from chatbot.api import Chatbot
 from chatbot.config import Settings
-from chatbot.embeddings import Embedder
-from chatbot.store import ArticleStore, StoreError
+from chatbot.index.embeddings import Embedder
+from chatbot.index.store import ArticleStore, StoreError
 
 ROOT = Path(__file__).resolve().parents[1]
 # A tiny fake model identity: the lock is about the folder, not the vectors.
@@ -35,7 +35,7 @@ def holder(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], Path]]:
         f"""
         import sys, time
         from pathlib import Path
-        from chatbot.store import ArticleStore
+        from chatbot.index.store import ArticleStore
         store = ArticleStore.open(path=Path({str(path)!r}), embedding_model="lock-test",
                                   dimension=3)
         print("open", flush=True)
@@ -79,7 +79,7 @@ def test_stores_of_one_process_share_the_folder_and_closing_frees_it(tmp_path: P
     first.close()
     # After close, another process can open it: run one and let it report.
     code = (
-        "from pathlib import Path; from chatbot.store import ArticleStore; "
+        "from pathlib import Path; from chatbot.index.store import ArticleStore; "
         f"s = ArticleStore.open(path=Path({str(path)!r}), embedding_model='lock-test', "
         "dimension=3); print(s.count_articles())"
     )
@@ -96,7 +96,7 @@ def test_a_store_refused_for_its_model_does_not_keep_the_folder(tmp_path: Path) 
     with pytest.raises(StoreError, match="lock-test"):
         ArticleStore.open(path=path, embedding_model="other", dimension=5)
     code = (
-        "from pathlib import Path; from chatbot.store import ArticleStore; "
+        "from pathlib import Path; from chatbot.index.store import ArticleStore; "
         f"ArticleStore.open(path=Path({str(path)!r}), embedding_model='lock-test', dimension=3)"
     )
     done = subprocess.run(
@@ -110,7 +110,7 @@ def test_a_chatbot_used_with_with_frees_the_store_for_the_next_process(
 ) -> None:
     path = tmp_path / "vs"
     code = (
-        "from pathlib import Path; from chatbot.store import ArticleStore; "
+        "from pathlib import Path; from chatbot.index.store import ArticleStore; "
         f"s = ArticleStore.open(path=Path({str(path)!r}), embedding_model={embedder.name!r}, "
         f"dimension={embedder.dimension}); print(s.count_articles())"
     )

@@ -11,9 +11,9 @@ import pytest
 
 from chatbot.api import Chatbot
 from chatbot.config import Settings
-from chatbot.embeddings import Embedder
-from chatbot.models import Article
-from chatbot.store import ArticleStore, StoreError
+from chatbot.index.embeddings import Embedder
+from chatbot.index.store import ArticleStore, StoreError
+from chatbot.vocabulary import Article
 
 
 @pytest.fixture(params=["embedded", "server"])

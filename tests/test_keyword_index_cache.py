@@ -10,7 +10,7 @@ import pytest
 
 from chatbot.api import Chatbot
 from chatbot.config import Settings
-from chatbot.embeddings import Embedder
+from chatbot.index.embeddings import Embedder
 from tests.test_chat import OTHERS, SEED_ID_QUESTION
 
 QUERY = "diplomats talks Istanbul"

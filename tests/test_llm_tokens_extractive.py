@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import pytest
 
-from chatbot import tokens
+from chatbot.common import tokens
 from chatbot.config import Settings
 from chatbot.llm.base import LLMError, Message
 from chatbot.llm.extractive import ExtractiveBackend

@@ -13,9 +13,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from chatbot.fetch import Fetcher
-from chatbot.loaders import clean_text, iter_articles, load_bytes, parse_date
-from chatbot.models import Article, LoadFailure
+from chatbot.sources.fetch import Fetcher
+from chatbot.sources.loaders import clean_text, iter_articles, load_bytes, parse_date
+from chatbot.vocabulary import Article, LoadFailure
 from tests.http_fixtures import LocalServer, article_html
 
 # The example article ships in the package (the same text as ../shared/seed); the eval data is

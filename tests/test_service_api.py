@@ -22,13 +22,13 @@ import httpx
 import openai
 import pytest
 
-from chatbot import service
 from chatbot.api import Chatbot
-from chatbot.embeddings import Embedder
 from chatbot.errors import ChatbotError
-from chatbot.models import Article
-from chatbot.service import openai_compat
-from chatbot.service.access import ApiKeys, RateLimiter
+from chatbot.index.embeddings import Embedder
+from chatbot.surfaces import service
+from chatbot.surfaces.service import openai_compat
+from chatbot.surfaces.service.access import ApiKeys, RateLimiter
+from chatbot.vocabulary import Article
 from evals.servers import free_port, wait_http
 from tests.http_fixtures import LocalServer
 from tests.store_fixtures import settings_in
@@ -585,7 +585,7 @@ def _serve_env(tmp_path: Path, **more: str) -> dict[str, str]:
 def test_serve_command_serves_until_sigterm(tmp_path: Path) -> None:
     port = free_port()
     env = _serve_env(tmp_path, CHATBOT_API_KEYS=KEY)
-    command = [sys.executable, "-m", "chatbot.cli", "serve", "--port", str(port)]
+    command = [sys.executable, "-m", "chatbot.surfaces.cli", "serve", "--port", str(port)]
     proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
         wait_http(f"http://127.0.0.1:{port}/api/health", proc, timeout=180)
@@ -612,7 +612,7 @@ def test_serve_command_serves_until_sigterm(tmp_path: Path) -> None:
 
 
 def test_serve_command_refuses_an_open_api_on_the_network(tmp_path: Path) -> None:
-    command = [sys.executable, "-m", "chatbot.cli", "serve", "--host", "0.0.0.0"]
+    command = [sys.executable, "-m", "chatbot.surfaces.cli", "serve", "--host", "0.0.0.0"]
     done = subprocess.run(command, env=_serve_env(tmp_path), capture_output=True, text=True)
     assert done.returncode != 0
     assert "without API keys: set CHATBOT_API_KEYS" in done.stderr

@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from chatbot import service
 from chatbot.api import Chatbot
-from chatbot.embeddings import Embedder
+from chatbot.index.embeddings import Embedder
+from chatbot.surfaces import service
 from tests.store_fixtures import settings_in
 from tests.test_ui_browser import CHROMIUM, CHROMIUM_ARGS, MS, QUESTION, ask
 

@@ -10,11 +10,11 @@ from pathlib import Path
 import feedparser
 import httpx
 
-from chatbot import service
 from chatbot.api import Chatbot
-from chatbot.desk import NewsDesk
-from chatbot.embeddings import Embedder
-from chatbot.service.feeds import feeds_router
+from chatbot.index.embeddings import Embedder
+from chatbot.news.desk import NewsDesk
+from chatbot.surfaces import service
+from chatbot.surfaces.service.feeds import feeds_router
 from evals.servers import free_port
 from tests.feed_pages import TOPICS, Item, serve_feed, serve_page
 from tests.http_fixtures import ChangingServer

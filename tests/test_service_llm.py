@@ -13,9 +13,9 @@ import httpx
 import openai
 import pytest
 
-from chatbot import service
 from chatbot.api import Chatbot
-from chatbot.embeddings import Embedder
+from chatbot.index.embeddings import Embedder
+from chatbot.surfaces import service
 from tests.llm_fixtures import FakeLLMServer, FakeReply, stream_events
 from tests.store_fixtures import settings_in
 

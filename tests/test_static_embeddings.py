@@ -10,14 +10,14 @@ import pytest
 
 from chatbot.api import Chatbot
 from chatbot.config import Settings
-from chatbot.embeddings import (
+from chatbot.index.embeddings import (
     STATIC_MODEL_NAME,
     Embedder,
     EmbeddingError,
     StaticEmbedder,
     create_embedder,
 )
-from chatbot.store import StoreError
+from chatbot.index.store import StoreError
 from tests.static_fixtures import static_model_dir
 from tests.test_chat import OTHERS, SEED_ID_QUESTION
 

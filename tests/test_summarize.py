@@ -15,15 +15,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from chatbot.answering import create_strategy
+from chatbot.answering.strategies import create_strategy
 from chatbot.api import Chatbot
+from chatbot.common.tokens import count_cl100k
 from chatbot.config import Settings
-from chatbot.embeddings import Embedder
+from chatbot.index.embeddings import Embedder
+from chatbot.index.store import version_of
 from chatbot.llm.base import LLMBackend, LLMError, Message
-from chatbot.models import Article, Chunk
-from chatbot.store import version_of
-from chatbot.summarize import Summarizer, SummaryError, central_sentences
-from chatbot.tokens import count_cl100k
+from chatbot.news.summaries import Summarizer, SummaryError, central_sentences
+from chatbot.vocabulary import Article, Chunk
 from tests.store_fixtures import settings_in
 
 DAY = datetime(2025, 2, 27, 9, tzinfo=UTC)

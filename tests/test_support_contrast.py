@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from chatbot.citations import Support, SupportChecker, check_answer
-from chatbot.embeddings import Embedder
-from chatbot.models import Passage
+from chatbot.answering.citations import Support, SupportChecker, check_answer
+from chatbot.index.embeddings import Embedder
+from chatbot.vocabulary import Passage
 
 EXAMPLE = next((Path(__file__).resolve().parents[1] / "chatbot" / "examples").glob("*.txt"))
 
@@ -58,50 +58,119 @@ def tariffs() -> str:
 
 # (paragraph start in the example article, or None for the tariffs page; claim; what it tests)
 SUPPORTED = [
-    ("Earlier today", "Delegations from Russia and the US held more than six hours of talks in "
-     "Istanbul.", "paraphrase"),
-    ("Between February", "The United States declared 14 Russian diplomats personae non gratae "
-     "between February and March 2022.", "reordered"),
-    ("Vladimir Putin and Donald Trump", "Putin and Trump spoke by phone on February 12.",
-     "shortened"),
+    (
+        "Earlier today",
+        "Delegations from Russia and the US held more than six hours of talks in Istanbul.",
+        "paraphrase",
+    ),
+    (
+        "Between February",
+        "The United States declared 14 Russian diplomats personae non gratae "
+        "between February and March 2022.",
+        "reordered",
+    ),
+    (
+        "Vladimir Putin and Donald Trump",
+        "Putin and Trump spoke by phone on February 12.",
+        "shortened",
+    ),
     ("On February 18", "Russian and US delegations met in Riyadh on February 18.", "shortened"),
-    ("Further, in his address", "Putin said Russia has never refused to resolve the Ukraine "
-     "conflict by peaceful means.", "negation kept"),
-    (None, "Tariffs would reduce economic output by 0.6%, according to the Congressional Budget "
-     "Office.", "shortened"),
-    (None, "The Yale Budget Lab found that tariffs will raise consumer prices by 1.5% in the short "
-     "run.", "paraphrase"),
-    (None, "Ryan Sweet of Oxford Economics said his recession estimate dropped from 50% to 35%.",
-     "paraphrase"),
+    (
+        "Further, in his address",
+        "Putin said Russia has never refused to resolve the Ukraine conflict by peaceful means.",
+        "negation kept",
+    ),
+    (
+        None,
+        "Tariffs would reduce economic output by 0.6%, according to the Congressional Budget "
+        "Office.",
+        "shortened",
+    ),
+    (
+        None,
+        "The Yale Budget Lab found that tariffs will raise consumer prices by 1.5% in the short "
+        "run.",
+        "paraphrase",
+    ),
+    (
+        None,
+        "Ryan Sweet of Oxford Economics said his recession estimate dropped from 50% to 35%.",
+        "paraphrase",
+    ),
 ]
 
 CONTRADICTED = [
-    ("Earlier today", "Delegations from both countries concluded more than nine hours of talks.",
-     "number"),
-    ("Between February", "Between February and March 2022, the United States declared 41 "
-     "Russian diplomats personae non gratae.", "number"),
-    ("Vladimir Putin and Donald Trump", "Vladimir Putin and Donald Trump spoke over the phone on "
-     "February 21, 23 days after Trump's inauguration.", "date"),
-    ("In retaliation", "In October 2021, Washington ordered two more Russian diplomats to leave "
-     "the country.", "date (year)"),
-    ("On February 18", "On February 18, high-level Russian and US delegations met in Geneva.",
-     "place"),
-    ("Earlier today", "The talks were held at the Istanbul residence of the French consul "
-     "general.", "name (country)"),
-    ("The US was represented", "The US was represented by US Secretary of State Antony Blinken.",
-     "name (person)"),
-    ("Further, in his address", "Putin said that Russia has refused to resolve the Ukraine "
-     "conflict by peaceful means.", "negation removed"),
-    ("Addressing the annual", "Putin said that initial contacts with the Donald Trump "
-     "administration have not given rise to hope.", "negation added"),
-    (None, "Tariffs would cut federal deficits by $3.8 trillion over the next 10 years.",
-     "number (money)"),
-    (None, "Economists lowered their recession odds after China and the U.S. on May 21 agreed to "
-     "lower tariff rates.", "date (day)"),
-    (None, "Ryan Sweet, chief U.S. economist of Moody's Analytics, said his estimate dropped from "
-     "50% to 35%.", "name (organisation)"),
-    (None, "Economists lowered their recession odds this year after Japan and the U.S. on May 12 "
-     "agreed to lower tariff rates.", "place (country)"),
+    (
+        "Earlier today",
+        "Delegations from both countries concluded more than nine hours of talks.",
+        "number",
+    ),
+    (
+        "Between February",
+        "Between February and March 2022, the United States declared 41 "
+        "Russian diplomats personae non gratae.",
+        "number",
+    ),
+    (
+        "Vladimir Putin and Donald Trump",
+        "Vladimir Putin and Donald Trump spoke over the phone on "
+        "February 21, 23 days after Trump's inauguration.",
+        "date",
+    ),
+    (
+        "In retaliation",
+        "In October 2021, Washington ordered two more Russian diplomats to leave the country.",
+        "date (year)",
+    ),
+    (
+        "On February 18",
+        "On February 18, high-level Russian and US delegations met in Geneva.",
+        "place",
+    ),
+    (
+        "Earlier today",
+        "The talks were held at the Istanbul residence of the French consul general.",
+        "name (country)",
+    ),
+    (
+        "The US was represented",
+        "The US was represented by US Secretary of State Antony Blinken.",
+        "name (person)",
+    ),
+    (
+        "Further, in his address",
+        "Putin said that Russia has refused to resolve the Ukraine conflict by peaceful means.",
+        "negation removed",
+    ),
+    (
+        "Addressing the annual",
+        "Putin said that initial contacts with the Donald Trump "
+        "administration have not given rise to hope.",
+        "negation added",
+    ),
+    (
+        None,
+        "Tariffs would cut federal deficits by $3.8 trillion over the next 10 years.",
+        "number (money)",
+    ),
+    (
+        None,
+        "Economists lowered their recession odds after China and the U.S. on May 21 agreed to "
+        "lower tariff rates.",
+        "date (day)",
+    ),
+    (
+        None,
+        "Ryan Sweet, chief U.S. economist of Moody's Analytics, said his estimate dropped from "
+        "50% to 35%.",
+        "name (organisation)",
+    ),
+    (
+        None,
+        "Economists lowered their recession odds this year after Japan and the U.S. on May 12 "
+        "agreed to lower tariff rates.",
+        "place (country)",
+    ),
     (None, "Food prices are not expected to increase in the long run.", "negation"),
 ]
 
@@ -120,9 +189,7 @@ def test_faithful_rewordings_pass(
     assert result.reason.startswith("supported")
 
 
-@pytest.mark.parametrize(
-    ("start", "claim", "kind"), CONTRADICTED, ids=[c[2] for c in CONTRADICTED]
-)
+@pytest.mark.parametrize(("start", "claim", "kind"), CONTRADICTED, ids=[c[2] for c in CONTRADICTED])
 def test_changed_facts_fail(
     checker: SupportChecker,
     article: str,

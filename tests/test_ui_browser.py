@@ -16,7 +16,7 @@ import pytest
 from playwright.sync_api import expect
 
 from chatbot.api import Chatbot
-from chatbot.embeddings import Embedder
+from chatbot.index.embeddings import Embedder
 from evals.servers import free_port
 from tests.store_fixtures import settings_in
 
@@ -56,7 +56,7 @@ TEXT = {"use_inner_text": True, "timeout": MS}  # inner text: only what is rende
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Iterator[str]:
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
-    from chatbot import ui
+    from chatbot.surfaces import ui
 
     tmp = tmp_path_factory.mktemp("ui")
     settings = settings_in(tmp)

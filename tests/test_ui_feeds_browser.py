@@ -11,7 +11,7 @@ import pytest
 from playwright.sync_api import expect
 
 from chatbot.api import Chatbot
-from chatbot.embeddings import Embedder
+from chatbot.index.embeddings import Embedder
 from evals.servers import free_port
 from tests.feed_pages import Item, serve_feed, serve_page
 from tests.http_fixtures import ChangingServer, Response
@@ -33,7 +33,7 @@ def page(tmp_path: Path, embedder: Embedder) -> Iterator[Any]:
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     from playwright.sync_api import sync_playwright
 
-    from chatbot import ui
+    from chatbot.surfaces import ui
 
     bot = Chatbot(settings_in(tmp_path, allow_private_urls=True), embedder=embedder)
     app = ui.launch(bot, "127.0.0.1", free_port(), block=False)

@@ -10,11 +10,12 @@ from pathlib import Path
 import gradio as gr
 import pytest
 
-from chatbot import ui, ui_render
 from chatbot.api import Chatbot
 from chatbot.config import Settings
-from chatbot.embeddings import Embedder
-from chatbot.models import Answer, AnswerSentence, Article, Citation
+from chatbot.index.embeddings import Embedder
+from chatbot.presentation import html as ui_render
+from chatbot.surfaces import ui
+from chatbot.vocabulary import Answer, AnswerSentence, Article, Citation
 from tests.store_fixtures import settings_in
 
 # The extractive backend answers "Where did the Russian and US diplomats meet?" from the

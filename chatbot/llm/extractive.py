@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 
+from chatbot.common.tokens import count_cl100k
 from chatbot.config import Settings
 from chatbot.llm.base import LLMBackend, LLMError, Message
-from chatbot.tokens import count_cl100k
 
 DEFAULT_CONTEXT_WINDOW = 8192
 

@@ -18,9 +18,9 @@ from typing import Any
 import openai
 from openai import OpenAI
 
+from chatbot.common.tokens import count_cl100k, encoding_for_model
 from chatbot.config import Settings
 from chatbot.llm.base import LLMBackend, LLMError, Message
-from chatbot.tokens import count_cl100k, encoding_for_model
 
 logger = logging.getLogger(__name__)
 

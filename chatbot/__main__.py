@@ -1,0 +1,5 @@
+"""``python -m chatbot``: the same as the ``chatbot`` command."""
+
+from chatbot.surfaces.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""Questions into cited answers: retrieval, evidence, prompts, strategies, checks."""

@@ -1,0 +1,560 @@
+"""Answering strategies: how an answer is written from retrieved passages, chosen once.
+
+- :class:`ExtractiveStrategy` quotes the evidence sentences (no LLM).
+- :class:`GenerativeStrategy` lets an LLM write from the evidence, then checks every sentence:
+  an unsupported sentence is repaired (replaced by the source's own words) and an answer with
+  no supported sentence falls back to the extractive one, with a notice saying so. A generative
+  answer is never worse than the extractive one.
+
+The generative context is per backend: ``evidence`` (the selected sentences, numbered: short
+enough for a small local model to read in about a second, and what it can copy correctly) or
+``passages`` (whole retrieved passages fitted to the context window, for strong models).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, replace
+from typing import Literal
+
+from chatbot.answering.citations import (
+    CheckedAnswer,
+    Policy,
+    SupportChecker,
+    check_answer,
+    render_sentence,
+    strip_markers,
+)
+from chatbot.answering.evidence import Evidence, select_evidence, word_key
+from chatbot.answering.prompting import fit_passages, neutralise, render, render_source
+from chatbot.answering.retrieval import Retrieval
+from chatbot.index.embeddings import Embedder
+from chatbot.llm.base import LLMBackend, LLMError, Message
+from chatbot.vocabulary import (
+    Answer,
+    AnswerEvent,
+    Citation,
+    Passage,
+    StreamEvent,
+    TokenEvent,
+)
+
+log = logging.getLogger(__name__)
+
+Context = Literal["evidence", "passages"]
+EXTRACTIVE_SENTENCES = 2
+EXTRACTIVE_MARGIN = 0.1
+EVIDENCE_SENTENCES = 3  # what the small model reads: ~150 tokens of evidence
+EVIDENCE_MAX_TOKENS = 160  # two or three short sentences
+_TEMPLATE_OVERHEAD = 32  # chat-template tokens around the messages
+# A finished sentence in a stream: its citation markers (and end punctuation) then a space.
+_SENTENCE_DONE = re.compile(r"(?:\[\d{1,2}\])+\s*[.!?]?(?=\s)|[.!?][\"”')]?(?=\s+[A-Z\"“])")
+
+
+class PromptBudget:
+    """Tokens left for sources once the fixed parts of a prompt and the answer are counted:
+    the one place chat and summaries size their prompts."""
+
+    def __init__(self, llm: LLMBackend, max_tokens: int) -> None:
+        self.llm = llm
+        self.max_tokens = max_tokens
+
+    def left(self, *fixed: str) -> int:
+        used = sum(self.llm.count_tokens(text) for text in fixed)
+        return max(64, self.llm.context_window - self.max_tokens - used - _TEMPLATE_OVERHEAD)
+
+
+def evidence_passage(e: Evidence) -> Passage:
+    """The evidence sentence as a passage of its own (same article, exact span), so that the
+    checker judges a claim against the very sentence it cites."""
+    p = e.passage
+    return replace(
+        p,
+        text=e.text,
+        char_start=p.char_start + e.start,
+        char_end=p.char_start + e.end,
+    )
+
+
+def render_evidence(evidence: Sequence[Evidence]) -> str:
+    return "\n".join(
+        render(
+            "evidence_line",
+            n=i,
+            outlet=neutralise(e.passage.source or "unknown"),
+            date=e.passage.published_at.date().isoformat() if e.passage.published_at else "undated",
+            text=neutralise(strip_markers(e.text)),
+        ).strip()
+        for i, e in enumerate(evidence, 1)
+    )
+
+
+def renumber_markers(text: str, mapping: dict[int, int]) -> str:
+    return re.sub(r"\[(\d+)\]", lambda m: f"[{mapping.get(int(m.group(1)), m.group(1))}]", text)
+
+
+def to_sources(
+    checked: CheckedAnswer, evidence: Sequence[Evidence], passages: Sequence[Passage]
+) -> CheckedAnswer:
+    """A check made against evidence sentences (numbered 1..k), renumbered to the retrieved
+    passages they come from (so that [n] is the n-th of ``passages``)."""
+    index = {id(p): n for n, p in enumerate(passages, 1)}
+    mapping = {i: index.get(id(e.passage), e.n) for i, e in enumerate(evidence, 1)}
+    sentences = tuple(
+        replace(s, citations=tuple(dict.fromkeys(mapping[n] for n in s.citations)))
+        for s in checked.sentences
+    )
+    # Two evidence sentences of one passage become two citations of the same [n], each with its
+    # own quote (the Sources panel shows every quoted sentence of a source).
+    moved: dict[tuple[int, int], Citation] = {}
+    for c in checked.citations:
+        moved.setdefault((mapping[c.n], c.char_start), replace(c, n=mapping[c.n]))
+    text = renumber_markers(checked.text, mapping)
+    text = re.sub(r"(\[\d+\])(?:\1)+", r"\1", text)  # two evidence sentences of one passage
+    return replace(
+        checked,
+        text=text,
+        sentences=sentences,
+        citations=tuple(moved[key] for key in sorted(moved)),
+    )
+
+
+def _answer(
+    question: str, checked: CheckedAnswer, sources: Sequence[Passage], backend: str, notice: str
+) -> Answer:
+    return Answer(
+        question=question,
+        text=checked.text,
+        citations=tuple(checked.citations),
+        sources=tuple(sources),
+        sentences=tuple(checked.sentences),
+        backend=backend,
+        notice=notice,
+    )
+
+
+def repair_notice(count: int) -> str:
+    if count == 1:
+        return (
+            "The language model wrote a sentence its sources do not support; it was replaced "
+            "with the sources' own words."
+        )
+    if count > 1:
+        return (
+            f"The language model wrote {count} sentences its sources do not support; they were "
+            "replaced with the sources' own words."
+        )
+    return ""
+
+
+def as_sentence(text: str) -> str:
+    """A quoted line without end punctuation (a heading, a caption) ends with a full stop, so
+    that it stays a sentence of its own next to the one that follows it."""
+    text = text.strip()
+    return text if re.search(r"[.!?…][\"'”’)\]]*$", text) else f"{text}."
+
+
+def repair(checked: CheckedAnswer, picks: Sequence[tuple[int, str]]) -> tuple[list[str], int]:
+    """The sentences to show, and how many were repaired: supported sentences as written; an
+    unsupported one replaced by a pick (the one from the source it cited, else the best unused
+    one), or left out when no pick is left. Picks are the sentences chosen to answer the
+    question (passage number, text): a repair never quotes text the question did not lead to,
+    however well it matches what the model made up."""
+    shown: list[str] = []
+    keys: set[str] = set()
+    repaired = 0
+    for sentence in checked.sentences:
+        if sentence.supported:
+            text = render_sentence(sentence.text, sentence.citations)
+        else:
+            unused = [p for p in picks if word_key(p[1]) not in keys]
+            pick = next((p for p in unused if p[0] in sentence.citations), None) or next(
+                iter(unused), None
+            )
+            if pick is None:
+                continue
+            text = render_sentence(as_sentence(pick[1]), (pick[0],))
+            repaired += 1
+        if word_key(text) not in keys:
+            keys.add(word_key(text))
+            shown.append(text)
+    return shown, repaired
+
+
+class AnsweringStrategy(ABC):
+    """Writes the answer to a question from the passages retrieval found."""
+
+    name: str
+    reason: str
+    # The LLM that writes text (summaries use it too); None when answers quote the sources.
+    writer: LLMBackend | None
+    # What the writer reads: "evidence" (selected sentences) or "passages"; None: no writer.
+    context: Context | None = None
+
+    @abstractmethod
+    def answer(
+        self, question: str, focus: str, found: Retrieval, seen: Sequence[str] = ()
+    ) -> Iterator[StreamEvent]:
+        """TokenEvents, then the checked Answer. ``question`` is what the user typed; ``focus``
+        what the answer should address (the question with what a follow-up refers to);
+        ``seen`` earlier answers of the conversation (not to be repeated)."""
+
+    def rewrite(self, question: str, history: Sequence[str]) -> str | None:
+        """A standalone version of a follow-up question, or None (the rule alone is used)."""
+        return None
+
+    @abstractmethod
+    def describe(self) -> str:
+        """One line for the status: which strategy answers, with what."""
+
+    @property
+    def streams_tokens(self) -> bool:
+        """Whether text arrives piece by piece (worth showing live) rather than at once."""
+        return self.writer is not None
+
+
+class ExtractiveStrategy(AnsweringStrategy):
+    """The evidence sentences that best answer the question, quoted and cited."""
+
+    name = "extractive"
+    writer = None
+
+    def __init__(
+        self,
+        embedder: Embedder,
+        checker: SupportChecker,
+        *,
+        policy: Policy = "flag",
+        sentences: int = EXTRACTIVE_SENTENCES,
+        reason: str = "",
+    ) -> None:
+        self.embedder = embedder
+        self.checker = checker
+        self.policy = policy
+        self.sentences = sentences
+        self.reason = reason or "extractive: no LLM writes; answers quote the sources"
+
+    def describe(self) -> str:
+        return "extractive (no LLM: answers quote the sources)"
+
+    def picks(
+        self, focus: str, passages: Sequence[Passage], seen: Sequence[str] = ()
+    ) -> list[Evidence]:
+        """The sentences an extractive answer quotes (also what a repair may quote)."""
+        return select_evidence(
+            focus, passages, self.embedder, self.sentences, margin=EXTRACTIVE_MARGIN, avoid=seen
+        )
+
+    def checked(
+        self, focus: str, found: Retrieval, seen: Sequence[str] = ()
+    ) -> tuple[CheckedAnswer, list[str]]:
+        picks = self.picks(focus, found.passages, seen)
+        parts = [render_sentence(as_sentence(strip_markers(p.text)), (p.n,)) for p in picks]
+        checked = check_answer(" ".join(parts), found.passages, self.checker, policy=self.policy)
+        return checked, parts
+
+    def answer(
+        self, question: str, focus: str, found: Retrieval, seen: Sequence[str] = ()
+    ) -> Iterator[StreamEvent]:
+        checked, parts = self.checked(focus, found, seen)
+        for part in parts:
+            yield TokenEvent(part + " ")
+        yield AnswerEvent(_answer(question, checked, found.passages, self.describe(), ""))
+
+
+@dataclass(frozen=True)
+class _Draft:
+    """What a generation produced after checking, before it becomes an Answer."""
+
+    checked: CheckedAnswer
+    sources: tuple[Passage, ...]
+    repaired: int
+    declined: bool = False  # the model said the sources do not answer
+
+
+_NOTHING = CheckedAnswer("", (), ())
+
+
+class GenerativeStrategy(AnsweringStrategy):
+    """An LLM writes from the evidence (or whole passages); every sentence is checked, repaired
+    when unsupported; no supported sentence at all means the extractive answer, with a notice."""
+
+    name = "generative"
+
+    def __init__(
+        self,
+        llm: LLMBackend,
+        fallback: ExtractiveStrategy,
+        *,
+        context: Context = "evidence",
+        max_tokens: int = 384,
+        temperature: float = 0.1,
+        evidence_sentences: int = EVIDENCE_SENTENCES,
+        reason: str = "",
+    ) -> None:
+        self.writer = llm
+        self.llm = llm
+        self.fallback = fallback
+        self.checker = fallback.checker
+        self.policy = fallback.policy
+        self.context = context
+        self.max_tokens = max_tokens
+        self.temperature = temperature
+        self.evidence_sentences = evidence_sentences
+        self.budget = PromptBudget(llm, max_tokens)
+        self.reason = reason or f"generative: {llm.describe()} writes from the {context}"
+
+    def describe(self) -> str:
+        return f"{self.llm.describe()}, writing from the {self.context}, checked"
+
+    # --- the answer ------------------------------------------------------------------------------
+
+    def answer(
+        self, question: str, focus: str, found: Retrieval, seen: Sequence[str] = ()
+    ) -> Iterator[StreamEvent]:
+        write = self._from_evidence if self.context == "evidence" else self._from_passages
+        draft: _Draft | None = None
+        try:
+            for event in write(question, focus, found, seen):
+                if isinstance(event, _Draft):
+                    draft = event
+                else:
+                    yield event
+        except LLMError as exc:
+            log.warning("generation failed: %s", exc)
+            notice = f"The language model failed ({exc}); showing sentences from the sources."
+            yield from self._fall_back(question, focus, found, seen, notice)
+            return
+        if draft is not None and draft.declined:
+            notice = (
+                "The language model found no answer in the sources; showing the sentences "
+                "that best match the question."
+            )
+            yield from self._fall_back(question, focus, found, seen, notice)
+            return
+        if draft is None or not draft.checked.supported_count:
+            notice = (
+                "The language model's answer was not supported by the sources; showing "
+                "sentences from the sources instead."
+            )
+            yield from self._fall_back(question, focus, found, seen, notice)
+            return
+        notice = repair_notice(draft.repaired)
+        answer = _answer(question, draft.checked, draft.sources, self.describe(), notice)
+        yield AnswerEvent(replace(answer, repaired=draft.repaired))
+
+    def _recited(self, checked: CheckedAnswer, cited: Sequence[Passage]) -> CheckedAnswer:
+        """Right words, wrong number: an unsupported sentence that another evidence sentence
+        clearly supports cites that one instead (all of them were chosen for the question)."""
+        if all(s.supported for s in checked.sentences):
+            return checked
+        parts = []
+        for s in checked.sentences:
+            if not s.supported:
+                again = check_answer(s.text, cited, self.checker)  # uncited: best source, if clear
+                if again.supported_count:
+                    parts.append(again.text)
+                    continue
+            parts.append(render_sentence(s.text, s.citations))
+        return check_answer(" ".join(parts), cited, self.checker)
+
+    def _fall_back(
+        self, question: str, focus: str, found: Retrieval, seen: Sequence[str], notice: str
+    ) -> Iterator[StreamEvent]:
+        for event in self.fallback.answer(question, focus, found, seen):
+            if isinstance(event, AnswerEvent):
+                yield AnswerEvent(replace(event.answer, notice=notice))
+            else:
+                yield event
+
+    def _from_evidence(
+        self, question: str, focus: str, found: Retrieval, seen: Sequence[str]
+    ) -> Iterator[StreamEvent | _Draft]:
+        """The model reads only the selected sentences and must cite one per sentence; each
+        sentence is checked (and repaired) before it is shown."""
+        evidence = select_evidence(
+            focus, found.passages, self.fallback.embedder, self.evidence_sentences, avoid=seen
+        )
+        if not evidence:
+            return
+        cited = [evidence_passage(e) for e in evidence]
+        messages = [
+            Message("system", render("evidence_system")),
+            Message(
+                "user",
+                render("evidence_answer", evidence=render_evidence(evidence), question=focus),
+            ),
+        ]
+        stream = self.llm.stream_cited(
+            messages,
+            len(evidence),
+            max_tokens=min(self.max_tokens, EVIDENCE_MAX_TOKENS),
+            temperature=self.temperature,
+        )
+        # What a repair may quote: the sentences the extractive answer would show. A sentence
+        # that cited weaker evidence and got it wrong is not replaced by that evidence.
+        picks = [
+            (i, strip_markers(e.text))
+            for i, e in enumerate(evidence, 1)
+            if i <= EXTRACTIVE_SENTENCES and e.score >= evidence[0].score - EXTRACTIVE_MARGIN
+        ]
+        shown: list[str] = []
+        repaired = 0
+        declined = False
+        mapping = {i: e.n for i, e in enumerate(evidence, 1)}
+        for sentence in _sentences(stream):
+            if _is_no_answer(sentence):
+                declined = True
+                continue
+            checked = self._recited(
+                check_answer(_tidy_ending(sentence), cited, self.checker), cited
+            )
+            texts, fixed = repair(checked, [p for p in picks if not _shown(p[1], shown)])
+            repaired += fixed
+            for text in texts:
+                if _shown(text, shown):
+                    continue
+                shown.append(text)
+                yield TokenEvent(renumber_markers(text, mapping) + " ")
+        if not shown:
+            yield _Draft(_NOTHING, found.passages, repaired, declined=declined)
+            return
+        # Never less than the extractive answer: a sentence it would quote that nothing shown
+        # cites is added, in the sources' own words (a small model often drops the fact asked
+        # for, e.g. the duration, while what it wrote is true).
+        used = {n for text in shown for n in _markers_of(text)}
+        for i, text in picks:
+            quote = render_sentence(as_sentence(text), (i,))
+            if i not in used and not _shown(quote, shown):
+                shown.append(quote)
+                yield TokenEvent(renumber_markers(quote, mapping) + " ")
+        final = check_answer(" ".join(shown), cited, self.checker, policy=self.policy)
+        yield _Draft(to_sources(final, evidence, found.passages), found.passages, repaired)
+
+    def _from_passages(
+        self, question: str, focus: str, found: Retrieval, seen: Sequence[str]
+    ) -> Iterator[StreamEvent | _Draft]:
+        """Whole passages, fitted to the context window (least relevant dropped whole); the
+        text streams as written, then every sentence is checked and repaired."""
+        system = render("system")
+        left = self.budget.left(system, render("answer", sources="", question=focus))
+        passages = fit_passages(found.passages, left, self.llm.count_tokens) or list(
+            found.passages[:1]
+        )
+        sources = "\n".join(render_source(n, p) for n, p in enumerate(passages, 1))
+        messages = [
+            Message("system", system),
+            Message("user", render("answer", sources=sources, question=focus)),
+        ]
+        pieces: list[str] = []
+        for piece in self.llm.stream(
+            messages, max_tokens=self.max_tokens, temperature=self.temperature
+        ):
+            pieces.append(piece)
+            yield TokenEvent(piece)
+        text = "".join(pieces).strip()
+        if _is_no_answer(text):
+            yield _Draft(_NOTHING, tuple(passages), 0, declined=True)
+            return
+        checked = check_answer(text, passages, self.checker)
+        picks = [(p.n, strip_markers(p.text)) for p in self.fallback.picks(focus, passages, seen)]
+        shown, repaired = repair(checked, picks)
+        final = check_answer(" ".join(shown), passages, self.checker, policy=self.policy)
+        yield _Draft(final, tuple(passages), repaired)
+
+    # --- conversation ----------------------------------------------------------------------------
+
+    def rewrite(self, question: str, history: Sequence[str]) -> str | None:
+        """The LLM's standalone rewrite of a follow-up. Only for models that read whole
+        passages: a small model's rewrite costs a second and adds noise, not names."""
+        if self.context != "passages":
+            return None
+        lines = list(history)
+        budget = max(256, self.llm.context_window // 4)
+        while len(lines) > 1 and self.llm.count_tokens("\n".join(lines)) > budget:
+            lines.pop(0)  # trim the oldest turns to the budget
+        prompt = render("condense", history="\n".join(lines), question=question)
+        try:
+            rewrite = (
+                self.llm.complete([Message("user", prompt)], max_tokens=64, temperature=0.0)
+                .strip()
+                .splitlines()
+            )
+        except LLMError as exc:
+            log.warning("condense failed, using the rule: %s", exc)
+            return None
+        text = rewrite[0].strip() if rewrite else ""
+        return text if 0 < len(text) < 300 else None
+
+
+def _tidy_ending(sentence: str) -> str:
+    """'Istanbul. [1].' -> 'Istanbul [1].': one end mark, after the citation."""
+    return re.sub(r"\s*([.!?])\s*((?:\[\d{1,2}\]\s*)+)[.!?]?\s*$", r" \2\1", sentence).strip()
+
+
+def _markers_of(text: str) -> set[int]:
+    return {int(n) for n in re.findall(r"\[(\d{1,2})\]", text)}
+
+
+def _shown(text: str, shown: Sequence[str]) -> bool:
+    return any(word_key(text) == word_key(old) for old in shown)
+
+
+def _is_no_answer(text: str) -> bool:
+    return bool(re.match(r"\W*the (?:articles|sources|evidence) do(?:es)? not say", text, re.I))
+
+
+def _sentences(stream: Iterator[str]) -> Iterator[str]:
+    """Complete sentences (with their markers) as soon as the stream finishes each one."""
+    buffer = ""
+    for piece in stream:
+        buffer += piece
+        while match := _SENTENCE_DONE.search(buffer):
+            yield buffer[: match.end()].strip()
+            buffer = buffer[match.end() :]
+    if buffer.strip():
+        yield buffer.strip()
+
+
+def create_strategy(
+    llm: LLMBackend,
+    embedder: Embedder,
+    checker: SupportChecker,
+    *,
+    context: str = "auto",
+    policy: Policy = "flag",
+    max_tokens: int = 384,
+    temperature: float = 0.1,
+    reason: str = "",
+) -> AnsweringStrategy:
+    """The strategy for this backend: extractive when it writes no text, else generative with
+    the context the backend reads best (``auto``: evidence sentences for the in-process local
+    model, whole passages for a server or OpenAI)."""
+    extractive = ExtractiveStrategy(embedder, checker, policy=policy, reason=reason)
+    if not llm.generative:
+        return extractive
+    chosen: Context = (
+        ("evidence" if llm.name == "local" else "passages")
+        if context == "auto"
+        else ("evidence" if context == "evidence" else "passages")
+    )
+    how = (
+        "set by answer_context"
+        if context != "auto"
+        else (
+            "auto: a small in-process model reads the selected sentences"
+            if chosen == "evidence"
+            else "auto: a server or OpenAI model reads whole passages"
+        )
+    )
+    return GenerativeStrategy(
+        llm,
+        extractive,
+        context=chosen,
+        max_tokens=max_tokens,
+        temperature=temperature,
+        reason=f"{reason}; writes from the {chosen} ({how})" if reason else how,
+    )

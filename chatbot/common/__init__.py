@@ -1,0 +1,1 @@
+"""Small helpers every stage uses: sentences, dates, tokens, files."""

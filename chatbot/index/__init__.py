@@ -1,0 +1,1 @@
+"""Articles into the store: chunks, vectors, Chroma, keyword search, ingest."""

@@ -1,0 +1,60 @@
+"""Article -> token-bounded chunks that keep their exact character span in the article text."""
+
+from __future__ import annotations
+
+from chatbot.common.text import sentence_spans
+from chatbot.common.tokens import cl100k
+from chatbot.vocabulary import Article, Chunk
+
+
+class Chunker:
+    """Packs whole sentences into chunks of at most ``size`` tokens, overlapping by whole
+    sentences of up to ``overlap`` tokens. A sentence longer than ``size`` is cut on token
+    boundaries (the only case where a chunk does not end at a sentence end)."""
+
+    def __init__(self, size: int = 256, overlap: int = 32) -> None:
+        if overlap >= size:
+            raise ValueError("overlap must be smaller than size")
+        self.size = size
+        self.overlap = overlap
+
+    def chunk(self, article: Article) -> list[Chunk]:
+        text = article.text
+        pieces = self._pieces(text)
+        chunks: list[Chunk] = []
+        i = 0
+        while i < len(pieces):
+            total, j = 0, i
+            while j < len(pieces) and (j == i or total + pieces[j][2] <= self.size):
+                total += pieces[j][2]
+                j += 1
+            start, end = pieces[i][0], pieces[j - 1][1]
+            chunks.append(Chunk(article.id, len(chunks), text[start:end], start, end))
+            if j >= len(pieces):
+                break
+            # Step back over trailing sentences that fit in the overlap, but always advance.
+            back, k = 0, j
+            while k - 1 > i and back + pieces[k - 1][2] <= self.overlap:
+                back += pieces[k - 1][2]
+                k -= 1
+            i = k
+        return chunks
+
+    def _pieces(self, text: str) -> list[tuple[int, int, int]]:
+        """(start, end, tokens) per sentence; over-long sentences split into token windows."""
+        enc = cl100k()
+        pieces: list[tuple[int, int, int]] = []
+        for start, end in sentence_spans(text):
+            tokens = enc.encode(text[start:end], disallowed_special=())
+            if len(tokens) <= self.size:
+                pieces.append((start, end, len(tokens)))
+                continue
+            offset = start
+            for w in range(0, len(tokens), self.size):
+                window = enc.decode(tokens[w : w + self.size])
+                # decode() may not round-trip byte-split characters; re-anchor on the text.
+                stop = min(end, offset + len(window)) if w + self.size < len(tokens) else end
+                if stop > offset:
+                    pieces.append((offset, stop, len(tokens[w : w + self.size])))
+                offset = stop
+        return pieces

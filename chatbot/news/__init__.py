@@ -1,0 +1,1 @@
+"""Summaries, daily briefings, feed subscriptions and the news desk that runs them."""

@@ -1,0 +1,488 @@
+"""The news desk: a scheduler that keeps the store fresh and delivers the daily briefing.
+
+``NewsDesk(bot).start()`` runs, in background threads (APScheduler):
+
+- every ``desk_check_seconds``: a refresh of the due feeds, then a retry of failed deliveries;
+- every day at ``desk_briefing_at`` (in ``desk_timezone``): a refresh of the due feeds, then the
+  briefing of the day just ended (the last complete UTC day, as briefings count days), written
+  to the briefings folder, the Atom feed of briefings rewritten, then delivered by e-mail (SMTP)
+  and/or webhook (POST JSON) when those are configured;
+- at start: a refresh of the due feeds, then the briefing run missed while the desk was down.
+
+A delivery that fails is retried (``delivery_retries``, backoff doubling from
+``delivery_backoff``); if it still fails it goes to an outbox kept in ``data_dir/desk`` and is
+retried at every check until it succeeds; failures are logged and shown by ``status()``. ``stop()``
+ends cleanly: running work finishes or is abandoned between steps, every file is written whole
+(atomic replace), and what was not done is redone at the next start.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import signal
+import smtplib
+import ssl
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from email.message import EmailMessage
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import httpx
+
+from chatbot.config import Settings
+from chatbot.errors import ChatbotError
+from chatbot.news.briefing import FORMATS, Briefing
+from chatbot.news.summaries import atomic_write
+from chatbot.presentation.atom import FEED_FILE, briefings_atom
+
+if TYPE_CHECKING:
+    from chatbot.api import Chatbot
+    from chatbot.news.feeds import RefreshReport
+
+log = logging.getLogger(__name__)
+
+
+class DeskError(ChatbotError):
+    """The desk cannot be configured or started; the message says what to do."""
+
+
+# --- delivery channels ----------------------------------------------------------------------
+
+
+class Channel(Protocol):
+    name: str
+
+    def deliver(self, briefing: Briefing) -> None:
+        """Send the briefing; raise on failure (the desk retries and reports)."""
+
+
+class EmailChannel:
+    """The briefing as an e-mail (plain-text Markdown with an HTML alternative) over SMTP."""
+
+    name = "email"
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        *,
+        security: str = "starttls",
+        username: str | None = None,
+        password: str | None = None,
+        sender: str,
+        recipients: Sequence[str],
+        timeout: float = 30.0,
+    ) -> None:
+        if not recipients:
+            raise DeskError("E-mail delivery needs recipients: set CHATBOT_SMTP_TO.")
+        self.host, self.port, self.security = host, port, security
+        self.username, self.password = username, password
+        self.sender, self.recipients, self.timeout = sender, list(recipients), timeout
+
+    def message(self, briefing: Briefing) -> EmailMessage:
+        message = EmailMessage()
+        message["Subject"] = f"News briefing — {briefing.period}"
+        message["From"] = self.sender
+        message["To"] = ", ".join(self.recipients)
+        message.set_content(briefing.to_markdown())
+        message.add_alternative(briefing.to_html(), subtype="html")
+        return message
+
+    def deliver(self, briefing: Briefing) -> None:
+        message = self.message(briefing)
+        context = ssl.create_default_context()
+        smtp_class = smtplib.SMTP_SSL if self.security == "ssl" else smtplib.SMTP
+        kwargs: dict[str, Any] = {"timeout": self.timeout}
+        if self.security == "ssl":
+            kwargs["context"] = context
+        with smtp_class(self.host, self.port, **kwargs) as smtp:
+            if self.security == "starttls":
+                smtp.starttls(context=context)
+            if self.username:
+                smtp.login(self.username, self.password or "")
+            smtp.send_message(message)
+
+
+class WebhookChannel:
+    """The briefing's JSON (as ``Briefing.to_dict``) POSTed to a URL the operator configured."""
+
+    name = "webhook"
+
+    def __init__(self, url: str, *, timeout: float = 30.0) -> None:
+        self.url, self.timeout = url, timeout
+
+    def deliver(self, briefing: Briefing) -> None:
+        # The URL comes from the operator's settings, not from article content: no SSRF guard.
+        response = httpx.post(
+            self.url,
+            json=briefing.to_dict(),
+            timeout=self.timeout,
+            follow_redirects=False,
+            headers={"User-Agent": "chatbot-news-desk/0.1"},
+        )
+        if response.status_code >= 300:
+            raise DeskError(f"webhook {self.url} answered HTTP {response.status_code}")
+
+
+def channels_from_settings(settings: Settings) -> list[Channel]:
+    channels: list[Channel] = []
+    if settings.smtp_host:
+        channels.append(
+            EmailChannel(
+                settings.smtp_host,
+                settings.smtp_port,
+                security=settings.smtp_security,
+                username=settings.smtp_username,
+                password=settings.smtp_password.get_secret_value()
+                if settings.smtp_password
+                else None,
+                sender=settings.smtp_from,
+                recipients=settings.smtp_to,
+            )
+        )
+    if settings.webhook_url:
+        channels.append(WebhookChannel(settings.webhook_url))
+    return channels
+
+
+# --- the desk --------------------------------------------------------------------------------
+
+
+@dataclass
+class Delivery:
+    """One channel's delivery of one briefing."""
+
+    channel: str
+    briefing: str  # key
+    ok: bool = False
+    attempts: int = 0
+    error: str = ""
+    at: str = ""
+
+
+@dataclass
+class BriefingRun:
+    day: date
+    briefing: Briefing
+    paths: list[Path]
+    deliveries: list[Delivery] = field(default_factory=list)
+
+
+def _parse_at(at: str) -> tuple[int, int]:
+    match = re.fullmatch(r"\s*([01]?\d|2[0-3]):([0-5]\d)\s*", at or "")
+    if not match:
+        raise DeskError(f"Cannot read {at!r} as a time of day; use HH:MM, e.g. 07:00.")
+    return int(match[1]), int(match[2])
+
+
+def _zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise DeskError(
+            f"Unknown time zone {name!r}; use a name like Europe/Moscow or UTC."
+        ) from exc
+
+
+class NewsDesk:
+    """Scheduled refresh, daily briefing and delivery for one ``Chatbot``; start/stop object."""
+
+    def __init__(
+        self,
+        bot: Chatbot,
+        settings: Settings | None = None,
+        *,
+        briefing_at: str | None = None,
+        timezone: str | None = None,
+        check_seconds: float | None = None,
+        channels: Sequence[Channel] | None = None,
+        clock: Callable[[], datetime] | None = None,
+        briefing_trigger: Any = None,
+        formats: Sequence[str] = FORMATS,
+    ) -> None:
+        self.bot = bot
+        s = settings or bot.settings
+        self.settings = s
+        self.briefing_at = briefing_at or s.desk_briefing_at
+        self.hour, self.minute = _parse_at(self.briefing_at)
+        self.timezone = timezone or s.desk_timezone
+        self.zone = _zone(self.timezone)
+        self.check_seconds = check_seconds or s.desk_check_seconds
+        self.channels = list(channels_from_settings(s) if channels is None else channels)
+        self.retries = s.delivery_retries
+        self.backoff = s.delivery_backoff
+        self.formats = tuple(formats)
+        self._clock = clock or (lambda: datetime.now(UTC))
+        self._trigger = briefing_trigger  # tests: a short IntervalTrigger instead of the cron
+        self.state_dir = Path(s.data_dir) / "desk"
+        self._stop = threading.Event()
+        self._scheduler: Any = None
+        self._work = threading.Lock()  # briefing runs and outbox retries take turns
+        self.last_refresh: RefreshReport | None = None
+        self.last_error = ""
+
+    # --- lifecycle ---------------------------------------------------------------------------
+
+    def start(self) -> NewsDesk:
+        from apscheduler.schedulers.background import BackgroundScheduler
+        from apscheduler.triggers.cron import CronTrigger
+        from apscheduler.triggers.interval import IntervalTrigger
+
+        if self._scheduler is not None:
+            return self
+        self._stop.clear()
+        scheduler = BackgroundScheduler(timezone=self.zone)
+        now = datetime.now(self.zone)
+        common = {"max_instances": 1, "coalesce": True, "misfire_grace_time": 3600}
+        scheduler.add_job(
+            self._guard(self.check),
+            IntervalTrigger(seconds=self.check_seconds, timezone=self.zone),
+            id="check",
+            **common,
+        )
+        trigger = self._trigger or CronTrigger(
+            hour=self.hour, minute=self.minute, timezone=self.zone
+        )
+        scheduler.add_job(self._guard(self.scheduled_briefing), trigger, id="briefing", **common)
+        # At start: fresh feeds first, so that a missed briefing includes what they bring.
+        scheduler.add_job(self._guard(self.startup), id="startup", next_run_time=now)
+        scheduler.start()
+        self._scheduler = scheduler
+        log.info(
+            "news desk started: feeds checked every %gs, briefing daily at %s %s",
+            self.check_seconds,
+            self.briefing_at,
+            self.timezone,
+        )
+        return self
+
+    def stop(self, wait: bool = True) -> None:
+        """Stop the schedule: running work stops at its next step (nothing half-written)."""
+        self._stop.set()
+        scheduler, self._scheduler = self._scheduler, None
+        if scheduler is not None:
+            scheduler.shutdown(wait=wait)
+            log.info("news desk stopped")
+
+    @property
+    def running(self) -> bool:
+        return self._scheduler is not None
+
+    def run_until_stopped(self, stop_event: threading.Event | None = None) -> None:
+        """Start, then block until ``stop_event``, SIGTERM or Ctrl-C; then stop cleanly."""
+        stop_event = stop_event or threading.Event()
+        previous = None
+        if threading.current_thread() is threading.main_thread():
+            previous = signal.signal(signal.SIGTERM, lambda *_: stop_event.set())
+        try:
+            self.start()
+            while not stop_event.wait(0.5):
+                pass
+        except KeyboardInterrupt:
+            pass
+        finally:
+            self.stop()
+            if previous is not None:
+                signal.signal(signal.SIGTERM, previous)
+
+    def __enter__(self) -> NewsDesk:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _guard(self, job: Callable[[], object]) -> Callable[[], None]:
+        def run() -> None:
+            if self._stop.is_set():
+                return
+            try:
+                job()
+            except Exception as exc:  # a failed run must never stop the schedule
+                log.exception("news desk job %s failed", getattr(job, "__name__", job))
+                self.last_error = f"{type(exc).__name__}: {exc}"
+
+        return run
+
+    # --- jobs ---------------------------------------------------------------------------------
+
+    def check(self) -> None:
+        """Refresh the due feeds, then retry deliveries waiting in the outbox."""
+        self.last_refresh = self.bot.feed_manager.refresh(should_stop=self._stop.is_set)
+        self.retry_outbox()
+
+    def startup(self) -> None:
+        self.check()
+        self.catch_up()
+
+    def due_day(self, now: datetime | None = None) -> date:
+        """The day the latest scheduled run (at or before ``now``) briefs: the last complete
+        UTC day at that run's time."""
+        now = (now or self._clock()).astimezone(self.zone)
+        run = now.replace(hour=self.hour, minute=self.minute, second=0, microsecond=0)
+        if run > now:
+            run -= timedelta(days=1)
+        return run.astimezone(UTC).date() - timedelta(days=1)
+
+    def scheduled_briefing(self) -> BriefingRun | None:
+        # The due feeds first: the briefing should hold what they published until now.
+        self.last_refresh = self.bot.feed_manager.refresh(should_stop=self._stop.is_set)
+        return self.run_briefing(self.due_day())
+
+    def catch_up(self) -> BriefingRun | None:
+        """The run missed while the desk was down (none when the last one is up to date)."""
+        day = self.due_day()
+        last = self._state().get("last_day")
+        if last and date.fromisoformat(last) >= day:
+            return None
+        log.info("news desk: running the missed briefing of %s", day)
+        return self.run_briefing(day)
+
+    def run_briefing(self, day: date) -> BriefingRun | None:
+        """Build, write and deliver the briefing of ``day``; None when stopping."""
+        with self._work:
+            if self._stop.is_set():
+                return None
+            briefing = self.bot.briefing(day)
+            paths = self.bot.write_briefing(briefing, self.formats)
+            paths.append(self.write_atom())
+            self._save_state(last_day=day.isoformat(), last_run=self._clock().isoformat())
+            run = BriefingRun(day, briefing, paths)
+            for channel in self.channels:
+                run.deliveries.append(self._deliver(channel, briefing))
+            log.info(
+                "briefing %s: %d stories -> %s; %s",
+                briefing.key,
+                len(briefing.stories),
+                [str(p) for p in paths],
+                ", ".join(f"{d.channel}: {'ok' if d.ok else d.error}" for d in run.deliveries)
+                or "no delivery channels",
+            )
+            return run
+
+    def write_atom(self) -> Path:
+        """Rewrite ``briefings.atom`` in the briefings folder from the stored briefings."""
+        stored = []
+        for key in self.bot.list_briefings():
+            try:
+                stored.append(self.bot.load_briefing(key))
+            except (ChatbotError, ValueError, KeyError) as exc:
+                log.warning("briefing %s left out of the Atom feed: %s", key, exc)
+        path = Path(self.settings.briefings_dir) / FEED_FILE
+        atomic_write(path, briefings_atom(stored, base_url=self.settings.public_url))
+        return path
+
+    # --- delivery -----------------------------------------------------------------------------
+
+    def _deliver(self, channel: Channel, briefing: Briefing) -> Delivery:
+        delivery = Delivery(channel.name, briefing.key)
+        delay = self.backoff
+        for attempt in range(1, self.retries + 2):
+            delivery.attempts = attempt
+            try:
+                channel.deliver(briefing)
+            except Exception as exc:  # network, auth, HTTP status: retried, then reported
+                delivery.error = f"{type(exc).__name__}: {exc}"
+                log.warning(
+                    "delivery of briefing %s by %s failed (attempt %d): %s",
+                    briefing.key,
+                    channel.name,
+                    attempt,
+                    delivery.error,
+                )
+                if attempt <= self.retries and self._stop.wait(delay):
+                    break  # stopping: the outbox keeps it for the next start
+                delay *= 2
+                continue
+            delivery.ok, delivery.error = True, ""
+            break
+        delivery.at = self._clock().isoformat()
+        self._update_outbox(delivery)
+        if not delivery.ok:
+            log.error(
+                "briefing %s was not delivered by %s (%s); it stays in the outbox and is "
+                "retried every %gs",
+                briefing.key,
+                channel.name,
+                delivery.error,
+                self.check_seconds,
+            )
+        return delivery
+
+    def outbox(self) -> list[Delivery]:
+        """Deliveries that failed and wait for a retry."""
+        path = self.state_dir / "outbox.json"
+        try:
+            items = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return []
+        except (OSError, ValueError) as exc:
+            log.warning("unreadable outbox %s: %s", path, exc)
+            return []
+        return [Delivery(**item) for item in items]
+
+    def _update_outbox(self, delivery: Delivery) -> None:
+        pending = [
+            d
+            for d in self.outbox()
+            if (d.channel, d.briefing) != (delivery.channel, delivery.briefing)
+        ]
+        if not delivery.ok:
+            pending.append(delivery)
+        atomic_write(
+            self.state_dir / "outbox.json", json.dumps([asdict(d) for d in pending], indent=2)
+        )
+
+    def retry_outbox(self) -> list[Delivery]:
+        by_name = {c.name: c for c in self.channels}
+        done = []
+        with self._work:
+            for waiting in self.outbox():
+                if self._stop.is_set():
+                    break
+                channel = by_name.get(waiting.channel)
+                if channel is None:
+                    continue  # that channel is no longer configured: kept, shown in status
+                try:
+                    briefing = self.bot.load_briefing(waiting.briefing)
+                except ChatbotError as exc:
+                    log.warning("outbox: %s", exc)
+                    continue
+                done.append(self._deliver(channel, briefing))
+        return done
+
+    # --- state --------------------------------------------------------------------------------
+
+    def _state(self) -> dict[str, Any]:
+        try:
+            return dict(json.loads((self.state_dir / "state.json").read_text(encoding="utf-8")))
+        except FileNotFoundError:
+            return {}
+        except (OSError, ValueError) as exc:
+            log.warning("unreadable desk state: %s", exc)
+            return {}
+
+    def _save_state(self, **values: str) -> None:
+        atomic_write(self.state_dir / "state.json", json.dumps({**self._state(), **values}))
+
+    def status(self) -> dict[str, Any]:
+        jobs = {}
+        if self._scheduler is not None:
+            for job in self._scheduler.get_jobs():
+                jobs[job.id] = job.next_run_time.isoformat() if job.next_run_time else None
+        state = self._state()
+        return {
+            "running": self.running,
+            "briefing_at": f"{self.briefing_at} {self.timezone}",
+            "next_briefing": jobs.get("briefing"),
+            "last_briefing_day": state.get("last_day"),
+            "channels": [c.name for c in self.channels],
+            "outbox": [asdict(d) for d in self.outbox()],
+            "last_refresh": self.last_refresh.summary() if self.last_refresh else "",
+            "last_error": self.last_error,
+        }

@@ -1,0 +1,1 @@
+"""How answers, summaries and briefings look: text, Markdown, HTML, Atom."""

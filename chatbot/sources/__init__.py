@@ -1,0 +1,1 @@
+"""Where articles come from: files, folders, URLs, feeds, JSON; fetched safely."""

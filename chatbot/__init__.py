@@ -1,19 +1,80 @@
-"""News summarization and Q&A chatbot with checked citations. ``from chatbot import Chatbot``."""
+"""News summarization and Q&A chatbot with checked citations.
+
+``from chatbot import Chatbot`` is the facade; the data types it takes and returns (``Answer``,
+``Citation``, ``Briefing``, ...) are the vocabulary, importable from here as well.
+"""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from chatbot.api import Chatbot
+from chatbot.config import Settings, load_settings
+from chatbot.errors import ChatbotError
+from chatbot.vocabulary import (
+    Answer,
+    AnswerEvent,
+    AnswerSentence,
+    Article,
+    Briefing,
+    Chunk,
+    Citation,
+    FeedReport,
+    Filters,
+    IngestEvent,
+    IngestReport,
+    LoadFailure,
+    Passage,
+    ProgressCallback,
+    RefreshReport,
+    StoredArticle,
+    Story,
+    StoryLink,
+    StreamEvent,
+    Subscription,
+    Summary,
+    TokenEvent,
+    Turn,
+)
 
-__all__ = ["Chatbot"]
+if TYPE_CHECKING:
+    from chatbot.api import Chatbot, ChatSession
+
+__all__ = [
+    "Answer",
+    "AnswerEvent",
+    "AnswerSentence",
+    "Article",
+    "Briefing",
+    "ChatSession",
+    "Chatbot",
+    "ChatbotError",
+    "Chunk",
+    "Citation",
+    "FeedReport",
+    "Filters",
+    "IngestEvent",
+    "IngestReport",
+    "LoadFailure",
+    "Passage",
+    "ProgressCallback",
+    "RefreshReport",
+    "Settings",
+    "StoredArticle",
+    "Story",
+    "StoryLink",
+    "StreamEvent",
+    "Subscription",
+    "Summary",
+    "TokenEvent",
+    "Turn",
+    "load_settings",
+]
 
 
 def __getattr__(name: str) -> object:
-    # Lazy: importing the package must not load torch or chromadb.
-    if name == "Chatbot":
-        from chatbot.api import Chatbot
+    # Lazy: importing the package (or the CLI) must not load torch or chromadb.
+    if name in ("Chatbot", "ChatSession"):
+        from chatbot import api
 
-        return Chatbot
+        return getattr(api, name)
     raise AttributeError(name)

@@ -12,38 +12,38 @@ from typing import Any
 
 from chatbot.answering.chat import ChatEngine, ChatSession
 from chatbot.answering.citations import SupportChecker
-from chatbot.answering.retrieval import Filters, Retriever
+from chatbot.answering.retrieval import Retriever
 from chatbot.answering.strategies import create_strategy
 from chatbot.common.dates import DateLike, to_datetime
 from chatbot.config import Settings, load_settings
 from chatbot.errors import ChatbotError
 from chatbot.index.chunking import Chunker
 from chatbot.index.embeddings import Embedder, create_embedder
-from chatbot.index.ingest import Ingestor, ProgressCallback
+from chatbot.index.ingest import Ingestor
 from chatbot.index.keyword_index import KeywordIndex
 from chatbot.index.store import ArticleStore
 from chatbot.llm.base import LLMBackend
 from chatbot.llm.registry import create_backend
-from chatbot.news.briefing import (
-    FORMATS,
-    Briefing,
-    BriefingBuilder,
-    ScheduleStats,
-    briefing_job,
-    run_schedule,
-    story_article_ids,
-)
-from chatbot.news.feeds import FeedManager, RefreshReport, Subscription
-from chatbot.news.summaries import Summarizer, Summary, SummaryError
+from chatbot.news.briefing import FORMATS, BriefingBuilder, story_article_ids
+from chatbot.news.desk import NewsDesk
+from chatbot.news.feeds import FeedManager
+from chatbot.news.schedule import ScheduleStats, briefing_job, run_schedule
+from chatbot.news.summaries import Summarizer, SummaryError
 from chatbot.sources.fetch import Fetcher
 from chatbot.sources.loaders import iter_articles
 from chatbot.vocabulary import (
     Answer,
     AnswerEvent,
     Article,
+    Briefing,
+    Filters,
     IngestReport,
+    ProgressCallback,
+    RefreshReport,
     StoredArticle,
     StreamEvent,
+    Subscription,
+    Summary,
 )
 
 log = logging.getLogger(__name__)
@@ -189,6 +189,11 @@ class Chatbot:
     def delete(self, article_id: str) -> bool:
         return self.ingestor.delete(article_id)
 
+    def news_desk(self, **options: Any) -> NewsDesk:
+        """The scheduler that refreshes feeds and writes and delivers the daily briefing
+        (options: ``briefing_at``, ``timezone``, ``channels``, ...; see ``NewsDesk``)."""
+        return NewsDesk(self, **options)
+
     # --- feed subscriptions --------------------------------------------------------------------
 
     def add_feed(self, url: str, name: str | None = None, every: str | None = None) -> Subscription:
@@ -290,6 +295,10 @@ class Chatbot:
 
     def write_briefing(self, briefing: Briefing, formats: Iterable[str] = FORMATS) -> list[Path]:
         return self.briefings.write(briefing, formats)
+
+    def briefing_files(self, date: DateLike, formats: Iterable[str] = FORMATS) -> list[Path]:
+        """The written files (md, html, json) of the day's briefing that exist."""
+        return self.briefings.files(to_datetime(date).date().isoformat(), formats)
 
     def list_briefings(self) -> list[str]:
         return self.briefings.list_briefings()

@@ -8,3 +8,7 @@ class ChatbotError(RuntimeError):
 
 
 USER_ERRORS: tuple[type[Exception], ...] = (ChatbotError,)
+
+
+class FeedError(ChatbotError):
+    """A subscription cannot be added or found; the message says what to do."""

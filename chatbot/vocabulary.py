@@ -1,11 +1,46 @@
-"""Plain data types shared by every layer. No I/O here."""
+"""The public vocabulary: the data types that users, shells and every stage share.
+
+Plain dataclasses and their JSON forms; no I/O, no models. How they look to people (text,
+Markdown, HTML) is :mod:`chatbot.presentation`.
+"""
 
 from __future__ import annotations
 
 import hashlib
+import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from chatbot.common.dates import utc_label
+
+__all__ = [
+    "Answer",
+    "AnswerEvent",
+    "AnswerSentence",
+    "Article",
+    "Briefing",
+    "Chunk",
+    "Citation",
+    "FeedReport",
+    "Filters",
+    "IngestEvent",
+    "IngestReport",
+    "LoadFailure",
+    "Passage",
+    "ProgressCallback",
+    "RefreshReport",
+    "StoredArticle",
+    "Story",
+    "StoryLink",
+    "StreamEvent",
+    "Subscription",
+    "Summary",
+    "TokenEvent",
+    "Turn",
+]
 
 _TRACKING_PARAMS = ("utm_", "fbclid", "gclid", "mc_cid", "mc_eid", "ref", "cmpid")
 
@@ -235,3 +270,464 @@ class AnswerEvent:
 
 
 StreamEvent = TokenEvent | AnswerEvent
+
+
+@dataclass(frozen=True)
+class Summary:
+    text: str
+    citations: tuple[Citation, ...]
+    sentences: tuple[AnswerSentence, ...]
+    article_ids: tuple[str, ...]
+    backend: str
+    notice: str = ""
+    # Articles that were asked for but had nothing to summarize: (article id, reason).
+    skipped: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def empty(self) -> bool:
+        return not self.text.strip()
+
+
+def _dt(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _from_dt(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+def citation_to_dict(c: Citation) -> dict[str, Any]:
+    return {
+        "n": c.n,
+        "article_id": c.article_id,
+        "title": c.title,
+        "source": c.source,
+        "published_at": _dt(c.published_at),
+        "url": c.url,
+        "quote": c.quote,
+        "char_start": c.char_start,
+        "char_end": c.char_end,
+        "supported": c.supported,
+        "score": c.score,
+        "reason": c.reason,
+    }
+
+
+def citation_from_dict(d: dict[str, Any]) -> Citation:
+    return Citation(**{**d, "published_at": _from_dt(d.get("published_at"))})
+
+
+def sentence_to_dict(s: AnswerSentence) -> dict[str, Any]:
+    return {
+        "text": s.text,
+        "citations": list(s.citations),
+        "supported": s.supported,
+        "score": s.score,
+        "reason": s.reason,
+    }
+
+
+def sentence_from_dict(d: dict[str, Any]) -> AnswerSentence:
+    return AnswerSentence(
+        d["text"], tuple(d["citations"]), d["supported"], d["score"], d.get("reason", "")
+    )
+
+
+def summary_to_dict(s: Summary) -> dict[str, Any]:
+    return {
+        "text": s.text,
+        "citations": [citation_to_dict(c) for c in s.citations],
+        "sentences": [sentence_to_dict(x) for x in s.sentences],
+        "article_ids": list(s.article_ids),
+        "backend": s.backend,
+        "notice": s.notice,
+        "skipped": [list(x) for x in s.skipped],
+    }
+
+
+def summary_from_dict(d: dict[str, Any]) -> Summary:
+    return Summary(
+        text=d["text"],
+        citations=tuple(citation_from_dict(c) for c in d["citations"]),
+        sentences=tuple(sentence_from_dict(x) for x in d["sentences"]),
+        article_ids=tuple(d["article_ids"]),
+        backend=d["backend"],
+        notice=d.get("notice", ""),
+        skipped=tuple((a, b) for a, b in d.get("skipped", ())),
+    )
+
+
+JSON_VERSION = 1
+
+
+@dataclass(frozen=True)
+class StoryLink:
+    """The story of an earlier briefing that a story continues."""
+
+    briefing: str  # that briefing's key
+    number: int  # 1-based, as numbered there
+    headline: str
+
+
+@dataclass(frozen=True)
+class Story:
+    headline: str
+    summary: str
+    citations: tuple[Citation, ...]
+    articles: tuple[StoredArticle, ...]  # the headline's article first
+    outlets: tuple[str, ...]  # the headline's outlet first
+    sentences: tuple[AnswerSentence, ...] = ()
+    notice: str = ""
+    # Story identity across briefings: a continuing story keeps the id of the one it continues.
+    story_id: str = ""
+    status: str = ""  # "new" | "continuing" ("" in briefings written before this existed)
+    continues: StoryLink | None = None
+
+    @property
+    def also_reported_by(self) -> tuple[str, ...]:
+        return self.outlets[1:]
+
+    @property
+    def article_ids(self) -> tuple[str, ...]:
+        return tuple(a.id for a in self.articles)
+
+
+@dataclass(frozen=True)
+class Briefing:
+    date: date | None  # set for a one-day briefing; None for a range
+    since: datetime
+    until: datetime  # exclusive
+    stories: tuple[Story, ...]
+    generated_at: datetime
+    backend: str
+    notice: str = ""
+    skipped: tuple[tuple[str, str], ...] = ()  # (article id or title, reason)
+
+    @property
+    def key(self) -> str:
+        """The name in file names: ``YYYY-MM-DD`` for a day, ``start_end`` for a range."""
+        return key_of(self.date, self.since, self.until)
+
+    @property
+    def news_count(self) -> str:
+        """'2 new, 1 continuing', or '' (no stories, or written before stories were linked)."""
+        new = sum(1 for s in self.stories if s.status == "new")
+        going_on = sum(1 for s in self.stories if s.status == "continuing")
+        return f"{new} new, {going_on} continuing" if new or going_on else ""
+
+    @property
+    def period(self) -> str:
+        if self.date is not None:
+            return self.date.isoformat()
+        return f"{utc_label(self.since)} to {utc_label(self.until)}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "version": JSON_VERSION,
+            "key": self.key,
+            "date": self.date.isoformat() if self.date else None,
+            "since": self.since.isoformat(),
+            "until": self.until.isoformat(),
+            "generated_at": self.generated_at.isoformat(),
+            "backend": self.backend,
+            "notice": self.notice,
+            "skipped": [list(x) for x in self.skipped],
+            "stories": [
+                {
+                    "number": i,
+                    "headline": s.headline,
+                    "summary": s.summary,
+                    "outlets": list(s.outlets),
+                    "also_reported_by": list(s.also_reported_by),
+                    "notice": s.notice,
+                    "story_id": s.story_id,
+                    "status": s.status,
+                    "continues": (
+                        {
+                            "briefing": s.continues.briefing,
+                            "number": s.continues.number,
+                            "headline": s.continues.headline,
+                        }
+                        if s.continues
+                        else None
+                    ),
+                    "sentences": [sentence_to_dict(x) for x in s.sentences],
+                    "citations": [citation_to_dict(c) for c in s.citations],
+                    "articles": [article_to_dict(a) for a in s.articles],
+                }
+                for i, s in enumerate(self.stories, 1)
+            ],
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), ensure_ascii=False, indent=2)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Briefing:
+        return cls(
+            date=date.fromisoformat(d["date"]) if d.get("date") else None,
+            since=datetime.fromisoformat(d["since"]),
+            until=datetime.fromisoformat(d["until"]),
+            generated_at=datetime.fromisoformat(d["generated_at"]),
+            backend=d["backend"],
+            notice=d.get("notice", ""),
+            skipped=tuple((a, b) for a, b in d.get("skipped", ())),
+            stories=tuple(
+                Story(
+                    headline=s["headline"],
+                    summary=s["summary"],
+                    citations=tuple(citation_from_dict(c) for c in s["citations"]),
+                    articles=tuple(article_from_dict(a) for a in s["articles"]),
+                    outlets=tuple(s["outlets"]),
+                    sentences=tuple(sentence_from_dict(x) for x in s.get("sentences", ())),
+                    notice=s.get("notice", ""),
+                    story_id=s.get("story_id", ""),
+                    status=s.get("status", ""),
+                    continues=StoryLink(**s["continues"]) if s.get("continues") else None,
+                )
+                for s in d["stories"]
+            ),
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> Briefing:
+        return cls.from_dict(json.loads(text))
+
+
+def key_of(day: date | None, since: datetime, until: datetime) -> str:
+    """A briefing's key (see ``Briefing.key``) before the briefing exists."""
+    return day.isoformat() if day is not None else f"{_stamp(since)}_{_stamp(until)}"
+
+
+def _stamp(value: datetime) -> str:
+    value = value.astimezone(UTC)
+    if value.hour == value.minute == value.second == 0:
+        return value.date().isoformat()
+    return value.strftime("%Y-%m-%dT%H%M")
+
+
+def article_to_dict(a: StoredArticle) -> dict[str, Any]:
+    return {
+        "id": a.id,
+        "title": a.title,
+        "source": a.source,
+        "published_at": a.published_at.isoformat() if a.published_at else None,
+        "url": a.url,
+        "authors": list(a.authors),
+        "language": a.language,
+        "chunks": a.chunks,
+        "content_hash": a.content_hash,
+    }
+
+
+def article_from_dict(d: dict[str, Any]) -> StoredArticle:
+    published = d.get("published_at")
+    return StoredArticle(
+        id=d["id"],
+        title=d["title"],
+        source=d["source"],
+        published_at=datetime.fromisoformat(published) if published else None,
+        url=d.get("url"),
+        authors=tuple(d.get("authors", ())),
+        language=d.get("language"),
+        chunks=int(d.get("chunks", 0)),
+        content_hash=d.get("content_hash", ""),
+    )
+
+
+@dataclass(frozen=True)
+class Filters:
+    since: datetime | None = None
+    until: datetime | None = None
+    sources: tuple[str, ...] = ()
+    authors: tuple[str, ...] = ()
+    article_ids: tuple[str, ...] = ()
+    # Read the news as of this date: "today", "this week", "latest" and the recency preference
+    # count from it (default: the newest stored article). Not a filter by itself.
+    as_of: datetime | None = None
+
+    def accepts(self, p: Passage) -> bool:
+        if self.sources and p.source not in self.sources:
+            return False
+        if self.article_ids and p.article_id not in self.article_ids:
+            return False
+        if self.authors and not set(self.authors) & set(p.authors):
+            return False
+        if self.since and (p.published_at is None or p.published_at < self.since):
+            return False
+        return not (self.until and (p.published_at is None or p.published_at >= self.until))
+
+
+@dataclass(frozen=True)
+class IngestEvent:
+    """One item's outcome, for progress displays."""
+
+    item: str
+    status: str  # added | updated | unchanged | skipped | failed
+    detail: str = ""
+
+
+ProgressCallback = Callable[[IngestEvent], None]
+
+
+def feed_key(url: str) -> str:
+    return hashlib.sha256(canonical_url(url).encode("utf-8")).hexdigest()[:16]
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _when(value: Any) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """One feed and what the last refreshes found. ``entries`` maps an entry's key to what was
+    stored for it: ``fp`` (the feed item's fingerprint), ``id`` (the article id), ``seen`` (first
+    seen), ``teaser`` (stored from the feed's summary only), ``attempts`` (failed tries)."""
+
+    url: str
+    name: str
+    every: int  # seconds between polls
+    added_at: datetime
+    last_checked: datetime | None = None
+    last_success: datetime | None = None
+    last_error: str = ""
+    last_result: str = ""  # one line: what the last refresh did
+    articles_added: int = 0
+    etag: str = ""
+    last_modified: str = ""
+    retry_at: datetime | None = None  # the server asked us to wait (429/503 Retry-After)
+    entries: dict[str, dict[str, Any]] = field(default_factory=dict, compare=False)
+
+    @property
+    def key(self) -> str:
+        return feed_key(self.url)
+
+    @property
+    def next_due(self) -> datetime:
+        if self.last_checked is None:
+            due = self.added_at  # never polled: due at once
+        else:
+            due = self.last_checked + timedelta(seconds=self.every)
+        return max(due, self.retry_at) if self.retry_at else due
+
+    def due(self, now: datetime) -> bool:
+        return now >= self.next_due
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "url": self.url,
+                "name": self.name,
+                "every": self.every,
+                "added_at": _iso(self.added_at),
+                "last_checked": _iso(self.last_checked),
+                "last_success": _iso(self.last_success),
+                "last_error": self.last_error,
+                "last_result": self.last_result,
+                "articles_added": self.articles_added,
+                "etag": self.etag,
+                "last_modified": self.last_modified,
+                "retry_at": _iso(self.retry_at),
+                "entries": self.entries,
+            },
+            ensure_ascii=False,
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> Subscription:
+        d = json.loads(text)
+        return cls(
+            url=d["url"],
+            name=d.get("name") or d["url"],
+            every=int(d["every"]),
+            added_at=_when(d.get("added_at")) or datetime.now(UTC),
+            last_checked=_when(d.get("last_checked")),
+            last_success=_when(d.get("last_success")),
+            last_error=d.get("last_error", ""),
+            last_result=d.get("last_result", ""),
+            articles_added=int(d.get("articles_added", 0)),
+            etag=d.get("etag", ""),
+            last_modified=d.get("last_modified", ""),
+            retry_at=_when(d.get("retry_at")),
+            entries=dict(d.get("entries") or {}),
+        )
+
+
+@dataclass
+class FeedReport:
+    """What one refresh did with one feed. ``added``/``updated`` are article ids; ``unchanged``
+    counts entries (seen before and unchanged, or re-read with the same content)."""
+
+    url: str
+    name: str
+    status: str = "ok"  # ok | not modified | failed | abandoned
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: int = 0
+    failed: list[tuple[str, str]] = field(default_factory=list)
+    teasers: list[tuple[str, str]] = field(default_factory=list)  # (link, why the page failed)
+    notes: list[tuple[str, str]] = field(default_factory=list)
+    removed: int = 0  # entries the feed no longer lists (their articles stay stored)
+    postponed: int = 0  # new entries left for the next refresh (MAX_NEW_ENTRIES)
+    requests: int = 0
+    seconds: float = 0.0
+    load_seconds: float = 0.0  # of which: fetching and extracting the article pages
+    error: str = ""  # why the feed itself failed
+
+    def summary(self) -> str:
+        if self.status == "failed":
+            return f"failed: {self.error}"
+        if self.status == "not modified":
+            return "not modified (HTTP 304)"
+        if self.status == "abandoned":
+            return "abandoned (stopping)"
+        text = (
+            f"{len(self.added)} added, {len(self.updated)} updated, {self.unchanged} unchanged, "
+            f"{len(self.failed)} failed"
+        )
+        if self.teasers:
+            text += f", {len(self.teasers)} from the feed's summary only"
+        if self.postponed:
+            text += f", {self.postponed} left for the next refresh"
+        return text
+
+
+@dataclass
+class RefreshReport:
+    feeds: list[FeedReport] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return all(f.status != "failed" and not f.failed for f in self.feeds)
+
+    @property
+    def added(self) -> int:
+        return sum(len(f.added) for f in self.feeds)
+
+    @property
+    def updated(self) -> int:
+        return sum(len(f.updated) for f in self.feeds)
+
+    @property
+    def requests(self) -> int:
+        return sum(f.requests for f in self.feeds)
+
+    def summary(self) -> str:
+        failed = sum(1 for f in self.feeds if f.status == "failed")
+        feeds = f"{len(self.feeds)} feed{'' if len(self.feeds) == 1 else 's'}"
+        articles = f"{self.added} article{'' if self.added == 1 else 's'}"
+        return (
+            f"{feeds} refreshed ({failed} failed): {articles} added, {self.updated} updated, "
+            f"{self.requests} requests"
+        )
+
+
+@dataclass(frozen=True)
+class Turn:
+    question: str
+    standalone: str
+    answer: str

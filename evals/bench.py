@@ -49,7 +49,7 @@ from pathlib import Path
 from typing import Any
 
 from evals.rtqa import DEFAULT_STORE, RTQA, load_questions, open_bot, write_results
-from evals.servers import chroma_server, free_port, stop, wait_http
+from tests.servers import chroma_server, free_port, stop, wait_http
 
 CACHE = Path(__file__).resolve().parent / ".cache"
 ALL_SECTIONS = ("ingest", "fast", "retrieval", "server", "answer", "llm", "briefing", "ui")
@@ -362,7 +362,7 @@ def ingest_ratios(results: dict[str, dict]) -> dict[str, float]:
 
 def timed_retrievals(bot: Any, questions: list, repeats: int) -> dict[str, dict[str, float]]:
     """p50/p95 of hybrid retrieval, without filters and with a two-week date filter."""
-    from chatbot.answering.retrieval import Filters
+    from chatbot.vocabulary import Filters
 
     def unfiltered(q: Any) -> Any:
         return bot.retriever.retrieve(q.question, bot.settings.top_k)

@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from chatbot.answering.citations import SupportChecker, _Claim, _clean_claim
+from chatbot.answering.citations import Claim, SupportChecker, clean_claim
 from chatbot.answering.support_features import (
     COSINE_CENTRE,
     W_CONTRADICTION,
@@ -108,11 +108,11 @@ class DiskCachedEmbedder(Embedder):
 
 def measure(checker: SupportChecker, pairs: list[tuple[str, str]]) -> list[Features]:
     """The checker's measurements of each (claim, evidence) pair."""
-    claims = [_clean_claim(c) for c, _ in pairs]
+    claims = [clean_claim(c) for c, _ in pairs]
     evidence = {e: checker._analyse(e) for _, e in pairs}
     vectors = checker._embed(list(dict.fromkeys(claims)), list(evidence.values()))
     return [
-        checker._measure(_Claim.of(c), c, evidence[e], vectors.get(c)).features
+        checker._measure(Claim.of(c), c, evidence[e], vectors.get(c)).features
         for c, (_, e) in zip(claims, pairs, strict=True)
     ]
 

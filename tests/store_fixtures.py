@@ -10,10 +10,8 @@ import pytest
 
 from chatbot.config import Settings
 from chatbot.index.embeddings import Embedder, create_embedder
-from evals import servers
-
-SEED_DIR = Path(__file__).resolve().parents[2] / "shared" / "seed"
-EVALDATA = Path(__file__).resolve().parents[2] / "shared" / "evaldata"
+from tests import servers
+from tests.paths import example_article, shared_evaldata
 
 
 @pytest.fixture(scope="session")
@@ -24,9 +22,16 @@ def embedder() -> Embedder:
 
 @pytest.fixture(scope="session")
 def seed_file() -> Path:
-    files = sorted(SEED_DIR.glob("*.txt"))
-    assert files, f"the example article is missing from {SEED_DIR}"
-    return files[0]
+    return example_article()
+
+
+@pytest.fixture(scope="session")
+def evaldata() -> Path:
+    """``../shared/evaldata`` beside the repository; tests that need it skip where it is absent."""
+    folder = shared_evaldata()
+    if not folder.is_dir():
+        pytest.skip(f"evaluation data missing: {folder}")
+    return folder
 
 
 def settings_in(folder: Path, **fields: Any) -> Settings:

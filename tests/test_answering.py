@@ -5,7 +5,7 @@ embedder; the LLM is scripted so that each failure mode happens on demand."""
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -13,53 +13,12 @@ import pytest
 from chatbot.answering.citations import render_sentence
 from chatbot.answering.strategies import ExtractiveStrategy, GenerativeStrategy, as_sentence
 from chatbot.api import Chatbot
-from chatbot.common.tokens import count_cl100k
 from chatbot.index.embeddings import Embedder
-from chatbot.llm.base import LLMBackend, LLMError, Message
+from chatbot.llm.base import LLMError
+from tests.fakes import ScriptedLLM
 from tests.store_fixtures import settings_in
 
 Reply = Callable[[str], str]
-
-
-class ScriptedWriter(LLMBackend):
-    """Writes what ``reply(prompt)`` returns; records the prompts it was given."""
-
-    name = "scripted-writer"
-    model = "script"
-
-    def __init__(self, reply: Reply) -> None:
-        self.reply = reply
-        self.context_window = 4096
-        self.prompts: list[str] = []
-        self.cited_calls: list[int] = []
-
-    def stream(
-        self,
-        messages: Sequence[Message],
-        *,
-        max_tokens: int | None = None,
-        temperature: float | None = None,
-        stop: Sequence[str] | None = None,
-    ) -> Iterator[str]:
-        prompt = messages[-1].content
-        self.prompts.append(prompt)
-        text = self.reply(prompt)
-        yield from re.findall(r"\S+\s*", text)  # streamed word by word
-
-    def stream_cited(
-        self,
-        messages: Sequence[Message],
-        sources: int,
-        *,
-        sentences: int = 2,
-        max_tokens: int | None = None,
-        temperature: float | None = None,
-    ) -> Iterator[str]:
-        self.cited_calls.append(sources)
-        return self.stream(messages, max_tokens=max_tokens, temperature=temperature)
-
-    def count_tokens(self, text: str) -> int:
-        return count_cl100k(text)
 
 
 def _evidence_number(prompt: str, word: str) -> int:
@@ -72,7 +31,7 @@ def _evidence_number(prompt: str, word: str) -> int:
 
 
 def _bot(tmp_path: Path, embedder: Embedder, seed_file: Path, reply: Reply, **fields) -> Chatbot:
-    writer = ScriptedWriter(reply)
+    writer = ScriptedLLM(reply, name="scripted-writer", model="script")
     bot = Chatbot(settings_in(tmp_path, **fields), embedder=embedder, llm=writer)
     assert bot.ingest([seed_file]).ok
     return bot
@@ -103,7 +62,7 @@ def test_a_supported_sentence_is_shown_as_written(tmp_path, embedder, seed_file)
     bot = _bot(tmp_path, embedder, seed_file, reply, answer_context="evidence")
     answer = bot.ask(QUESTION)
     writer = bot.llm
-    assert isinstance(writer, ScriptedWriter) and writer.cited_calls == [3]
+    assert isinstance(writer, ScriptedLLM) and writer.cited_calls == [3]
     # Evidence first: the model read a few numbered sentences, not whole passages.
     assert "<source" not in writer.prompts[0] and len(writer.prompts[0]) < 1500
     written = "Delegations from both countries concluded more than six hours of talks ["
@@ -209,7 +168,7 @@ def test_whole_passages_for_strong_models_repaired_the_same_way(
         answer_context="passages",
     )
     writer = bot.llm
-    assert isinstance(writer, ScriptedWriter)
+    assert isinstance(writer, ScriptedLLM)
     answer = bot.ask(QUESTION)
     assert "<source" in writer.prompts[0] and not writer.cited_calls
     assert "nine weeks" not in answer.text

@@ -7,11 +7,9 @@ the HTML is opened in a real headless Chromium.
 from __future__ import annotations
 
 import json
-import re
 import shutil
 import threading
 import time
-from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -20,23 +18,27 @@ import pytest
 
 from chatbot.answering.strategies import create_strategy
 from chatbot.api import Chatbot
-from chatbot.common.tokens import count_cl100k
 from chatbot.index.embeddings import Embedder
-from chatbot.llm.base import LLMBackend, LLMError, Message
-from chatbot.news.briefing import (
-    Briefing,
-    BriefingBuilder,
-    BriefingError,
-    briefing_job,
-    run_schedule,
-    story_article_ids,
-)
+from chatbot.llm.base import LLMBackend
+from chatbot.news.briefing import BriefingBuilder, BriefingError, story_article_ids
+from chatbot.news.schedule import briefing_job, run_schedule
 from chatbot.news.summaries import Summarizer
-from chatbot.vocabulary import Article, Chunk
+from chatbot.presentation.briefing import briefing_html, briefing_markdown
+from chatbot.vocabulary import Article, Briefing, Chunk
+from tests.fakes import ScriptedLLM
 from tests.store_fixtures import settings_in
 
 CHROMIUM = "/usr/bin/chromium"
 NOW = datetime(2025, 2, 28, 7, 0, tzinfo=UTC)
+
+
+def broken_on_central_bank() -> ScriptedLLM:
+    """Fails whenever it is shown the central-bank story; otherwise cites its first source."""
+    return ScriptedLLM(
+        fail=lambda prompt: "Central Bank" in prompt,
+        fail_message="connection reset by the model server",
+        model="broken-on-ecb",
+    )
 
 
 def _at(hour: int, day: int = 27) -> datetime:
@@ -122,37 +124,6 @@ OTHER_DAY = Article.create(
     published_at=_at(20, day=26),
     url="https://bbc.example/cup",
 )
-
-
-class BrokenOnCentralBank(LLMBackend):
-    """A model that fails whenever it is shown the central-bank story, and otherwise answers
-    with the first sentence of the first source (or note) it is given, cited."""
-
-    name = "scripted"
-    model = "broken-on-ecb"
-    generative = True
-    context_window = 4096
-
-    def stream(
-        self,
-        messages: Sequence[Message],
-        *,
-        max_tokens: int | None = None,
-        temperature: float | None = None,
-        stop: Sequence[str] | None = None,
-    ) -> Iterator[str]:
-        prompt = messages[-1].content
-        if "Central Bank" in prompt:
-            raise LLMError("connection reset by the model server")
-        source = re.search(r'<source n="(\d+)"[^>]*>\n(.*?)\n</source>', prompt, re.S)
-        if source:
-            yield re.split(r"(?<=[.!?])\s", source.group(2).strip())[0] + f" [{source.group(1)}]"
-            return
-        note = re.search(r"^- (.+)$", prompt, re.M)
-        yield note.group(1) if note else "Nothing."
-
-    def count_tokens(self, text: str) -> int:
-        return count_cl100k(text)
 
 
 @pytest.fixture(scope="module")
@@ -248,7 +219,7 @@ def test_a_day_without_articles_gives_an_empty_briefing(news, tmp_path) -> None:
 def test_outputs_files_storage_and_replacement(news, day, tmp_path) -> None:
     bot, root = news
     builder, briefing = day
-    md = briefing.to_markdown()
+    md = briefing_markdown(briefing)
     assert md.startswith("# News briefing — 2025-02-27")
     assert f"## 1. [{briefing.stories[0].headline}](https://" in md
     assert "also reported by" in md and "[1]" in md
@@ -284,7 +255,7 @@ def test_outputs_files_storage_and_replacement(news, day, tmp_path) -> None:
 
 def test_llm_failure_falls_back_for_that_story_only(news, tmp_path) -> None:
     bot, root = news
-    builder = _builder(bot, root, llm=BrokenOnCentralBank(), max_stories=2)
+    builder = _builder(bot, root, llm=broken_on_central_bank(), max_stories=2)
     briefing = builder.build("2025-02-27", keep=False)
     by_size = {len(s.articles): s for s in briefing.stories}
     ecb, talks = by_size[2], by_size[3]
@@ -303,7 +274,7 @@ def test_html_renders_in_chromium_and_article_text_cannot_script(day, tmp_path) 
 
     _, briefing = day
     page_file = tmp_path / "briefing.html"
-    html = briefing.to_html()
+    html = briefing_html(briefing)
     page_file.write_text(html, encoding="utf-8")
     assert "<script" not in html.lower() and "&lt;script&gt;" in html
     top = briefing.stories[0]

@@ -246,7 +246,7 @@ def test_concurrent_sessions_keep_their_own_history(news_bot: Chatbot) -> None:
     ],
 )
 def test_keyword_filter_columns_match_the_passage_filter(news_bot: Chatbot, filters: dict) -> None:
-    from chatbot.answering.retrieval import Filters
+    from chatbot.vocabulary import Filters
 
     wanted = Filters(**filters)
     query = "rate storm goal talks Istanbul cooperation central bank"

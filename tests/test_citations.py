@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from itertools import pairwise
-from pathlib import Path
 
-import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -16,6 +13,8 @@ from chatbot.common.text import sentence_spans
 from chatbot.config import Settings
 from chatbot.index.embeddings import Embedder
 from chatbot.vocabulary import Passage
+from tests.fakes import CountingEmbedder
+from tests.paths import example_article
 
 # --------------------------------------------------------------------------------------------
 # Parsing
@@ -109,7 +108,7 @@ def test_parse_never_raises_and_keeps_its_invariants(text: str) -> None:
 # Support scoring (real all-MiniLM-L6-v2)
 # --------------------------------------------------------------------------------------------
 
-SEED = Path(__file__).resolve().parents[2] / "shared" / "seed" / "000_b8b2d38a25cd5fcc.txt"
+SEED = example_article()
 
 
 @pytest.fixture(scope="module")
@@ -143,16 +142,6 @@ def passages(article: str) -> list[Passage]:
         _paragraph(article, "Further, in his address", 1),
         _paragraph(article, "Bilateral ties between", 2),
     ]
-
-
-class CountingEmbedder(Embedder):
-    def __init__(self, inner: Embedder) -> None:
-        self.inner, self.name, self.dimension = inner, inner.name, inner.dimension
-        self.calls: list[int] = []
-
-    def embed(self, texts: Sequence[str]) -> np.ndarray:
-        self.calls.append(len(texts))
-        return self.inner.embed(texts)
 
 
 @pytest.fixture

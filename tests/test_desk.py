@@ -21,9 +21,10 @@ import pytest
 from chatbot.api import Chatbot
 from chatbot.index.embeddings import Embedder
 from chatbot.news.desk import NewsDesk
-from evals.servers import free_port
+from chatbot.presentation.briefing import briefing_html, briefing_markdown
 from tests.feed_pages import TOPICS, Item, serve_feed, serve_page
 from tests.http_fixtures import ChangingServer
+from tests.servers import free_port
 from tests.store_fixtures import settings_in
 
 pytestmark = pytest.mark.timeout(300)
@@ -326,10 +327,10 @@ def test_briefings_say_which_stories_are_new_and_which_continue(
     fresh = by_headline["Airport bans night flights"]
     assert fresh.status == "new" and fresh.continues is None
     assert fresh.story_id not in {s.story_id for s in first.stories}
-    markdown = second.to_markdown()
+    markdown = briefing_markdown(second)
     assert "Continuing: story" in markdown and "New story" in markdown
     assert "2 stories (1 new, 1 continuing)" in markdown
-    assert "continuity" in second.to_html()
+    assert "continuity" in briefing_html(second)
     # Stored and read back with the flags.
     again = bot.load_briefing("2025-03-05")
     assert {s.headline: s.status for s in again.stories} == {

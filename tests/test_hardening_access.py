@@ -15,7 +15,7 @@ import pytest
 from chatbot.api import Chatbot
 from chatbot.index.embeddings import Embedder
 from chatbot.surfaces import ui
-from evals.servers import free_port
+from tests.servers import free_port
 from tests.store_fixtures import settings_in
 
 LIMIT = 2_000  # upload_max_bytes for these tests

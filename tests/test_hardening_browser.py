@@ -15,8 +15,8 @@ from playwright.sync_api import expect
 
 from chatbot.api import Chatbot
 from chatbot.index.embeddings import Embedder
-from evals.servers import free_port
 from tests.llm_fixtures import FakeLLMServer, FakeReply, stream_events
+from tests.servers import free_port
 from tests.store_fixtures import settings_in
 from tests.test_chat import OTHERS
 from tests.test_ui_browser import CHROMIUM, CHROMIUM_ARGS, MS, TEXT, ask

@@ -10,7 +10,7 @@ from typing import Any
 from chatbot.api import Chatbot
 from chatbot.index.embeddings import Embedder
 from chatbot.surfaces import ui
-from evals.stress import run_concurrency
+from tests.concurrency import run_concurrency
 
 
 def ui_ask(bot: Chatbot, state: Any, question: str) -> tuple[str, str | None, Any]:

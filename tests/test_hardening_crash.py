@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from chatbot.index.embeddings import Embedder
-from evals.stress import run_crash
+from tests.stress import run_crash
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
@@ -42,7 +42,7 @@ def test_the_check_catches_half_articles_and_counts_orphans(
     stays invisible to readers."""
     from chatbot.api import Chatbot
     from chatbot.vocabulary import Article
-    from evals.stress import check_store, source_articles, stress_settings
+    from tests.stress import check_store, source_articles, stress_settings
 
     rows = source_articles(3, 1500)
     bot = Chatbot(stress_settings(tmp_path / "vs", tmp_path), embedder=embedder)

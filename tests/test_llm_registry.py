@@ -3,37 +3,19 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from chatbot.config import Settings
-from chatbot.llm.base import LLMBackend, LLMError, Message
+from chatbot.llm.base import LLMError, Message
 from chatbot.llm.extractive import ExtractiveBackend
 from chatbot.llm.openai_backend import OpenAIBackend, OpenAICompatibleBackend
 from chatbot.llm.registry import BACKENDS, create_backend
+from tests.fakes import EchoBackend
 
 MakeSettings = Callable[..., Settings]
-
-
-class EchoBackend(LLMBackend):
-    name = "echo"
-    model = "echo-1"
-    context_window = 1000
-
-    def stream(
-        self,
-        messages: Sequence[Message],
-        *,
-        max_tokens: int | None = None,
-        temperature: float | None = None,
-        stop: Sequence[str] | None = None,
-    ) -> Iterator[str]:
-        yield messages[-1].content
-
-    def count_tokens(self, text: str) -> int:
-        return len(text.split())
 
 
 def test_names() -> None:

@@ -17,12 +17,12 @@ from chatbot.sources.fetch import Fetcher
 from chatbot.sources.loaders import clean_text, iter_articles, load_bytes, parse_date
 from chatbot.vocabulary import Article, LoadFailure
 from tests.http_fixtures import LocalServer, article_html
+from tests.paths import example_article, shared_evaldata
 
 # The example article ships in the package (the same text as ../shared/seed); the eval data is
 # read from ../shared beside the repository, wherever the repository is.
-REPO = Path(__file__).resolve().parents[1]
-SEED = next((REPO / "chatbot" / "examples").glob("*.txt"))
-REALTIMEQA = REPO.parent / "shared" / "evaldata" / "realtimeqa-dev" / "articles.jsonl"
+SEED = example_article()
+REALTIMEQA = shared_evaldata() / "realtimeqa-dev" / "articles.jsonl"
 
 BODY = (
     "The regional parliament passed the water bill late on Monday after a long debate. "

@@ -15,9 +15,9 @@ from chatbot.index.embeddings import Embedder
 from chatbot.news.desk import NewsDesk
 from chatbot.surfaces import service
 from chatbot.surfaces.service.feeds import feeds_router
-from evals.servers import free_port
 from tests.feed_pages import TOPICS, Item, serve_feed, serve_page
 from tests.http_fixtures import ChangingServer
+from tests.servers import free_port
 from tests.store_fixtures import settings_in
 
 KEY = "sk-feeds-test-key-0123456789"

@@ -70,7 +70,7 @@ def test_streamed_llm_text_is_followed_by_the_checked_answer(
 
 
 def test_health_says_503_when_the_chroma_server_is_gone(tmp_path: Path, embedder: Embedder) -> None:
-    from evals.servers import chroma_server
+    from tests.servers import chroma_server
 
     with chroma_server(tmp_path / "chroma", timeout=120) as url:
         bot = Chatbot(settings_in(tmp_path, chroma_url=url, api_keys="k"), embedder=embedder)

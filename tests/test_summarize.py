@@ -7,8 +7,6 @@ runs the real packaged SmolLM2.
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -17,13 +15,14 @@ import pytest
 
 from chatbot.answering.strategies import create_strategy
 from chatbot.api import Chatbot
-from chatbot.common.tokens import count_cl100k
 from chatbot.config import Settings
 from chatbot.index.embeddings import Embedder
 from chatbot.index.store import version_of
-from chatbot.llm.base import LLMBackend, LLMError, Message
+from chatbot.llm.base import LLMBackend
 from chatbot.news.summaries import Summarizer, SummaryError, central_sentences
+from chatbot.presentation.text import summary_to_text
 from chatbot.vocabulary import Article, Chunk
+from tests.fakes import CountingEmbedder, ScriptedLLM
 from tests.store_fixtures import settings_in
 
 DAY = datetime(2025, 2, 27, 9, tzinfo=UTC)
@@ -43,58 +42,6 @@ ECB = (
 
 def _article(title: str, text: str, source: str, url: str) -> Article:
     return Article.create(title=title, text=text, source=source, published_at=DAY, url=url)
-
-
-class CountingEmbedder(Embedder):
-    """The real embedder, counting calls: a cache hit must not embed anything."""
-
-    def __init__(self, inner: Embedder) -> None:
-        self.inner = inner
-        self.name = inner.name
-        self.dimension = inner.dimension
-        self.calls = 0
-
-    def embed(self, texts: Sequence[str]) -> np.ndarray:
-        self.calls += 1
-        return self.inner.embed(texts)
-
-
-class ScriptedLLM(LLMBackend):
-    """Answers with the first sentence of the first source (or note) it is shown, cited."""
-
-    name = "scripted"
-    model = "echo"
-    generative = True
-
-    def __init__(
-        self, context_window: int = 4096, fail: Callable[[str], bool] | None = None
-    ) -> None:
-        self.context_window = context_window
-        self.fail = fail
-        self.calls: list[tuple[list[Message], int | None]] = []
-
-    def stream(
-        self,
-        messages: Sequence[Message],
-        *,
-        max_tokens: int | None = None,
-        temperature: float | None = None,
-        stop: Sequence[str] | None = None,
-    ) -> Iterator[str]:
-        prompt = messages[-1].content
-        self.calls.append((list(messages), max_tokens))
-        if self.fail and self.fail(prompt):
-            raise LLMError("scripted failure")
-        source = re.search(r'<source n="(\d+)"[^>]*>\n(.*?)\n</source>', prompt, re.S)
-        if source:
-            first = re.split(r"(?<=[.!?])\s", source.group(2).strip())[0]
-            yield f"{first} [{source.group(1)}]"
-            return
-        note = re.search(r"^- (.+)$", prompt, re.M)
-        yield note.group(1) if note else "Nothing."
-
-    def count_tokens(self, text: str) -> int:
-        return count_cl100k(text)
 
 
 @pytest.fixture(scope="module")
@@ -137,7 +84,7 @@ def test_extractive_summary_cites_exact_sentences_of_the_article(corpus, tmp_pat
     for c in summary.citations:
         assert c.article_id == ids["seed"] and c.source == "ANI"
         assert article.text[c.char_start : c.char_end] == c.quote
-    shown = summary.to_text()
+    shown = summary_to_text(summary)
     assert "[1]" in shown and "ANI, 2025-02-27" in shown and "[unsupported]" not in shown
 
 
@@ -145,12 +92,12 @@ def test_second_summary_comes_from_the_cache(corpus, tmp_path, embedder) -> None
     bot, ids, _ = corpus
     counting = CountingEmbedder(embedder)
     first = _summarizer(bot, tmp_path / "cache", embedder=counting).summarize_article(ids["ecb"])
-    assert counting.calls > 0
+    assert counting.calls
     assert len(list((tmp_path / "cache").glob(f"{ids['ecb']}-*.json"))) == 1
-    counting.calls = 0
+    counting.calls.clear()
     fresh = _summarizer(bot, tmp_path / "cache", embedder=counting)  # e.g. the next briefing
     assert fresh.summarize_article(ids["ecb"]) == first
-    assert counting.calls == 0, "a cached article was summarized again"
+    assert counting.calls == [], "a cached article was summarized again"
 
 
 def test_changed_article_is_summarized_again(tmp_path, embedder) -> None:

@@ -9,14 +9,19 @@ evidence is the whole paragraph (or article) the sentence comes from, as a cited
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
 
-from chatbot.answering.citations import Support, SupportChecker, check_answer
+from chatbot.answering.citations import SupportChecker, check_answer
+from chatbot.answering.support import Support
 from chatbot.index.embeddings import Embedder
 from chatbot.vocabulary import Passage
+from tests.paths import REPO, shared_evaldata
 
 EXAMPLE = next((Path(__file__).resolve().parents[1] / "chatbot" / "examples").glob("*.txt"))
 
@@ -39,7 +44,7 @@ def checker(embedder: Embedder) -> SupportChecker:
 
 # A second real page (RealTimeQA, USA Today, 2025-06-29), read from ../shared/evaldata at test
 # time (evaluation data is never copied into the repository): figures, names, dates, places.
-RTQA = Path(__file__).resolve().parents[2] / "shared" / "evaldata" / "realtimeqa-dev"
+RTQA = shared_evaldata() / "realtimeqa-dev"
 TARIFFS_ID = "b92264ba3af88fce"
 
 
@@ -338,10 +343,10 @@ def test_checked_answers_carry_the_reasons(checker: SupportChecker, article: str
 
 
 def test_the_support_eval_reads_any_qags_format_file(
-    tmp_path: Path, article: str, tariffs: str, embedder: Embedder
+    tmp_path: Path, article: str, tariffs: str
 ) -> None:
-    from evals.support_checker import evaluate, load
-
+    # The eval is run as its users run it (``python -m evals.support_checker --data FILE``):
+    # tests never import evals.
     def row(sentence: str, votes: list[str]) -> dict:
         return {"sentence": sentence, "responses": [{"response": v} for v in votes]}
 
@@ -360,11 +365,30 @@ def test_the_support_eval_reads_any_qags_format_file(
         },
     ]
     data.write_text("\n".join(json.dumps(r) for r in rows) + "\n\n", encoding="utf-8")
-    examples = load(data)
-    assert [e.supported for e in examples] == [True, False, True]
-    results = evaluate(examples, embedder)
+    out = tmp_path / "report.json"
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "evals.support_checker",
+            "--data",
+            str(data),
+            "--out",
+            str(out),
+            "--cost",
+            "0",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    report = json.loads(out.read_text(encoding="utf-8"))
+    assert (report["examples"], report["supported_by_majority"]) == (3, 2)
+    results = report["methods"]
     hybrid = results["hybrid"]
-    assert isinstance(hybrid, dict)
     assert hybrid["roc_auc"] == 1.0
     assert hybrid["balanced_accuracy"] == 1.0
     assert set(results) == {"embedding", "lexical", "hybrid"}

@@ -17,7 +17,7 @@ from playwright.sync_api import expect
 
 from chatbot.api import Chatbot
 from chatbot.index.embeddings import Embedder
-from evals.servers import free_port
+from tests.servers import free_port
 from tests.store_fixtures import settings_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(180)]

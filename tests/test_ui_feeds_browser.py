@@ -12,9 +12,9 @@ from playwright.sync_api import expect
 
 from chatbot.api import Chatbot
 from chatbot.index.embeddings import Embedder
-from evals.servers import free_port
 from tests.feed_pages import Item, serve_feed, serve_page
 from tests.http_fixtures import ChangingServer, Response
+from tests.servers import free_port
 from tests.store_fixtures import settings_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(240)]

@@ -7,9 +7,9 @@ import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 
-from chatbot.answering.retrieval import Filters, Retrieval, Retriever
+from chatbot.answering.retrieval import Retrieval, Retriever
 from chatbot.answering.strategies import AnsweringStrategy
-from chatbot.vocabulary import Answer, AnswerEvent, StreamEvent, TokenEvent
+from chatbot.vocabulary import Answer, AnswerEvent, Filters, StreamEvent, TokenEvent, Turn
 
 _FOLLOW_UP = re.compile(
     r"^\s*(and|but|so|also|what about|how about|then|why|who|when|where)\b|"
@@ -17,13 +17,6 @@ _FOLLOW_UP = re.compile(
     re.I,
 )
 __all__ = ["AnswerEvent", "ChatEngine", "ChatSession", "StreamEvent", "TokenEvent", "Turn"]
-
-
-@dataclass(frozen=True)
-class Turn:
-    question: str
-    standalone: str
-    answer: str
 
 
 class ChatEngine:

@@ -14,7 +14,7 @@ from chatbot.common.text import words
 from chatbot.index.embeddings import Embedder
 from chatbot.index.keyword_index import KeywordIndex
 from chatbot.index.store import ArticleStore
-from chatbot.vocabulary import Passage
+from chatbot.vocabulary import Filters, Passage
 
 _RRF_K = 60  # the usual reciprocal-rank-fusion constant: damps the head of each list
 _DUPLICATE_COSINE = 0.95
@@ -25,29 +25,6 @@ _SHINGLE_CHECK_COSINE = 0.6
 _MAX_ID_FILTER = 50_000
 _RECENCY_HALF_LIFE_DAYS = 7.0  # for "latest"/"recently": a strong pull towards the reference
 _PERIOD_PREFERENCE = 1.5  # fused-score factor for passages inside a loose period ("this week")
-
-
-@dataclass(frozen=True)
-class Filters:
-    since: datetime | None = None
-    until: datetime | None = None
-    sources: tuple[str, ...] = ()
-    authors: tuple[str, ...] = ()
-    article_ids: tuple[str, ...] = ()
-    # Read the news as of this date: "today", "this week", "latest" and the recency preference
-    # count from it (default: the newest stored article). Not a filter by itself.
-    as_of: datetime | None = None
-
-    def accepts(self, p: Passage) -> bool:
-        if self.sources and p.source not in self.sources:
-            return False
-        if self.article_ids and p.article_id not in self.article_ids:
-            return False
-        if self.authors and not set(self.authors) & set(p.authors):
-            return False
-        if self.since and (p.published_at is None or p.published_at < self.since):
-            return False
-        return not (self.until and (p.published_at is None or p.published_at >= self.until))
 
 
 @dataclass(frozen=True)

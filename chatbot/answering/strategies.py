@@ -26,11 +26,11 @@ from chatbot.answering.citations import (
     SupportChecker,
     check_answer,
     render_sentence,
-    strip_markers,
 )
 from chatbot.answering.evidence import Evidence, select_evidence, word_key
 from chatbot.answering.prompting import fit_passages, neutralise, render, render_source
 from chatbot.answering.retrieval import Retrieval
+from chatbot.common.markers import strip_markers
 from chatbot.index.embeddings import Embedder
 from chatbot.llm.base import LLMBackend, LLMError, Message
 from chatbot.vocabulary import (

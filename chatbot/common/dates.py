@@ -141,3 +141,8 @@ def time_scope(question: str, reference: datetime) -> TimeScope:
 def _latest_year(ref_day: datetime, month: int, day: int = 1) -> int:
     """The year of the most recent (month, day) not after the reference day."""
     return ref_day.year if (month, day) <= (ref_day.month, ref_day.day) else ref_day.year - 1
+
+
+def utc_label(value: datetime) -> str:
+    """A moment for people: ``2025-02-27 10:00 UTC``."""
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")

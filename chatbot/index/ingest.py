@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
@@ -12,23 +11,20 @@ import numpy as np
 from chatbot.index.chunking import Chunker
 from chatbot.index.embeddings import Embedder
 from chatbot.index.store import ArticleStore
-from chatbot.vocabulary import Article, Chunk, IngestReport, LoadFailure
+from chatbot.vocabulary import (
+    Article,
+    Chunk,
+    IngestEvent,
+    IngestReport,
+    LoadFailure,
+    ProgressCallback,
+)
 
 
 class IndexListener(Protocol):
     def mark_stale(self) -> None: ...
 
 
-@dataclass(frozen=True)
-class IngestEvent:
-    """One item's outcome, for progress displays."""
-
-    item: str
-    status: str  # added | updated | unchanged | skipped | failed
-    detail: str = ""
-
-
-ProgressCallback = Callable[[IngestEvent], None]
 _EMBED_GROUP_CHUNKS = 256  # chunks embedded per model call: larger groups pad less
 # Articles whose stored content hashes are looked up in one store read (one read per article
 # was a visible share of a fast-mode ingest).

@@ -15,40 +15,33 @@ with APScheduler; a failed run is logged and the next tick runs as usual. The cr
 
 from __future__ import annotations
 
-import html
-import json
 import logging
-import re
-import threading
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
-from chatbot.answering.citations import parse_citations
-from chatbot.common.dates import DateLike, day_range, to_datetime
+from chatbot.common.dates import DateLike, day_range, to_datetime, utc_label
+from chatbot.common.files import atomic_write
 from chatbot.errors import ChatbotError
 from chatbot.index.embeddings import Embedder
 from chatbot.index.store import ArticleStore
-from chatbot.news.summaries import (
-    Summarizer,
+from chatbot.news.summaries import Summarizer, SummaryError
+from chatbot.presentation.briefing import briefing_html, briefing_markdown
+from chatbot.vocabulary import (
+    Briefing,
+    StoredArticle,
+    Story,
+    StoryLink,
     Summary,
-    SummaryError,
-    atomic_write,
-    citation_from_dict,
-    citation_to_dict,
-    sentence_from_dict,
-    sentence_to_dict,
+    key_of,
 )
-from chatbot.vocabulary import AnswerSentence, Citation, StoredArticle
 
 log = logging.getLogger(__name__)
 
 FORMATS = ("md", "html", "json")
-JSON_VERSION = 1
 
 
 class BriefingError(ChatbotError):
@@ -56,187 +49,6 @@ class BriefingError(ChatbotError):
 
 
 # --- types --------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class StoryLink:
-    """The story of an earlier briefing that a story continues."""
-
-    briefing: str  # that briefing's key
-    number: int  # 1-based, as numbered there
-    headline: str
-
-
-@dataclass(frozen=True)
-class Story:
-    headline: str
-    summary: str
-    citations: tuple[Citation, ...]
-    articles: tuple[StoredArticle, ...]  # the headline's article first
-    outlets: tuple[str, ...]  # the headline's outlet first
-    sentences: tuple[AnswerSentence, ...] = ()
-    notice: str = ""
-    # Story identity across briefings: a continuing story keeps the id of the one it continues.
-    story_id: str = ""
-    status: str = ""  # "new" | "continuing" ("" in briefings written before this existed)
-    continues: StoryLink | None = None
-
-    @property
-    def also_reported_by(self) -> tuple[str, ...]:
-        return self.outlets[1:]
-
-    @property
-    def article_ids(self) -> tuple[str, ...]:
-        return tuple(a.id for a in self.articles)
-
-
-@dataclass(frozen=True)
-class Briefing:
-    date: date | None  # set for a one-day briefing; None for a range
-    since: datetime
-    until: datetime  # exclusive
-    stories: tuple[Story, ...]
-    generated_at: datetime
-    backend: str
-    notice: str = ""
-    skipped: tuple[tuple[str, str], ...] = ()  # (article id or title, reason)
-
-    @property
-    def key(self) -> str:
-        """The name in file names: ``YYYY-MM-DD`` for a day, ``start_end`` for a range."""
-        return key_of(self.date, self.since, self.until)
-
-    @property
-    def news_count(self) -> str:
-        """'2 new, 1 continuing', or '' (no stories, or written before stories were linked)."""
-        new = sum(1 for s in self.stories if s.status == "new")
-        going_on = sum(1 for s in self.stories if s.status == "continuing")
-        return f"{new} new, {going_on} continuing" if new or going_on else ""
-
-    @property
-    def period(self) -> str:
-        if self.date is not None:
-            return self.date.isoformat()
-        return f"{_human(self.since)} to {_human(self.until)}"
-
-    # --- renderings --------------------------------------------------------------------------
-
-    def to_markdown(self) -> str:
-        lines = [f"# News briefing — {self.period}", ""]
-        lines.append(
-            f"_Generated {_human(self.generated_at)} · {len(self.stories)} "
-            f"{'story' if len(self.stories) == 1 else 'stories'}"
-            f"{f' ({self.news_count})' if self.news_count else ''} · {_md(self.backend)}_"
-        )
-        lines.append("")
-        if self.notice:
-            lines += [f"> {_md(self.notice)}", ""]
-        for i, story in enumerate(self.stories, 1):
-            lead = story.articles[0] if story.articles else None
-            url = _safe_url(lead.url) if lead else None
-            head = f"[{_md(story.headline)}]({_md_url(url)})" if url else _md(story.headline)
-            lines += [f"## {i}. {head}", ""]
-            outlets = f"**{_md(story.outlets[0])}**" if story.outlets else "unknown outlet"
-            if story.also_reported_by:
-                outlets += " · also reported by " + ", ".join(
-                    _md(o) for o in story.also_reported_by
-                )
-            lines += [outlets, ""]
-            if story.status:
-                lines += [f"_{_md(_continuity(story))}_", ""]
-            if story.notice:
-                lines += [f"> {_md(story.notice)}", ""]
-            lines += [_md_summary(story), ""]
-            for c in story.citations:
-                lines.append(f"- [{c.n}] {_md_citation(c)}")
-            if story.citations:
-                lines.append("")
-            if len(story.articles) > 1:
-                lines.append("Articles:")
-                for a in story.articles:
-                    lines.append(f"- {_md_article(a)}")
-                lines.append("")
-        if not self.stories and not self.notice:
-            lines += ["No stories.", ""]
-        return "\n".join(lines).rstrip() + "\n"
-
-    def to_html(self) -> str:
-        """One self-contained page: inline CSS, no scripts or external assets. Every piece of
-        article-derived text is escaped, links are http(s) only, and the body is passed through
-        an HTML sanitizer as a second line of defence."""
-        return _html_page(self)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "version": JSON_VERSION,
-            "key": self.key,
-            "date": self.date.isoformat() if self.date else None,
-            "since": self.since.isoformat(),
-            "until": self.until.isoformat(),
-            "generated_at": self.generated_at.isoformat(),
-            "backend": self.backend,
-            "notice": self.notice,
-            "skipped": [list(x) for x in self.skipped],
-            "stories": [
-                {
-                    "number": i,
-                    "headline": s.headline,
-                    "summary": s.summary,
-                    "outlets": list(s.outlets),
-                    "also_reported_by": list(s.also_reported_by),
-                    "notice": s.notice,
-                    "story_id": s.story_id,
-                    "status": s.status,
-                    "continues": (
-                        {
-                            "briefing": s.continues.briefing,
-                            "number": s.continues.number,
-                            "headline": s.continues.headline,
-                        }
-                        if s.continues
-                        else None
-                    ),
-                    "sentences": [sentence_to_dict(x) for x in s.sentences],
-                    "citations": [citation_to_dict(c) for c in s.citations],
-                    "articles": [_article_to_dict(a) for a in s.articles],
-                }
-                for i, s in enumerate(self.stories, 1)
-            ],
-        }
-
-    def to_json(self) -> str:
-        return json.dumps(self.to_dict(), ensure_ascii=False, indent=2)
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> Briefing:
-        return cls(
-            date=date.fromisoformat(d["date"]) if d.get("date") else None,
-            since=datetime.fromisoformat(d["since"]),
-            until=datetime.fromisoformat(d["until"]),
-            generated_at=datetime.fromisoformat(d["generated_at"]),
-            backend=d["backend"],
-            notice=d.get("notice", ""),
-            skipped=tuple((a, b) for a, b in d.get("skipped", ())),
-            stories=tuple(
-                Story(
-                    headline=s["headline"],
-                    summary=s["summary"],
-                    citations=tuple(citation_from_dict(c) for c in s["citations"]),
-                    articles=tuple(_article_from_dict(a) for a in s["articles"]),
-                    outlets=tuple(s["outlets"]),
-                    sentences=tuple(sentence_from_dict(x) for x in s.get("sentences", ())),
-                    notice=s.get("notice", ""),
-                    story_id=s.get("story_id", ""),
-                    status=s.get("status", ""),
-                    continues=StoryLink(**s["continues"]) if s.get("continues") else None,
-                )
-                for s in d["stories"]
-            ),
-        )
-
-    @classmethod
-    def from_json(cls, text: str) -> Briefing:
-        return cls.from_dict(json.loads(text))
 
 
 def story_article_ids(briefing: Briefing, number: int) -> tuple[str, ...]:
@@ -347,7 +159,9 @@ class BriefingBuilder:
         backend = self.summarizer.backend_label()
         generated_at = self._clock()
         if not articles:
-            where = f"on {day.isoformat()}" if day else f"from {_human(start)} to {_human(end)}"
+            where = (
+                f"on {day.isoformat()}" if day else f"from {utc_label(start)} to {utc_label(end)}"
+            )
             notice = f"No articles were published {where}."
             if skipped:
                 notice = f"No articles with text were published {where}."
@@ -414,7 +228,7 @@ class BriefingBuilder:
             end = to_datetime(until) if until is not None else now
             if end <= start:
                 raise BriefingError(
-                    f"The range is empty: {_human(start)} is not before {_human(end)}."
+                    f"The range is empty: {utc_label(start)} is not before {utc_label(end)}."
                 )
             return None, start, end
         if day is None or (isinstance(day, str) and day.strip().lower() == "today"):
@@ -518,7 +332,11 @@ class BriefingBuilder:
 
     def write(self, briefing: Briefing, formats: Iterable[str] = FORMATS) -> list[Path]:
         """``briefing-KEY.{md,html,json}`` in out_dir; re-running for the same key replaces them."""
-        renderers = {"md": briefing.to_markdown, "html": briefing.to_html, "json": briefing.to_json}
+        renderers = {
+            "md": lambda: briefing_markdown(briefing),
+            "html": lambda: briefing_html(briefing),
+            "json": briefing.to_json,
+        }
         wanted = list(dict.fromkeys(formats))
         if unknown := [f for f in wanted if f not in renderers]:
             raise BriefingError(f"Unknown briefing format {unknown[0]!r}; use md, html or json.")
@@ -528,6 +346,11 @@ class BriefingBuilder:
             atomic_write(path, renderers[fmt]())
             paths.append(path)
         return paths
+
+    def files(self, key: str, formats: Iterable[str] = FORMATS) -> list[Path]:
+        """The written files of the briefing ``key`` that exist, in ``formats`` order."""
+        paths = (self.out_dir / f"briefing-{key}.{fmt}" for fmt in formats)
+        return [path for path in paths if path.exists()]
 
     def _keep(self, briefing: Briefing) -> Briefing:
         atomic_write(self._state_path(briefing.key), briefing.to_json())
@@ -568,20 +391,8 @@ class BriefingBuilder:
         return max(self._stored(), key=lambda b: b.generated_at, default=None)
 
 
-def key_of(day: date | None, since: datetime, until: datetime) -> str:
-    """A briefing's key (see ``Briefing.key``) before the briefing exists."""
-    return day.isoformat() if day is not None else f"{_stamp(since)}_{_stamp(until)}"
-
-
 def _new_id(story: Story) -> str:
     return f"story-{story.article_ids[0]}" if story.article_ids else "story-empty"
-
-
-def _continuity(story: Story) -> str:
-    if story.status == "continuing" and story.continues is not None:
-        link = story.continues
-        return f"Continuing: story {link.number} of {link.briefing} (“{link.headline}”)"
-    return "New story" if story.status == "new" else ""
 
 
 def _weight(group: Sequence[StoredArticle]) -> tuple[int, int, float, str]:
@@ -600,309 +411,4 @@ def _notes(notice: str, skipped: Sequence[tuple[str, str]]) -> str:
 # --- scheduling ---------------------------------------------------------------------------------
 
 
-@dataclass
-class ScheduleStats:
-    """What a schedule did so far (owned by one ``run_schedule`` call)."""
-
-    runs: int = 0
-    failures: int = 0
-    last_error: str = ""
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-
-
-def briefing_job(
-    make_builder: Callable[[], BriefingBuilder], formats: Iterable[str] = FORMATS
-) -> Callable[[], list[Path]]:
-    """A scheduled run: everything since the last briefing, written in ``formats``."""
-    wanted = tuple(formats)
-
-    def job() -> list[Path]:
-        builder = make_builder()
-        briefing = builder.build(since_last=True)
-        paths = builder.write(briefing, wanted)
-        log.info("briefing %s: %d stories -> %s", briefing.key, len(briefing.stories), paths)
-        return paths
-
-    return job
-
-
-def run_schedule(
-    job: Callable[[], object],
-    *,
-    at: str = "07:00",
-    timezone: str = "Europe/Moscow",
-    stop_event: threading.Event | None = None,
-    trigger: Any = None,
-    poll_seconds: float = 0.5,
-) -> ScheduleStats:
-    """Run ``job`` every day at ``at`` (HH:MM in ``timezone``) until ``stop_event`` is set or
-    the process is interrupted. A run that raises is logged and counted; the next tick runs as
-    usual. ``trigger`` replaces the daily CronTrigger (tests use a one-second IntervalTrigger)."""
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-    from apscheduler.schedulers.background import BackgroundScheduler
-    from apscheduler.triggers.cron import CronTrigger
-
-    try:
-        zone = ZoneInfo(timezone)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise BriefingError(
-            f"Unknown time zone {timezone!r}; use a name like Europe/Moscow or UTC."
-        ) from exc
-    if trigger is None:
-        match = re.fullmatch(r"\s*([01]?\d|2[0-3]):([0-5]\d)\s*", at)
-        if not match:
-            raise BriefingError(f"Cannot read {at!r} as a time of day; use HH:MM, e.g. 07:00.")
-        trigger = CronTrigger(hour=int(match[1]), minute=int(match[2]), timezone=zone)
-    stats = ScheduleStats()
-
-    def guarded() -> None:
-        try:
-            job()
-        except Exception as exc:  # a failed run must never stop the schedule
-            log.exception("scheduled briefing failed; the next run is at the next tick")
-            with stats._lock:
-                stats.failures += 1
-                stats.last_error = f"{type(exc).__name__}: {exc}"
-        finally:
-            with stats._lock:
-                stats.runs += 1
-
-    scheduler = BackgroundScheduler(timezone=zone)
-    # One run at a time; runs missed while the machine slept collapse into one.
-    scheduler.add_job(
-        guarded, trigger, id="briefing", max_instances=1, coalesce=True, misfire_grace_time=3600
-    )
-    stop = stop_event or threading.Event()
-    scheduler.start()
-    job_ = scheduler.get_job("briefing")
-    log.info("briefing scheduled; next run at %s", job_.next_run_time if job_ else "?")
-    try:
-        while not stop.wait(poll_seconds):
-            pass
-    except KeyboardInterrupt:
-        log.info("schedule stopped")
-    finally:
-        scheduler.shutdown(wait=True)
-    return stats
-
-
 # --- rendering helpers --------------------------------------------------------------------------
-
-
-def _stamp(value: datetime) -> str:
-    value = value.astimezone(UTC)
-    if value.hour == value.minute == value.second == 0:
-        return value.date().isoformat()
-    return value.strftime("%Y-%m-%dT%H%M")
-
-
-def _human(value: datetime) -> str:
-    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
-
-
-def _safe_url(url: str | None) -> str | None:
-    """Only absolute http(s) links are linked: never javascript:, data: or relative ones."""
-    if not url:
-        return None
-    url = url.strip()
-    if re.match(r"https?://[^\s/?#]+", url, re.I) and not re.search(r"[\s<>\"'`]", url):
-        return url
-    return None
-
-
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>#|~])")
-_MD_LINE_START = re.compile(r"^(\d+)([.)])(?=\s)|^([-+=])(?=\s|$)")
-
-
-def _md(text: str) -> str:
-    """Article text is untrusted: one line; characters that could make links, emphasis, raw
-    HTML, headings or lists are escaped (so "[x](javascript:...)" or "<script>" stay text)."""
-    text = _MD_SPECIAL.sub(r"\\\1", re.sub(r"\s+", " ", text or "").strip())
-    return _MD_LINE_START.sub(lambda m: f"{m[1]}\\{m[2]}" if m[1] else f"\\{m[3]}", text)
-
-
-def _md_url(url: str) -> str:
-    return url.replace("(", "%28").replace(")", "%29").replace(" ", "%20")
-
-
-def _date(value: datetime | None) -> str:
-    return value.date().isoformat() if value else "undated"
-
-
-def _sentence_parts(story: Story) -> list[tuple[str, tuple[int, ...], bool]]:
-    """(text without markers, citation numbers, supported) per summary sentence."""
-    if story.sentences:
-        return [(s.text, s.citations, s.supported) for s in story.sentences]
-    return [(s.text, s.markers, True) for s in parse_citations(story.summary)]
-
-
-def _md_summary(story: Story) -> str:
-    out = []
-    for text, refs, supported in _sentence_parts(story):
-        piece = _md(text) + "".join(f" \\[{n}\\]" for n in refs)
-        if not supported:
-            piece += " _(not supported by its source)_"
-        out.append(piece)
-    return " ".join(out) or "_No summary._"
-
-
-def _md_citation(c: Citation) -> str:
-    url = _safe_url(c.url)
-    title = f"[{_md(c.title)}]({_md_url(url)})" if url else _md(c.title)
-    quote = _md(c.quote)
-    if len(quote) > 300:
-        quote = quote[:297].rstrip("\\") + "…"
-    return f"{title} — {_md(c.source or 'unknown outlet')}, {_date(c.published_at)}: “{quote}”"
-
-
-def _md_article(a: StoredArticle) -> str:
-    url = _safe_url(a.url)
-    title = f"[{_md(a.title)}]({_md_url(url)})" if url else _md(a.title)
-    return f"{title} — {_md(a.source or 'unknown outlet')}, {_date(a.published_at)}"
-
-
-_CSS = """
-body{font:16px/1.5 system-ui,-apple-system,"Segoe UI",sans-serif;margin:0;background:#f6f6f4;
-color:#1d1d1b}
-main{max-width:46rem;margin:0 auto;padding:1.5rem 1rem 3rem}
-h1{font-size:1.6rem;margin:0 0 .25rem}
-.meta{color:#666;font-size:.9rem;margin:0 0 1rem}
-.notice{background:#fff6d8;border-left:4px solid #e0b400;padding:.5rem .75rem}
-ol.stories{list-style:none;padding:0;margin:0}
-.story{background:#fff;border-radius:8px;padding:1rem 1.25rem;margin:1rem 0;
-box-shadow:0 1px 3px rgba(0,0,0,.08)}
-.story h2{font-size:1.2rem;margin:0 0 .25rem}
-.story h2 .num{color:#888;margin-right:.35rem}
-a{color:#0b57a4}
-.outlets{color:#555;font-size:.9rem;margin:0 0 .5rem}
-.unsupported{background:#fde8e8;text-decoration:underline dotted #b00}
-.cite{font-size:.8rem;text-decoration:none;vertical-align:super}
-ol.sources{font-size:.85rem;color:#444;padding-left:1.5rem}
-ol.sources blockquote{margin:.2rem 0 .5rem;color:#666;font-style:italic}
-.articles{font-size:.85rem}
-.continuity{font-size:.85rem;font-style:italic;color:#555;margin:0 0 .5rem}
-.continuity.new{color:#0a6b2d}
-"""
-
-_ALLOWED_TAGS = frozenset({
-    "main", "header", "section", "article", "h1", "h2", "p", "ol", "ul", "li", "a", "span",
-    "blockquote", "small", "strong", "em", "time", "div",
-})  # fmt: skip
-
-
-def _h(text: str | None) -> str:
-    return html.escape(re.sub(r"\s+", " ", text or "").strip(), quote=True)
-
-
-def _html_link(url: str | None, text: str) -> str:
-    safe = _safe_url(url)
-    return f'<a href="{html.escape(safe, quote=True)}">{_h(text)}</a>' if safe else _h(text)
-
-
-def _html_story(i: int, story: Story) -> str:
-    lead = story.articles[0] if story.articles else None
-    parts = [f'<li class="story" id="story-{i}"><article>']
-    parts.append(
-        f'<h2><span class="num">{i}.</span>'
-        f"{_html_link(lead.url if lead else None, story.headline)}</h2>"
-    )
-    outlets = f"<strong>{_h(story.outlets[0])}</strong>" if story.outlets else "unknown outlet"
-    if story.also_reported_by:
-        outlets += " · also reported by " + ", ".join(_h(o) for o in story.also_reported_by)
-    parts.append(f'<p class="outlets">{outlets}</p>')
-    if story.status:
-        parts.append(f'<p class="continuity {_h(story.status)}">{_h(_continuity(story))}</p>')
-    if story.notice:
-        parts.append(f'<p class="notice">{_h(story.notice)}</p>')
-    sentences = []
-    for text, refs, supported in _sentence_parts(story):
-        cites = "".join(f'<a class="cite" href="#s{i}-{n}">[{n}]</a>' for n in refs)
-        body = _h(text)
-        if not supported:
-            body = f'<span class="unsupported" title="not supported by its source">{body}</span>'
-        sentences.append(f"{body}{cites}")
-    parts.append(f'<p class="summary">{" ".join(sentences) or "<em>No summary.</em>"}</p>')
-    if story.citations:
-        parts.append('<ol class="sources">')
-        for c in story.citations:
-            parts.append(
-                f'<li id="s{i}-{c.n}" value="{c.n}">{_html_link(c.url, c.title)} — '
-                f"{_h(c.source or 'unknown outlet')}, {_h(_date(c.published_at))}"
-                f"<blockquote>{_h(c.quote)}</blockquote></li>"
-            )
-        parts.append("</ol>")
-    if len(story.articles) > 1:
-        items = "".join(
-            f"<li>{_html_link(a.url, a.title)} — {_h(a.source or 'unknown outlet')}, "
-            f"{_h(_date(a.published_at))}</li>"
-            for a in story.articles
-        )
-        parts.append(f'<div class="articles">Articles:<ul>{items}</ul></div>')
-    parts.append("</article></li>")
-    return "".join(parts)
-
-
-def _html_page(b: Briefing) -> str:
-    import nh3
-
-    count = len(b.stories)
-    body = [
-        "<main><header>",
-        f"<h1>News briefing — {_h(b.period)}</h1>",
-        f'<p class="meta">Generated {_h(_human(b.generated_at))} · {count} '
-        f"{'story' if count == 1 else 'stories'}"
-        f"{f' ({_h(b.news_count)})' if b.news_count else ''} · {_h(b.backend)}</p>",
-        "</header>",
-    ]
-    if b.notice:
-        body.append(f'<p class="notice">{_h(b.notice)}</p>')
-    body.append('<ol class="stories">')
-    body.extend(_html_story(i, s) for i, s in enumerate(b.stories, 1))
-    body.append("</ol></main>")
-    clean = nh3.clean(
-        "".join(body),
-        tags=_ALLOWED_TAGS,
-        attributes={"*": {"class", "id", "title"}, "a": {"href"}, "li": {"value"}},
-        url_schemes={"http", "https"},
-        link_rel="noopener noreferrer",
-    )
-    # The policy forbids every script and external resource, even if something slipped through.
-    csp = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
-    return (
-        "<!DOCTYPE html>\n"
-        '<html lang="en"><head><meta charset="utf-8">'
-        f'<meta http-equiv="Content-Security-Policy" content="{csp}">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>News briefing — {_h(b.period)}</title>"
-        f"<style>{_CSS}</style></head>\n<body>{clean}</body></html>\n"
-    )
-
-
-def _article_to_dict(a: StoredArticle) -> dict[str, Any]:
-    return {
-        "id": a.id,
-        "title": a.title,
-        "source": a.source,
-        "published_at": a.published_at.isoformat() if a.published_at else None,
-        "url": a.url,
-        "authors": list(a.authors),
-        "language": a.language,
-        "chunks": a.chunks,
-        "content_hash": a.content_hash,
-    }
-
-
-def _article_from_dict(d: dict[str, Any]) -> StoredArticle:
-    published = d.get("published_at")
-    return StoredArticle(
-        id=d["id"],
-        title=d["title"],
-        source=d["source"],
-        published_at=datetime.fromisoformat(published) if published else None,
-        url=d.get("url"),
-        authors=tuple(d.get("authors", ())),
-        language=d.get("language"),
-        chunks=int(d.get("chunks", 0)),
-        content_hash=d.get("content_hash", ""),
-    )

@@ -35,15 +35,17 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import httpx
 
+from chatbot.common.files import atomic_write
 from chatbot.config import Settings
 from chatbot.errors import ChatbotError
-from chatbot.news.briefing import FORMATS, Briefing
-from chatbot.news.summaries import atomic_write
+from chatbot.news.briefing import FORMATS
 from chatbot.presentation.atom import FEED_FILE, briefings_atom
+from chatbot.presentation.briefing import briefing_html, briefing_markdown
+from chatbot.vocabulary import Briefing
 
 if TYPE_CHECKING:
     from chatbot.api import Chatbot
-    from chatbot.news.feeds import RefreshReport
+    from chatbot.vocabulary import RefreshReport
 
 log = logging.getLogger(__name__)
 
@@ -90,8 +92,8 @@ class EmailChannel:
         message["Subject"] = f"News briefing — {briefing.period}"
         message["From"] = self.sender
         message["To"] = ", ".join(self.recipients)
-        message.set_content(briefing.to_markdown())
-        message.add_alternative(briefing.to_html(), subtype="html")
+        message.set_content(briefing_markdown(briefing))
+        message.add_alternative(briefing_html(briefing), subtype="html")
         return message
 
     def deliver(self, briefing: Briefing) -> None:

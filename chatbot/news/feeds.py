@@ -17,19 +17,17 @@ slow or hostile feed gets a reason in its report and in ``last_error``, and the 
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import re
 import threading
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from chatbot.errors import ChatbotError
+from chatbot.errors import FeedError
 from chatbot.index.ingest import Ingestor
 from chatbot.index.store import ArticleStore
 from chatbot.sources.fetch import Fetcher, FetchError
@@ -43,7 +41,7 @@ from chatbot.sources.loaders import (
     article_from_page,
     read_feed,
 )
-from chatbot.vocabulary import Article, canonical_url
+from chatbot.vocabulary import Article, FeedReport, RefreshReport, Subscription, feed_key
 
 log = logging.getLogger(__name__)
 
@@ -59,10 +57,6 @@ _EVERY_RE = re.compile(r"^\s*(\d+)\s*(s|sec|m|min|h|d)?\s*$", re.IGNORECASE)
 _UNITS = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "d": 86400}
 
 
-class FeedError(ChatbotError):
-    """A subscription cannot be added or found; the message says what to do."""
-
-
 def parse_every(value: str | int | float) -> int:
     """Seconds from '30m', '1h', '6h', '1d', '90s' or a number of seconds."""
     if isinstance(value, int | float) and not isinstance(value, bool):
@@ -75,169 +69,6 @@ def parse_every(value: str | int | float) -> int:
     if seconds < 1:
         raise FeedError(f"The interval must be at least one second (got {value!r}).")
     return seconds
-
-
-def format_every(seconds: int) -> str:
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds % size == 0:
-            return f"{seconds // size}{unit}"
-    return f"{seconds}s"
-
-
-def feed_key(url: str) -> str:
-    return hashlib.sha256(canonical_url(url).encode("utf-8")).hexdigest()[:16]
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value else None
-
-
-def _when(value: Any) -> datetime | None:
-    return datetime.fromisoformat(value) if value else None
-
-
-@dataclass(frozen=True)
-class Subscription:
-    """One feed and what the last refreshes found. ``entries`` maps an entry's key to what was
-    stored for it: ``fp`` (the feed item's fingerprint), ``id`` (the article id), ``seen`` (first
-    seen), ``teaser`` (stored from the feed's summary only), ``attempts`` (failed tries)."""
-
-    url: str
-    name: str
-    every: int  # seconds between polls
-    added_at: datetime
-    last_checked: datetime | None = None
-    last_success: datetime | None = None
-    last_error: str = ""
-    last_result: str = ""  # one line: what the last refresh did
-    articles_added: int = 0
-    etag: str = ""
-    last_modified: str = ""
-    retry_at: datetime | None = None  # the server asked us to wait (429/503 Retry-After)
-    entries: dict[str, dict[str, Any]] = field(default_factory=dict, compare=False)
-
-    @property
-    def key(self) -> str:
-        return feed_key(self.url)
-
-    @property
-    def next_due(self) -> datetime:
-        if self.last_checked is None:
-            due = self.added_at  # never polled: due at once
-        else:
-            due = self.last_checked + timedelta(seconds=self.every)
-        return max(due, self.retry_at) if self.retry_at else due
-
-    def due(self, now: datetime) -> bool:
-        return now >= self.next_due
-
-    def to_json(self) -> str:
-        return json.dumps(
-            {
-                "url": self.url,
-                "name": self.name,
-                "every": self.every,
-                "added_at": _iso(self.added_at),
-                "last_checked": _iso(self.last_checked),
-                "last_success": _iso(self.last_success),
-                "last_error": self.last_error,
-                "last_result": self.last_result,
-                "articles_added": self.articles_added,
-                "etag": self.etag,
-                "last_modified": self.last_modified,
-                "retry_at": _iso(self.retry_at),
-                "entries": self.entries,
-            },
-            ensure_ascii=False,
-        )
-
-    @classmethod
-    def from_json(cls, text: str) -> Subscription:
-        d = json.loads(text)
-        return cls(
-            url=d["url"],
-            name=d.get("name") or d["url"],
-            every=int(d["every"]),
-            added_at=_when(d.get("added_at")) or datetime.now(UTC),
-            last_checked=_when(d.get("last_checked")),
-            last_success=_when(d.get("last_success")),
-            last_error=d.get("last_error", ""),
-            last_result=d.get("last_result", ""),
-            articles_added=int(d.get("articles_added", 0)),
-            etag=d.get("etag", ""),
-            last_modified=d.get("last_modified", ""),
-            retry_at=_when(d.get("retry_at")),
-            entries=dict(d.get("entries") or {}),
-        )
-
-
-@dataclass
-class FeedReport:
-    """What one refresh did with one feed. ``added``/``updated`` are article ids; ``unchanged``
-    counts entries (seen before and unchanged, or re-read with the same content)."""
-
-    url: str
-    name: str
-    status: str = "ok"  # ok | not modified | failed | abandoned
-    added: list[str] = field(default_factory=list)
-    updated: list[str] = field(default_factory=list)
-    unchanged: int = 0
-    failed: list[tuple[str, str]] = field(default_factory=list)
-    teasers: list[tuple[str, str]] = field(default_factory=list)  # (link, why the page failed)
-    notes: list[tuple[str, str]] = field(default_factory=list)
-    removed: int = 0  # entries the feed no longer lists (their articles stay stored)
-    postponed: int = 0  # new entries left for the next refresh (MAX_NEW_ENTRIES)
-    requests: int = 0
-    seconds: float = 0.0
-    load_seconds: float = 0.0  # of which: fetching and extracting the article pages
-    error: str = ""  # why the feed itself failed
-
-    def summary(self) -> str:
-        if self.status == "failed":
-            return f"failed: {self.error}"
-        if self.status == "not modified":
-            return "not modified (HTTP 304)"
-        if self.status == "abandoned":
-            return "abandoned (stopping)"
-        text = (
-            f"{len(self.added)} added, {len(self.updated)} updated, {self.unchanged} unchanged, "
-            f"{len(self.failed)} failed"
-        )
-        if self.teasers:
-            text += f", {len(self.teasers)} from the feed's summary only"
-        if self.postponed:
-            text += f", {self.postponed} left for the next refresh"
-        return text
-
-
-@dataclass
-class RefreshReport:
-    feeds: list[FeedReport] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return all(f.status != "failed" and not f.failed for f in self.feeds)
-
-    @property
-    def added(self) -> int:
-        return sum(len(f.added) for f in self.feeds)
-
-    @property
-    def updated(self) -> int:
-        return sum(len(f.updated) for f in self.feeds)
-
-    @property
-    def requests(self) -> int:
-        return sum(f.requests for f in self.feeds)
-
-    def summary(self) -> str:
-        failed = sum(1 for f in self.feeds if f.status == "failed")
-        feeds = f"{len(self.feeds)} feed{'' if len(self.feeds) == 1 else 's'}"
-        articles = f"{self.added} article{'' if self.added == 1 else 's'}"
-        return (
-            f"{feeds} refreshed ({failed} failed): {articles} added, {self.updated} updated, "
-            f"{self.requests} requests"
-        )
 
 
 @dataclass(frozen=True)

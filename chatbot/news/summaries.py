@@ -18,32 +18,33 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import re
-import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
-from chatbot.answering.citations import (
-    CheckedAnswer,
-    SupportChecker,
-    check_answer,
-    parse_citations,
-    strip_markers,
-)
+from chatbot.answering.citations import CheckedAnswer, SupportChecker, check_answer, parse_citations
 from chatbot.answering.prompting import neutralise, render, render_source
 from chatbot.answering.strategies import AnsweringStrategy, PromptBudget, repair, repair_notice
+from chatbot.common.files import atomic_write
+from chatbot.common.markers import strip_markers
 from chatbot.common.text import sentence_spans, words
 from chatbot.errors import ChatbotError
 from chatbot.index.embeddings import Embedder
 from chatbot.index.store import ArticleStore, version_of
 from chatbot.llm.base import LLMBackend, LLMError, Message
-from chatbot.vocabulary import AnswerSentence, Article, Citation, Passage, StoredArticle
+from chatbot.vocabulary import (
+    AnswerSentence,
+    Article,
+    Citation,
+    Passage,
+    StoredArticle,
+    Summary,
+    summary_from_dict,
+    summary_to_dict,
+)
 
 log = logging.getLogger(__name__)
 
@@ -57,44 +58,6 @@ _SAME_FACT = 0.75  # ... and this similar, the same fact in other words
 
 class SummaryError(ChatbotError):
     """A summary cannot be made (e.g. an unknown article id); the message says what to do."""
-
-
-@dataclass(frozen=True)
-class Summary:
-    text: str
-    citations: tuple[Citation, ...]
-    sentences: tuple[AnswerSentence, ...]
-    article_ids: tuple[str, ...]
-    backend: str
-    notice: str = ""
-    # Articles that were asked for but had nothing to summarize: (article id, reason).
-    skipped: tuple[tuple[str, str], ...] = ()
-
-    @property
-    def empty(self) -> bool:
-        return not self.text.strip()
-
-    def to_text(self) -> str:
-        """Plain text for a terminal: the summary, unsupported sentences marked, then the cited
-        passages (outlet, date, link, quote)."""
-        lines = [f"Note: {self.notice}"] if self.notice else []
-        if self.sentences:
-            lines.append(
-                "\n".join(
-                    s.text
-                    + "".join(f" [{n}]" for n in s.citations)
-                    + ("" if s.supported else " [unsupported]")
-                    for s in self.sentences
-                )
-            )
-        elif self.text:
-            lines.append(self.text)
-        for c in self.citations:
-            date = c.published_at.date().isoformat() if c.published_at else "undated"
-            head = f"[{c.n}] “{c.title}” — {c.source or 'unknown outlet'}, {date}"
-            lines.append(head + (f" — {c.url}" if c.url else ""))
-            lines.append(f"    “{c.quote}”")
-        return "\n".join(lines)
 
 
 @dataclass(frozen=True)
@@ -716,86 +679,4 @@ def _empty(ids: tuple[str, ...], backend: str, skipped: tuple[tuple[str, str], .
     return Summary("", (), (), ids, backend, notice=notice, skipped=skipped)
 
 
-def atomic_write(path: Path, text: str) -> None:
-    """Readers see the old file or the new one, never half of one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            out.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 # --- JSON ----------------------------------------------------------------------------------------
-
-
-def _dt(value: datetime | None) -> str | None:
-    return value.isoformat() if value else None
-
-
-def _from_dt(value: str | None) -> datetime | None:
-    return datetime.fromisoformat(value) if value else None
-
-
-def citation_to_dict(c: Citation) -> dict[str, Any]:
-    return {
-        "n": c.n,
-        "article_id": c.article_id,
-        "title": c.title,
-        "source": c.source,
-        "published_at": _dt(c.published_at),
-        "url": c.url,
-        "quote": c.quote,
-        "char_start": c.char_start,
-        "char_end": c.char_end,
-        "supported": c.supported,
-        "score": c.score,
-        "reason": c.reason,
-    }
-
-
-def citation_from_dict(d: dict[str, Any]) -> Citation:
-    return Citation(**{**d, "published_at": _from_dt(d.get("published_at"))})
-
-
-def sentence_to_dict(s: AnswerSentence) -> dict[str, Any]:
-    return {
-        "text": s.text,
-        "citations": list(s.citations),
-        "supported": s.supported,
-        "score": s.score,
-        "reason": s.reason,
-    }
-
-
-def sentence_from_dict(d: dict[str, Any]) -> AnswerSentence:
-    return AnswerSentence(
-        d["text"], tuple(d["citations"]), d["supported"], d["score"], d.get("reason", "")
-    )
-
-
-def summary_to_dict(s: Summary) -> dict[str, Any]:
-    return {
-        "text": s.text,
-        "citations": [citation_to_dict(c) for c in s.citations],
-        "sentences": [sentence_to_dict(x) for x in s.sentences],
-        "article_ids": list(s.article_ids),
-        "backend": s.backend,
-        "notice": s.notice,
-        "skipped": [list(x) for x in s.skipped],
-    }
-
-
-def summary_from_dict(d: dict[str, Any]) -> Summary:
-    return Summary(
-        text=d["text"],
-        citations=tuple(citation_from_dict(c) for c in d["citations"]),
-        sentences=tuple(sentence_from_dict(x) for x in d["sentences"]),
-        article_ids=tuple(d["article_ids"]),
-        backend=d["backend"],
-        notice=d.get("notice", ""),
-        skipped=tuple((a, b) for a, b in d.get("skipped", ())),
-    )

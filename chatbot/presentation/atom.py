@@ -6,7 +6,8 @@ import xml.etree.ElementTree as ET
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
-from chatbot.news.briefing import Briefing
+from chatbot.presentation.briefing import briefing_html
+from chatbot.vocabulary import Briefing
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
 FEED_FILE = "briefings.atom"
@@ -59,7 +60,7 @@ def briefings_atom(
         headlines = "; ".join(s.headline for s in b.stories[:5]) or (b.notice or "No stories.")
         count = len(b.stories)
         _text(entry, "summary", f"{count} {'story' if count == 1 else 'stories'}: {headlines}")
-        content = _text(entry, "content", b.to_html())
+        content = _text(entry, "content", briefing_html(b))
         content.set("type", "html")
     ET.indent(feed)
     return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(feed, encoding="unicode")

@@ -11,10 +11,9 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Callable, Iterable, Mapping
-from datetime import datetime
 from typing import Any
-from urllib.parse import urlsplit
 
+from chatbot.presentation.labels import date_label, safe_url
 from chatbot.vocabulary import Answer, AnswerSentence, Article, Citation, StoredArticle
 
 ArticleLookup = Callable[[str], Article | None]
@@ -33,26 +32,6 @@ _CONTEXT_CHARS = 320  # characters of surrounding article text shown on each sid
 def esc(text: object) -> str:
     """Escape untrusted text for HTML *and* neutralise Markdown/LaTeX syntax in it."""
     return str(text).translate(_ENTITIES)
-
-
-def safe_url(url: str | None) -> str | None:
-    """The URL if it is a plain http(s) link (no javascript:, data:, relative paths), else None."""
-    if not url:
-        return None
-    url = url.strip()
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return None
-    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
-        return None
-    if any(ch in url for ch in "\"'<> \t\r\n\\"):
-        return None
-    return url
-
-
-def day_label(value: datetime | None) -> str:
-    return value.date().isoformat() if value else "undated"
 
 
 def cite_anchor(turn: str, n: int) -> str:
@@ -209,7 +188,7 @@ def _source_card(cites: list[Citation], turn: str, lookup: ArticleLookup) -> str
         f'<div class="cb-source-head"><span class="cb-n">&#91;{c.n}&#93;</span> '
         f'<span class="cb-title">{esc(c.title or "Untitled")}</span></div>'
         f'<div class="cb-meta"><span class="cb-outlet">{esc(c.source or "unknown outlet")}</span>'
-        f' · <span class="cb-date">{day_label(c.published_at)}</span> · {link}</div>'
+        f' · <span class="cb-date">{date_label(c.published_at)}</span> · {link}</div>'
         f"{body}{support}</div>"
     )
 
@@ -227,7 +206,7 @@ def sources_html(answer: Answer, turn: str, lookup: ArticleLookup) -> str:
         items = "".join(
             f'<div class="cb-also-item"><span class="cb-title">{esc(p.title or "Untitled")}'
             f'</span> · <span class="cb-outlet">{esc(p.source or "unknown outlet")}</span> · '
-            f'<span class="cb-date">{day_label(p.published_at)}</span></div>'
+            f'<span class="cb-date">{date_label(p.published_at)}</span></div>'
             for p in also
         )
         cards.append(f'<div class="cb-also">Also read for this answer:{items}</div>')
@@ -270,9 +249,9 @@ def article_rows(articles: Iterable[StoredArticle], query: str = "") -> list[lis
     words = query.lower().split()
     rows: list[list[Any]] = []
     for a in articles:
-        hay = f"{a.title} {a.source} {a.id} {day_label(a.published_at)}".lower()
+        hay = f"{a.title} {a.source} {a.id} {date_label(a.published_at)}".lower()
         if all(w in hay for w in words):
-            rows.append([a.title, a.source, day_label(a.published_at), a.chunks, a.id])
+            rows.append([a.title, a.source, date_label(a.published_at), a.chunks, a.id])
     return rows
 
 
@@ -293,6 +272,6 @@ def example_questions(articles: Iterable[StoredArticle], limit: int = 3) -> list
 def article_choices(articles: Iterable[StoredArticle]) -> list[tuple[str, str]]:
     """(label, id) pairs for a picker; Gradio shows labels as text, so they are not escaped."""
     return [
-        (f"{a.title} — {a.source or 'unknown outlet'}, {day_label(a.published_at)}", a.id)
+        (f"{a.title} — {a.source or 'unknown outlet'}, {date_label(a.published_at)}", a.id)
         for a in articles
     ]

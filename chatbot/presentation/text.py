@@ -1,8 +1,9 @@
-"""Plain-text rendering of answers, shared by the CLI (the UI renders its own HTML)."""
+"""Plain text for a terminal: answers and summaries with their cited sources."""
 
 from __future__ import annotations
 
-from chatbot.vocabulary import Answer
+from chatbot.presentation.labels import citation_header, date_label, outlet_label
+from chatbot.vocabulary import Answer, Summary
 
 
 def answer_to_text(answer: Answer) -> str:
@@ -16,17 +17,34 @@ def answer_to_text(answer: Answer) -> str:
     else:
         lines.append(answer.text)
     for c in answer.citations:
-        date = c.published_at.date().isoformat() if c.published_at else "undated"
-        head = f"[{c.n}] “{c.title}” — {c.source or 'unknown outlet'}, {date}"
-        if c.url:
-            head += f" — {c.url}"
-        lines.append(head)
+        lines.append(citation_header(c, c.n))
         mark = "" if c.supported else " (does not support the sentence citing it)"
         lines.append(f"    “…{c.quote}…”{mark}")
     also = answer.uncited_sources()
     if also:
         lines.append("Also read:")
         for p in also:
-            date = p.published_at.date().isoformat() if p.published_at else "undated"
-            lines.append(f"    “{p.title}” — {p.source or 'unknown outlet'}, {date}")
+            lines.append(
+                f"    “{p.title}” — {outlet_label(p.source)}, {date_label(p.published_at)}"
+            )
+    return "\n".join(lines)
+
+
+def summary_to_text(summary: Summary) -> str:
+    """The summary, unsupported sentences marked, then the cited passages."""
+    lines = [f"Note: {summary.notice}"] if summary.notice else []
+    if summary.sentences:
+        lines.append(
+            "\n".join(
+                s.text
+                + "".join(f" [{n}]" for n in s.citations)
+                + ("" if s.supported else " [unsupported]")
+                for s in summary.sentences
+            )
+        )
+    elif summary.text:
+        lines.append(summary.text)
+    for c in summary.citations:
+        lines.append(citation_header(c, c.n))
+        lines.append(f"    “{c.quote}”")
     return "\n".join(lines)

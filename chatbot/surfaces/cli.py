@@ -11,7 +11,7 @@ from typing import Any
 import click
 
 from chatbot.config import Settings, load_settings
-from chatbot.presentation.text import answer_to_text
+from chatbot.presentation.text import answer_to_text, summary_to_text
 
 
 class Context:
@@ -199,7 +199,7 @@ def _split(options: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
 
 
 def _ask(bot: Any, stream: Any) -> Any:
-    from chatbot.answering.chat import AnswerEvent, TokenEvent
+    from chatbot.vocabulary import AnswerEvent, TokenEvent
 
     live = bot.strategy.streams_tokens and sys.stderr.isatty()
     answer = None
@@ -305,14 +305,13 @@ def serve(
 ) -> None:
     """The long-running service: web UI, OpenAI-compatible API (/v1), REST (/api), /docs,
     and the news desk (feeds refreshed, the daily briefing written and delivered)."""
-    from chatbot.news.desk import NewsDesk
     from chatbot.surfaces import service
     from chatbot.surfaces.service.feeds import feeds_router
 
     settings = obj.settings()
     service.check_exposure(host or settings.ui_host, settings)  # before the slow start
     bot = obj.bot()
-    news_desk = NewsDesk(bot, briefing_at=briefing_at, timezone=timezone) if desk else None
+    news_desk = bot.news_desk(briefing_at=briefing_at, timezone=timezone) if desk else None
     desk_options: dict[str, Any] = {"extra_routers": [feeds_router(bot, news_desk)]}
     if news_desk is not None:
         desk_options.update(on_startup=[news_desk.start], on_shutdown=[news_desk.stop])
@@ -352,7 +351,7 @@ def summarize(
         sources=list(sources) or None,
         limit=limit,
     )
-    click.echo(summary.to_text())
+    click.echo(summary_to_text(summary))
 
 
 @main.command()
@@ -432,7 +431,7 @@ def feeds() -> None:
 @friendly_errors
 def feeds_add(obj: Context, url: str, name: str | None, every: str | None, refresh: bool) -> None:
     """Subscribe to an RSS/Atom feed."""
-    from chatbot.news.feeds import format_every
+    from chatbot.presentation.labels import format_every
 
     bot = obj.bot()
     sub = bot.add_feed(url, name=name, every=every)
@@ -449,7 +448,7 @@ def feeds_add(obj: Context, url: str, name: str | None, every: str | None, refre
 @friendly_errors
 def feeds_list(obj: Context) -> None:
     """Subscribed feeds: name, URL, interval, last success, last error, articles added."""
-    from chatbot.news.feeds import format_every
+    from chatbot.presentation.labels import format_every
 
     subs = obj.bot().feeds()
     for sub in subs:
@@ -514,9 +513,8 @@ def _desk_line(news_desk: Any) -> str:
 def desk(obj: Context, briefing_at: str | None, timezone: str | None) -> None:
     """The news desk alone (no web server): refresh feeds, write and deliver the daily
     briefing; `chatbot serve` runs it with the UI and API. Runs until Ctrl-C or SIGTERM."""
-    from chatbot.news.desk import NewsDesk
 
-    news_desk = NewsDesk(obj.bot(), briefing_at=briefing_at, timezone=timezone)
+    news_desk = obj.bot().news_desk(briefing_at=briefing_at, timezone=timezone)
     click.echo(f"{_desk_line(news_desk)} Running; Ctrl-C to stop.", err=True)
     news_desk.run_until_stopped()
     click.echo("News desk stopped.", err=True)

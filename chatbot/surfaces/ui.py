@@ -20,13 +20,14 @@ from typing import TYPE_CHECKING, Any
 
 import gradio as gr
 
-from chatbot.answering.chat import AnswerEvent, ChatSession, TokenEvent
-from chatbot.api import make_filters
+from chatbot.api import ChatSession, make_filters
 from chatbot.common.dates import day_range, to_datetime
 from chatbot.config import Settings
 from chatbot.errors import USER_ERRORS, ChatbotError
-from chatbot.index.ingest import IngestEvent
 from chatbot.presentation import html as render
+from chatbot.presentation.briefing import briefing_markdown
+from chatbot.presentation.labels import format_every
+from chatbot.vocabulary import AnswerEvent, IngestEvent, TokenEvent
 
 if TYPE_CHECKING:
     from chatbot.api import Chatbot
@@ -34,7 +35,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 UPLOAD_EXTENSIONS = (".txt", ".md", ".html", ".htm", ".json", ".jsonl")
-BRIEFING_FORMATS = ("md", "html", "json")
 _DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _UNSAFE_NAME_RE = re.compile(r"[^A-Za-z0-9._-]+")
 Progress = Callable[..., Any]
@@ -313,7 +313,6 @@ FEED_HEADERS = ["Name", "URL", "Every", "Last success", "Last refresh", "Last er
 
 
 def feed_rows(bot: Chatbot) -> list[list[Any]]:
-    from chatbot.news.feeds import format_every
 
     rows = []
     for sub in bot.feeds():
@@ -369,10 +368,6 @@ def refresh_feeds(bot: Chatbot) -> str:
 # --- briefings -------------------------------------------------------------------------------
 
 
-def briefing_paths(settings: Settings, day: str) -> list[Path]:
-    return [Path(settings.briefings_dir) / f"briefing-{day}.{ext}" for ext in BRIEFING_FORMATS]
-
-
 def _day(value: str | None) -> str:
     value = (value or "").strip()
     if not value:
@@ -388,14 +383,8 @@ def generate_briefing(bot: Chatbot, day: str | None) -> tuple[str, list[str]]:
     try:
         date = _day(day)
         brief = bot.briefing(date=date)
-        paths = briefing_paths(bot.settings, date)
-        paths[0].parent.mkdir(parents=True, exist_ok=True)
-        # Same names as the API writes; writing them here too makes the downloads certain.
-        for path, text in zip(
-            paths, (brief.to_markdown(), brief.to_html(), brief.to_json()), strict=True
-        ):
-            path.write_text(text, encoding="utf-8")
-        return brief.to_markdown(), [str(p) for p in paths]
+        paths = bot.write_briefing(brief)
+        return briefing_markdown(brief), [str(p) for p in paths]
     except gr.Error:
         raise
     except Exception as exc:
@@ -418,7 +407,7 @@ def open_briefing(bot: Chatbot, day: str | None) -> tuple[str, list[str]]:
     """A stored briefing's Markdown and files, from the briefings folder."""
     if not day:
         return "", []
-    paths = [p for p in briefing_paths(bot.settings, _day(day)) if p.exists()]
+    paths = bot.briefing_files(_day(day))
     markdown = next((p for p in paths if p.suffix == ".md"), None)
     if markdown is None:
         raise gr.Error(f"The briefing of {day} is not in {bot.settings.briefings_dir}.")

@@ -11,14 +11,14 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
-from chatbot.errors import ChatbotError
-from chatbot.news.feeds import FeedError, FeedReport, RefreshReport, Subscription, format_every
+from chatbot.errors import ChatbotError, FeedError
 from chatbot.presentation.atom import briefings_atom
+from chatbot.presentation.labels import format_every
 from chatbot.surfaces.service.errors import ApiError
+from chatbot.vocabulary import FeedReport, RefreshReport, Subscription
 
 if TYPE_CHECKING:
-    from chatbot.api import Chatbot
-    from chatbot.news.desk import NewsDesk
+    from chatbot.api import Chatbot, NewsDesk
 
 
 class FeedRequest(BaseModel):

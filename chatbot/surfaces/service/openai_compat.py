@@ -22,16 +22,14 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from chatbot.answering.chat import AnswerEvent, ChatSession, TokenEvent, Turn
-from chatbot.answering.retrieval import Filters
-from chatbot.api import make_filters
+from chatbot.api import ChatSession, make_filters
 from chatbot.common.dates import to_datetime
 from chatbot.common.tokens import count_cl100k
 from chatbot.errors import USER_ERRORS
 from chatbot.presentation.text import answer_to_text
 from chatbot.surfaces.service.errors import ApiError, error_body
 from chatbot.surfaces.service.shapes import answer_extras
-from chatbot.vocabulary import Answer
+from chatbot.vocabulary import Answer, AnswerEvent, Filters, TokenEvent, Turn
 
 if TYPE_CHECKING:
     from chatbot.api import Chatbot

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from chatbot.common.dates import DateParseError, to_datetime
+from chatbot.presentation.briefing import briefing_html, briefing_markdown
 from chatbot.surfaces import ui
 from chatbot.surfaces.service.errors import ApiError
 from chatbot.surfaces.service.shapes import article_json, report_json, stored_article_json
@@ -66,9 +67,9 @@ def _day_key(value: str) -> str:
 
 def _briefing_response(briefing: Any, fmt: str) -> Response:
     if fmt == "md":
-        return PlainTextResponse(briefing.to_markdown(), media_type="text/markdown")
+        return PlainTextResponse(briefing_markdown(briefing), media_type="text/markdown")
     if fmt == "html":
-        return HTMLResponse(briefing.to_html())
+        return HTMLResponse(briefing_html(briefing))
     return JSONResponse(briefing.to_dict())
 
 

@@ -1,0 +1,48 @@
+"""What every rendering shares: which links are safe, how dates and sources are labelled."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from urllib.parse import urlsplit
+
+from chatbot.vocabulary import Citation, StoredArticle
+
+
+def safe_url(url: str | None) -> str | None:
+    """The URL if it is a plain http(s) link (no javascript:, data:, relative paths), else None."""
+    if not url:
+        return None
+    url = url.strip()
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+        return None
+    if any(ch in url for ch in "\"'<>` \t\r\n\\"):
+        return None
+    return url
+
+
+def date_label(value: datetime | None) -> str:
+    return value.date().isoformat() if value else "undated"
+
+
+def outlet_label(source: str | None) -> str:
+    return source or "unknown outlet"
+
+
+def citation_header(c: Citation | StoredArticle, n: int | None = None) -> str:
+    """``[n] “Title” — Outlet, 2025-02-27 — https://…`` (plain text; the URL only when safe)."""
+    head = f"“{c.title}” — {outlet_label(c.source)}, {date_label(c.published_at)}"
+    if n is not None:
+        head = f"[{n}] {head}"
+    url = safe_url(c.url)
+    return head + (f" — {url}" if url else "")
+
+
+def format_every(seconds: int) -> str:
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"

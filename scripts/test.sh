@@ -9,4 +9,5 @@ if ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
 fi
 export GRADIO_ANALYTICS_ENABLED=False HF_HUB_OFFLINE=1
 .venv/bin/ruff check chatbot tests evals
+.venv/bin/mypy  # the package's types ([tool.mypy] in pyproject.toml)
 exec .venv/bin/python -m pytest -q --durations=15 "$@"

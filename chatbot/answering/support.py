@@ -482,7 +482,7 @@ class SupportChecker:
         wanted = {c: Claim.of(c) for c in claims}
         chosen: dict[int, list[int]] = {}
         for ev in evidence:
-            picked = range(len(ev.spans))
+            picked: Sequence[int] = range(len(ev.spans))
             if len(ev.spans) > _MAX_EMBEDDED_SENTENCES:
                 overlap = [
                     max((self._unit_recall(w, ev, i, i) for w in wanted.values()), default=0.0)
@@ -624,7 +624,7 @@ class SupportChecker:
             ours, theirs = sub.ours, sub.theirs
             numbers = [t for t in ours if _is_number(t)], [t for t in theirs if _is_number(t)]
             if all(numbers):  # a swapped figure: show just the figures
-                ours, theirs = numbers
+                ours, theirs = tuple(numbers[0]), tuple(numbers[1])
             return f"contradicts the source: {' '.join(ours)} vs {' '.join(theirs)}"
         if m.negation_flip:
             return "contradicts the source: one of them is negated"

@@ -99,7 +99,7 @@ class Ingestor:
                 stored = stored_hashes.get(item.id)
                 if stored == item.content_hash:
                     report.unchanged.append(item.id)
-                    emit(label, "unchanged")
+                    emit(label, "unchanged", "")
                     continue
                 chunks = self._chunker.chunk(item)
                 group.append((item, chunks, stored is not None))

@@ -272,7 +272,7 @@ class LocalBackend(LLMBackend):
             try:
                 # The chat template comes from the GGUF metadata (tokenizer.chat_template).
                 chunks = llm.create_chat_completion(
-                    messages=[{"role": m.role, "content": m.content} for m in messages],
+                    messages=[{"role": m.role, "content": m.content} for m in messages],  # type: ignore[misc]
                     max_tokens=self._max_tokens if max_tokens is None else max_tokens,
                     temperature=self._temperature if temperature is None else temperature,
                     stop=list(stop) if stop else None,

@@ -93,8 +93,8 @@ class _OpenAIChat(LLMBackend):
         )
 
     # --- model ---------------------------------------------------------------------------
-    @property  # type: ignore[override]
-    def model(self) -> str:
+    @property
+    def model(self) -> str:  # type: ignore[override]
         if self._model is None:
             with self._model_lock:  # one /models request even when threads race
                 if self._model is None:
@@ -181,14 +181,14 @@ class _OpenAIChat(LLMBackend):
         if mid_stream and transport_failed:
             # The transport failed after the answer had started (openai wraps it as a
             # connection error; older clients let the raw httpx error through).
-            cause = exc.__cause__ or exc
+            cause: BaseException = exc.__cause__ or exc
             return LLMError(
                 f"The connection to the LLM server at {url} broke off mid-answer "
                 f"({type(cause).__name__}: {cause}). Try again."
             )
         if isinstance(exc, openai.APIConnectionError):
-            cause = exc.__cause__
-            detail = f" ({cause})" if cause is not None and str(cause) else ""
+            reason = exc.__cause__
+            detail = f" ({reason})" if reason is not None and str(reason) else ""
             return LLMError(f"Cannot reach the LLM server at {url}{detail}. {self._url_hint}")
         if isinstance(exc, openai.AuthenticationError):
             return LLMError(

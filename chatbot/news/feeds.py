@@ -17,6 +17,7 @@ slow or hostile feed gets a reason in its report and in ``last_error``, and the 
 
 from __future__ import annotations
 
+import builtins
 import logging
 import re
 import threading
@@ -129,7 +130,7 @@ class FeedManager:
             self._store.put_feed(sub.key, sub.url, sub.to_json())
             return sub
 
-    def list(self) -> list[Subscription]:
+    def list(self) -> builtins.list[Subscription]:
         with self._lock:
             subs = []
             for key, state in self._store.feed_states().items():
@@ -165,7 +166,7 @@ class FeedManager:
 
     # --- refresh ------------------------------------------------------------------------------
 
-    def due(self) -> list[Subscription]:
+    def due(self) -> builtins.list[Subscription]:
         now = self._clock()
         return [s for s in self.list() if s.due(now)]
 
@@ -283,11 +284,11 @@ class FeedManager:
 
     def _plan(
         self, sub: Subscription, parsed: ParsedFeed, report: FeedReport
-    ) -> tuple[dict[str, dict[str, Any]], list[FeedEntry]]:
+    ) -> tuple[dict[str, dict[str, Any]], builtins.list[FeedEntry]]:
         """Which entries need loading: new ones, changed ones, and earlier failures or teasers
         not yet tried ``MAX_ATTEMPTS`` times. The rest keep their records untouched."""
         entries: dict[str, dict[str, Any]] = {}
-        work: list[FeedEntry] = []
+        work: builtins.list[FeedEntry] = []
         listed = set()
         for entry in parsed.entries:
             if entry.key in listed:
@@ -370,13 +371,13 @@ class FeedManager:
     def _store_loaded(
         self,
         sub: Subscription,
-        loaded: list[_Loaded],
+        loaded: builtins.list[_Loaded],
         entries: dict[str, dict[str, Any]],
         report: FeedReport,
         now: datetime,
     ) -> None:
         stamp = now.isoformat()
-        articles: list[Article] = []
+        articles: builtins.list[Article] = []
         for i, item in enumerate(loaded):
             result = item.result
             if isinstance(result, Article) and result.published_at is None:

@@ -25,11 +25,12 @@ from pathlib import Path
 
 import numpy as np
 
-from chatbot.answering.citations import CheckedAnswer, SupportChecker, check_answer, parse_citations
+from chatbot.answering.citations import CheckedAnswer, Policy, check_answer
 from chatbot.answering.prompting import neutralise, render, render_source
 from chatbot.answering.strategies import AnsweringStrategy, PromptBudget, repair, repair_notice
+from chatbot.answering.support import SupportChecker
 from chatbot.common.files import atomic_write
-from chatbot.common.markers import strip_markers
+from chatbot.common.markers import parse_citations, strip_markers
 from chatbot.common.text import sentence_spans, words
 from chatbot.errors import ChatbotError
 from chatbot.index.embeddings import Embedder
@@ -94,7 +95,7 @@ class Summarizer:
         max_tokens: int = 256,
         sentences: int = 3,
         temperature: float = 0.1,
-        unsupported_policy: str = "flag",
+        unsupported_policy: Policy = "flag",
         max_candidates: int = 40,
     ) -> None:
         self.store = store

@@ -6,6 +6,7 @@ on with the rest of the batch. Nothing here touches the network except through t
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import os
@@ -116,7 +117,7 @@ def iter_articles(
     ctx = _Context(fetcher=fetcher, max_file_bytes=max_file_bytes)
     for index, item in enumerate(items):
         name = _item_name(item, index)
-        yield from _guarded(name, lambda item=item, name=name: ctx.load_item(item, name))
+        yield from _guarded(name, functools.partial(ctx.load_item, item, name))
 
 
 def load_bytes(
@@ -231,7 +232,7 @@ class _Context:
                 known = ", ".join(sorted(KNOWN_EXTENSIONS))
                 yield LoadFailure(name, f"folder has no files of a supported type ({known})")
             for file in files:
-                yield from _guarded(str(file), lambda file=file: self.load_file(file, str(file)))
+                yield from _guarded(str(file), functools.partial(self.load_file, file, str(file)))
         else:
             yield from self.load_file(path, name)
 
@@ -359,8 +360,13 @@ class _Context:
             label = f"{name} entry {number}" + (f" {title!r}" if title else "")
             yield from _guarded(
                 label,
-                lambda entry=entry, title=title, label=label: self._feed_entry(
-                    entry, title=title, label=label, feed_name=name, feed_source=feed_source
+                functools.partial(
+                    self._feed_entry,
+                    entry,
+                    title=title,
+                    label=label,
+                    feed_name=name,
+                    feed_source=feed_source,
                 ),
             )
 
@@ -858,7 +864,8 @@ def _entry_date(entry: Mapping[str, Any]) -> datetime | None:
         value = entry.get(key)
         if value:
             try:
-                return datetime(*value[:6], tzinfo=UTC)  # feedparser's struct_time is UTC
+                year, month, day, hour, minute, second = value[:6]  # struct_time, in UTC
+                return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
             except (TypeError, ValueError):
                 continue
     return None

@@ -4,14 +4,26 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from functools import wraps
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from chatbot.config import Settings, load_settings
+from chatbot.errors import ChatbotError
 from chatbot.presentation.text import answer_to_text, summary_to_text
+from chatbot.vocabulary import (
+    Answer,
+    AnswerEvent,
+    IngestEvent,
+    RefreshReport,
+    StreamEvent,
+    TokenEvent,
+)
+
+if TYPE_CHECKING:  # the facade loads chromadb: imported when a command needs a bot
+    from chatbot.api import Chatbot, NewsDesk
 
 
 class Context:
@@ -19,14 +31,14 @@ class Context:
 
     def __init__(self, overrides: dict[str, Any]) -> None:
         self.overrides = overrides
-        self._bot: Any = None
+        self._bot: Chatbot | None = None
 
     def settings(self, **more: Any) -> Settings:
         # A command's own flag wins over the group's only when it was given.
         given = {k: v for k, v in more.items() if v is not None}
         return load_settings(**{**self.overrides, **given})
 
-    def bot(self, **more: Any) -> Any:
+    def bot(self, **more: Any) -> Chatbot:
         if self._bot is None:
             from chatbot.api import Chatbot
 
@@ -101,7 +113,7 @@ def ingest(obj: Context, items: tuple[str, ...], quiet: bool) -> None:
     bot = obj.bot()
     with tqdm(desc="Ingesting", unit=" items", disable=quiet, file=sys.stderr) as bar:
 
-        def progress(event: Any) -> None:
+        def progress(event: IngestEvent) -> None:
             bar.update(1)
             if event.status == "failed":
                 bar.write(f"failed: {event.item}: {event.detail}", file=sys.stderr)
@@ -198,9 +210,7 @@ def _split(options: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     return backend, {k: v or None for k, v in options.items()}
 
 
-def _ask(bot: Any, stream: Any) -> Any:
-    from chatbot.vocabulary import AnswerEvent, TokenEvent
-
+def _ask(bot: Chatbot, stream: Iterable[StreamEvent]) -> Answer:
     live = bot.strategy.streams_tokens and sys.stderr.isatty()
     answer = None
     for event in stream:
@@ -210,6 +220,8 @@ def _ask(bot: Any, stream: Any) -> Any:
             answer = event.answer
     if live:
         click.echo("", err=True)
+    if answer is None:  # every stream ends with its answer; this would be a bug
+        raise ChatbotError("The answer did not arrive; please report this.")
     return answer
 
 
@@ -405,7 +417,7 @@ def briefing(
 # --- feeds and the news desk --------------------------------------------------------------------
 
 
-def _echo_refresh(report: Any) -> None:
+def _echo_refresh(report: RefreshReport) -> None:
     for feed in report.feeds:
         click.echo(f"{feed.name}: {feed.summary()} ({feed.requests} requests, {feed.seconds:.1f}s)")
         for link, reason in feed.teasers:
@@ -496,7 +508,7 @@ def refresh(obj: Context, urls: tuple[str, ...], all_feeds: bool) -> None:
         sys.exit(1)
 
 
-def _desk_line(news_desk: Any) -> str:
+def _desk_line(news_desk: NewsDesk) -> str:
     channels = ", ".join(c.name for c in news_desk.channels) or "none besides the folder"
     return (
         f"News desk: feeds checked every {news_desk.check_seconds:g}s; briefing daily at "

@@ -631,7 +631,7 @@ def build_app(bot: Chatbot) -> gr.Blocks:
             for messages, new_state, panel in chat_turn(bot, state, q, s, u, o):
                 yield messages, new_state, panel, ""
 
-        chat_io = {
+        chat_io: dict[str, Any] = {
             "fn": on_ask,
             "inputs": [chat_state, question, since, until, outlet_pick],
             "outputs": [chatbot, chat_state, sources, question],
@@ -641,7 +641,7 @@ def build_app(bot: Chatbot) -> gr.Blocks:
         ask.click(**chat_io)
         question.submit(**chat_io)
         examples.click(lambda sample: sample[0], inputs=examples, outputs=question)
-        reset = {
+        reset: dict[str, Any] = {
             "fn": friendly(lambda state: new_conversation(bot, state)),
             "inputs": chat_state,
             "outputs": [chatbot, chat_state, sources],

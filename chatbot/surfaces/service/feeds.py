@@ -32,7 +32,7 @@ class FeedRequest(BaseModel):
 class RefreshRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     urls: list[str] = Field(default_factory=list, description="Only these feeds (any due).")
-    all: bool = Field(False, description="Every feed, due or not (default: the due ones).")
+    all: bool = Field(default=False, description="Every feed, due or not (default: the due ones).")
 
 
 def _when(value: Any) -> str | None:

@@ -180,7 +180,7 @@ def rest_router(bot: Chatbot, access: Access) -> APIRouter:
             uploads = [f for f in form.getlist("files") if not isinstance(f, str)]
             urls = [u.strip() for u in form.getlist("urls") if isinstance(u, str) and u.strip()]
             with tempfile.TemporaryDirectory(prefix="chatbot-upload-") as tmp:
-                received = []
+                received: list[Path] = []
                 for upload in uploads:
                     name = os.path.basename(upload.filename or "upload") or "upload"
                     path = Path(tmp) / str(len(received)) / name

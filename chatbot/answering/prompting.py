@@ -8,6 +8,7 @@ from functools import lru_cache
 from importlib.resources import files
 from string import Template
 
+from chatbot.common.dates import date_label
 from chatbot.errors import ChatbotError
 from chatbot.vocabulary import Passage
 
@@ -48,7 +49,7 @@ def render_source(n: int, p: Passage) -> str:
         "source",
         n=n,
         outlet=neutralise(p.source or "unknown").replace('"', "'"),
-        date=p.published_at.date().isoformat() if p.published_at else "undated",
+        date=date_label(p.published_at),
         title=neutralise(p.title).replace('"', "'"),
         text=neutralise(p.text),
     )

@@ -30,6 +30,7 @@ from chatbot.answering.citations import (
 from chatbot.answering.evidence import Evidence, select_evidence, word_key
 from chatbot.answering.prompting import fit_passages, neutralise, render, render_source
 from chatbot.answering.retrieval import Retrieval
+from chatbot.common.dates import date_label
 from chatbot.common.markers import strip_markers
 from chatbot.index.embeddings import Embedder
 from chatbot.llm.base import LLMBackend, LLMError, Message
@@ -85,7 +86,7 @@ def render_evidence(evidence: Sequence[Evidence]) -> str:
             "evidence_line",
             n=i,
             outlet=neutralise(e.passage.source or "unknown"),
-            date=e.passage.published_at.date().isoformat() if e.passage.published_at else "undated",
+            date=date_label(e.passage.published_at),
             text=neutralise(strip_markers(e.text)),
         ).strip()
         for i, e in enumerate(evidence, 1)

@@ -146,3 +146,8 @@ def _latest_year(ref_day: datetime, month: int, day: int = 1) -> int:
 def utc_label(value: datetime) -> str:
     """A moment for people: ``2025-02-27 10:00 UTC``."""
     return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def date_label(value: datetime | None) -> str:
+    """A publication day for people and prompts: ``2025-02-27``, or ``undated``."""
+    return value.date().isoformat() if value else "undated"

@@ -29,6 +29,7 @@ from chatbot.answering.citations import CheckedAnswer, Policy, check_answer
 from chatbot.answering.prompting import neutralise, render, render_source
 from chatbot.answering.strategies import AnsweringStrategy, PromptBudget, repair, repair_notice
 from chatbot.answering.support import SupportChecker
+from chatbot.common.dates import date_label
 from chatbot.common.files import atomic_write
 from chatbot.common.markers import parse_citations, strip_markers
 from chatbot.common.text import sentence_spans, words
@@ -283,7 +284,7 @@ class Summarizer:
                 "evidence_line",
                 n=n,
                 outlet=neutralise(p.source or "unknown"),
-                date=p.published_at.date().isoformat() if p.published_at else "undated",
+                date=date_label(p.published_at),
                 text=neutralise(p.text),
             ).strip()
             for n, p in enumerate(evidence, 1)

@@ -12,7 +12,7 @@ import nh3
 
 from chatbot.common.dates import utc_label
 from chatbot.common.markers import parse_citations
-from chatbot.presentation.labels import date_label, safe_url
+from chatbot.presentation.labels import date_label, outlet_label, safe_url
 from chatbot.vocabulary import Briefing, Citation, StoredArticle, Story
 
 
@@ -31,7 +31,7 @@ def briefing_markdown(b: Briefing) -> str:
         url = safe_url(lead.url) if lead else None
         head = f"[{_md(story.headline)}]({_md_url(url)})" if url else _md(story.headline)
         lines += [f"## {i}. {head}", ""]
-        outlets = f"**{_md(story.outlets[0])}**" if story.outlets else "unknown outlet"
+        outlets = f"**{_md(story.outlets[0])}**" if story.outlets else outlet_label(None)
         if story.also_reported_by:
             outlets += " · also reported by " + ", ".join(_md(o) for o in story.also_reported_by)
         lines += [outlets, ""]
@@ -108,13 +108,13 @@ def _md_citation(c: Citation) -> str:
     quote = _md(c.quote)
     if len(quote) > 300:
         quote = quote[:297].rstrip("\\") + "…"
-    return f"{title} — {_md(c.source or 'unknown outlet')}, {date_label(c.published_at)}: “{quote}”"
+    return f"{title} — {_md(outlet_label(c.source))}, {date_label(c.published_at)}: “{quote}”"
 
 
 def _md_article(a: StoredArticle) -> str:
     url = safe_url(a.url)
     title = f"[{_md(a.title)}]({_md_url(url)})" if url else _md(a.title)
-    return f"{title} — {_md(a.source or 'unknown outlet')}, {date_label(a.published_at)}"
+    return f"{title} — {_md(outlet_label(a.source))}, {date_label(a.published_at)}"
 
 
 _CSS = """
@@ -163,7 +163,7 @@ def _html_story(i: int, story: Story) -> str:
         f'<h2><span class="num">{i}.</span>'
         f"{_html_link(lead.url if lead else None, story.headline)}</h2>"
     )
-    outlets = f"<strong>{_h(story.outlets[0])}</strong>" if story.outlets else "unknown outlet"
+    outlets = f"<strong>{_h(story.outlets[0])}</strong>" if story.outlets else outlet_label(None)
     if story.also_reported_by:
         outlets += " · also reported by " + ", ".join(_h(o) for o in story.also_reported_by)
     parts.append(f'<p class="outlets">{outlets}</p>')
@@ -184,13 +184,13 @@ def _html_story(i: int, story: Story) -> str:
         for c in story.citations:
             parts.append(
                 f'<li id="s{i}-{c.n}" value="{c.n}">{_html_link(c.url, c.title)} — '
-                f"{_h(c.source or 'unknown outlet')}, {_h(date_label(c.published_at))}"
+                f"{_h(outlet_label(c.source))}, {_h(date_label(c.published_at))}"
                 f"<blockquote>{_h(c.quote)}</blockquote></li>"
             )
         parts.append("</ol>")
     if len(story.articles) > 1:
         items = "".join(
-            f"<li>{_html_link(a.url, a.title)} — {_h(a.source or 'unknown outlet')}, "
+            f"<li>{_html_link(a.url, a.title)} — {_h(outlet_label(a.source))}, "
             f"{_h(date_label(a.published_at))}</li>"
             for a in story.articles
         )

@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from chatbot.presentation.labels import date_label, safe_url
+from chatbot.presentation.labels import date_label, outlet_label, safe_url
 from chatbot.vocabulary import Answer, AnswerSentence, Article, Citation, StoredArticle
 
 ArticleLookup = Callable[[str], Article | None]
@@ -187,7 +187,7 @@ def _source_card(cites: list[Citation], turn: str, lookup: ArticleLookup) -> str
         f'<div class="cb-source" id="{cite_anchor(turn, c.n)}" data-n="{c.n}">'
         f'<div class="cb-source-head"><span class="cb-n">&#91;{c.n}&#93;</span> '
         f'<span class="cb-title">{esc(c.title or "Untitled")}</span></div>'
-        f'<div class="cb-meta"><span class="cb-outlet">{esc(c.source or "unknown outlet")}</span>'
+        f'<div class="cb-meta"><span class="cb-outlet">{esc(outlet_label(c.source))}</span>'
         f' · <span class="cb-date">{date_label(c.published_at)}</span> · {link}</div>'
         f"{body}{support}</div>"
     )
@@ -205,7 +205,7 @@ def sources_html(answer: Answer, turn: str, lookup: ArticleLookup) -> str:
     if also:
         items = "".join(
             f'<div class="cb-also-item"><span class="cb-title">{esc(p.title or "Untitled")}'
-            f'</span> · <span class="cb-outlet">{esc(p.source or "unknown outlet")}</span> · '
+            f'</span> · <span class="cb-outlet">{esc(outlet_label(p.source))}</span> · '
             f'<span class="cb-date">{date_label(p.published_at)}</span></div>'
             for p in also
         )
@@ -272,6 +272,6 @@ def example_questions(articles: Iterable[StoredArticle], limit: int = 3) -> list
 def article_choices(articles: Iterable[StoredArticle]) -> list[tuple[str, str]]:
     """(label, id) pairs for a picker; Gradio shows labels as text, so they are not escaped."""
     return [
-        (f"{a.title} — {a.source or 'unknown outlet'}, {date_label(a.published_at)}", a.id)
+        (f"{a.title} — {outlet_label(a.source)}, {date_label(a.published_at)}", a.id)
         for a in articles
     ]

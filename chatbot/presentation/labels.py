@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from urllib.parse import urlsplit
 
+from chatbot.common.dates import date_label
 from chatbot.vocabulary import Citation, StoredArticle
 
 
@@ -22,10 +22,6 @@ def safe_url(url: str | None) -> str | None:
     if any(ch in url for ch in "\"'<>` \t\r\n\\"):
         return None
     return url
-
-
-def date_label(value: datetime | None) -> str:
-    return value.date().isoformat() if value else "undated"
 
 
 def outlet_label(source: str | None) -> str:

@@ -20,10 +20,16 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from email.utils import parsedate_to_datetime
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 from urllib.parse import urlsplit
 
 from chatbot.sources.fetch import FetchedPage, Fetcher, FetchError
+from chatbot.sources.json_records import (
+    Record,
+    RecordProblem,
+    json_array_records,
+    jsonl_records,
+)
 from chatbot.vocabulary import Article, LoadFailure, content_hash
 
 Item = str | os.PathLike[str] | Article | Mapping[str, Any]
@@ -245,6 +251,12 @@ class _Context:
             return
         try:
             size = path.stat().st_size
+            if kind in JSON_EXTENSIONS and (kind == ".jsonl" or size > self.max_file_bytes):
+                with path.open("rb") as handle:
+                    if handle.read(2) not in (b"\xff\xfe", b"\xfe\xff"):  # UTF-16: whole file
+                        handle.seek(0)
+                        yield from self.stream_json(handle, name=name, kind=kind)
+                        return
             if size > self.max_file_bytes:
                 yield LoadFailure(
                     name,
@@ -262,6 +274,14 @@ class _Context:
             yield LoadFailure(name, f"file is over the limit of {self.max_file_bytes} bytes")
             return
         yield from self.parse(data, name=name, kind=kind, url=None)
+
+    def stream_json(self, handle: IO[bytes], *, name: str, kind: str) -> Iterator[Result]:
+        """Record by record, in bounded memory: JSON Lines, or one large JSON array."""
+        if kind == ".jsonl":
+            records = jsonl_records(handle, name, self.max_file_bytes, decode=_decode_record)
+        else:
+            records = json_array_records(handle, name, self.max_file_bytes)
+        yield from _articles_from_records(records)
 
     def load_url(self, url: str) -> Iterator[Result]:
         if self.fetcher is None:
@@ -765,26 +785,26 @@ def _articles_from_json(text: str, name: str) -> Iterator[Result]:
 
 
 def _articles_from_jsonl(text: str, name: str) -> Iterator[Result]:
-    seen_any = False
-    for number, line in enumerate(text.split("\n"), start=1):
-        if not line.strip():
+    data = text.encode("utf-8")
+    records = jsonl_records(io.BytesIO(data), name, len(data) + 1)
+    yield from _articles_from_records(records)
+
+
+def _articles_from_records(records: Iterable[Record]) -> Iterator[Result]:
+    for record in records:
+        if isinstance(record, RecordProblem):
+            yield LoadFailure(record.name, record.reason)
             continue
-        seen_any = True
-        item = f"{name}:{number}"
-        try:
-            value = json.loads(line)
-        except json.JSONDecodeError as exc:
-            yield LoadFailure(item, f"invalid JSON on line {number}: {exc}")
-            continue
-        except RecursionError:
-            yield LoadFailure(item, f"JSON on line {number} is nested too deeply")
-            continue
+        item, value, where = record
         if isinstance(value, Mapping):
             yield _article_from_mapping(value, item)
         else:
-            yield LoadFailure(item, f"expected a JSON object on line {number}, got {_kind(value)}")
-    if not seen_any:
-        yield LoadFailure(name, "file is empty")
+            yield LoadFailure(item, f"expected a JSON object {where}, got {_kind(value)}")
+
+
+def _decode_record(line: bytes) -> str | RecordProblem:
+    text = _decode(line)
+    return RecordProblem("", text.reason) if isinstance(text, LoadFailure) else text
 
 
 def _kind(value: Any) -> str:

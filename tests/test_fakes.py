@@ -15,7 +15,9 @@ def test_fakes_are_registered_like_real_backends() -> None:
     settings = Settings(llm_backend="extractive").model_copy(update={"llm_backend": "scripted"})
     backend, reason = create_backend(settings, extra_backends=FAKE_BACKENDS)
     assert isinstance(backend, ScriptedLLM) and reason.startswith("scripted:")
-    prompt = '<source n="2" title="x">\nThe talks were held in Istanbul. They lasted hours.\n</source>'
+    prompt = (
+        '<source n="2" title="x">\nThe talks were held in Istanbul. They lasted hours.\n</source>'
+    )
     assert backend.complete([Message("user", prompt)]) == "The talks were held in Istanbul. [2]"
     assert backend.prompts == [prompt]
 

@@ -14,7 +14,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from chatbot.sources.fetch import Fetcher
-from chatbot.sources.loaders import clean_text, iter_articles, load_bytes, parse_date
+from chatbot.sources.formats import clean_text, parse_date
+from chatbot.sources.loaders import iter_articles, load_bytes
 from chatbot.vocabulary import Article, LoadFailure
 from tests.http_fixtures import LocalServer, article_html
 from tests.paths import example_article, shared_evaldata

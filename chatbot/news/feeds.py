@@ -31,16 +31,14 @@ from typing import Any
 from chatbot.errors import FeedError
 from chatbot.index.ingest import Ingestor
 from chatbot.index.store import ArticleStore
+from chatbot.sources.feed_entries import FeedEntry, ParsedFeed, read_feed
 from chatbot.sources.fetch import Fetcher, FetchError
+from chatbot.sources.formats import MIN_HTML_TEXT
 from chatbot.sources.loaders import (
     MIN_ENTRY_TEXT,
-    MIN_HTML_TEXT,
     MIN_LINKLESS_TEXT,
-    FeedEntry,
     LoadFailure,
-    ParsedFeed,
     article_from_page,
-    read_feed,
 )
 from chatbot.vocabulary import Article, FeedReport, RefreshReport, Subscription, feed_key
 

@@ -65,6 +65,12 @@ class Settings(BaseSettings):
         description="Embedding model name (or path for sentence-transformers).",
     )
     embedding_batch_size: int = Field(32, ge=1, description="Texts embedded per batch.")
+    embedding_device: Literal["auto", "cpu", "cuda", "mps"] = Field(
+        "auto",
+        description="Where the local embedding model runs: 'auto' picks a CUDA or Apple GPU when "
+        "there is one (torch then computes the vectors), else the CPU (a numpy encoder that "
+        "loads in a fraction of a second and gives the same vectors).",
+    )
     static_model_dir: Path | None = Field(
         None,
         description="Where the 'static' embedder's distilled model is cached (distilled offline "
@@ -120,6 +126,12 @@ class Settings(BaseSettings):
     llm_retries: int = Field(2, ge=0, description="Retries for timeouts, 429 and 5xx.")
     llm_threads: int | None = Field(
         None, ge=1, description="CPU threads for the local backend (default: all cores)."
+    )
+    llm_gpu_layers: int | None = Field(
+        None,
+        ge=-1,
+        description="Layers of the local model run on the GPU (-1: all, 0: none; default: all "
+        "when llama-cpp-python was built with GPU support, else none).",
     )
 
     # --- chat and retrieval ----------------------------------------------------------------

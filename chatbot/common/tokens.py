@@ -25,7 +25,10 @@ def bundled_cache_dir() -> Path | None:
     """The tiktoken cache folder shipped inside llama-index-core, if installed."""
     import importlib.util
 
-    spec = importlib.util.find_spec("llama_index.core")
+    try:
+        spec = importlib.util.find_spec("llama_index.core")
+    except ModuleNotFoundError:  # no llama_index at all (find_spec imports the parent)
+        return None
     if spec is None or not spec.submodule_search_locations:
         return None
     for location in spec.submodule_search_locations:

@@ -76,3 +76,17 @@ def test_extractive_writes_no_text(llm_settings: Callable[..., Settings]) -> Non
 def test_extractive_context_window_setting(llm_settings: Callable[..., Settings]) -> None:
     backend = ExtractiveBackend.from_settings(llm_settings(llm_context_window=2048))
     assert backend.context_window == 2048
+
+
+def test_without_llama_index_the_cache_is_looked_for_elsewhere(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # On a machine without llama-index (a slim install, the GPU machine of evals.gpu_ingest),
+    # find_spec of "llama_index.core" raises instead of answering None.
+    import importlib.util
+
+    def missing(name: str, *args: object) -> None:
+        raise ModuleNotFoundError(f"No module named {name.split('.')[0]!r}")
+
+    monkeypatch.setattr(importlib.util, "find_spec", missing)
+    assert tokens.bundled_cache_dir() is None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from importlib.resources import files
 from os import PathLike
 from pathlib import Path
@@ -17,7 +17,7 @@ from chatbot.answering.strategies import create_strategy
 from chatbot.common.dates import DateLike, to_datetime
 from chatbot.config import Settings, load_settings
 from chatbot.errors import ChatbotError
-from chatbot.index.chunking import Chunker
+from chatbot.index.chunking import CHUNK_FORMAT, Chunker
 from chatbot.index.embeddings import Embedder, create_embedder
 from chatbot.index.ingest import Ingestor
 from chatbot.index.keyword_index import KeywordIndex
@@ -168,6 +168,12 @@ class Chatbot:
         if self.store.count_articles():
             return None
         return self.ingest(sorted(Path(str(files("chatbot") / "examples")).glob("*.txt")))
+
+    def reindex(self, progress: Callable[[int, int], None] | None = None) -> int:
+        """Embed every stored chunk again in the current format (``CHUNK_FORMAT``: with its
+        article's title) and record it on the store; returns the number of chunks. Safe to
+        stop and run again: the format is recorded only when every chunk is done."""
+        return self.ingestor.reindex(progress)
 
     def articles(
         self,
@@ -355,6 +361,12 @@ class Chatbot:
             "embedding_model": self.embedder.name,
             "articles": self.store.count_articles(),
             "chunks": self.store.count_chunks(),
+            "chunk_vectors": (
+                f"{self.store.chunk_format}: older than this version; `chatbot reindex` "
+                "upgrades them (better retrieval)"
+                if self.store.needs_reindex()
+                else CHUNK_FORMAT
+            ),
         }
 
 

@@ -46,6 +46,7 @@ class Retriever:
         mode: str = "hybrid",
         recency_weight: float = 0.5,
         recency_days: float = 7.0,
+        dense_weight: float = 0.5,
     ) -> None:
         self._store = store
         self._embedder = embedder
@@ -54,6 +55,8 @@ class Retriever:
         self.mode = mode
         self._recency_weight = recency_weight
         self._recency_days = recency_days
+        # Share of the fused score that comes from the dense ranking (weighted RRF).
+        self.dense_weight = dense_weight
 
     def retrieve(
         self,
@@ -92,7 +95,7 @@ class Retriever:
                 sources=filters.sources,
                 article_ids=filters.article_ids,
             )
-        fused = self._fuse(dense, sparse)
+        fused = self._fuse(dense, sparse, self.dense_weight)
         # The dense hits came with their vectors; one read fetches the keyword-only ones. They
         # serve both the similarities and de-duplication.
         vectors.update(
@@ -132,12 +135,14 @@ class Retriever:
         return [h for h in hits if filters.accepts(h)], vectors
 
     @staticmethod
-    def _fuse(dense: Sequence[Passage], sparse: Sequence[Passage]) -> list[Passage]:
+    def _fuse(
+        dense: Sequence[Passage], sparse: Sequence[Passage], dense_weight: float = 0.5
+    ) -> list[Passage]:
         scores: dict[str, float] = {}
         by_id: dict[str, Passage] = {}
-        for ranking in (dense, sparse):
+        for ranking, weight in ((dense, 2 * dense_weight), (sparse, 2 * (1 - dense_weight))):
             for rank, p in enumerate(ranking):
-                scores[p.chunk_id] = scores.get(p.chunk_id, 0.0) + 1.0 / (_RRF_K + rank + 1)
+                scores[p.chunk_id] = scores.get(p.chunk_id, 0.0) + weight / (_RRF_K + rank + 1)
                 by_id.setdefault(p.chunk_id, p)
         order = sorted(scores, key=scores.__getitem__, reverse=True)
         return [replace(by_id[c], score=scores[c]) for c in order]

@@ -6,6 +6,17 @@ from chatbot.common.text import sentence_spans
 from chatbot.common.tokens import cl100k
 from chatbot.vocabulary import Article, Chunk
 
+# How chunk vectors are made, recorded on the store: "title-1" = the article's title on a line of
+# its own, then the chunk (a contextual header: a chunk that only says "he" or "the company" is
+# found by the names in the title). Stores written before have no record ("plain").
+CHUNK_FORMAT = "title-1"
+
+
+def embedding_text(title: str, text: str) -> str:
+    """What is embedded for a chunk; the stored and quoted text stays the chunk itself."""
+    title = " ".join(title.split())
+    return f"{title}\n{text}" if title else text
+
 
 class Chunker:
     """Packs whole sentences into chunks of at most ``size`` tokens, overlapping by whole

@@ -8,7 +8,7 @@ from typing import Protocol
 
 import numpy as np
 
-from chatbot.index.chunking import Chunker
+from chatbot.index.chunking import CHUNK_FORMAT, Chunker, embedding_text
 from chatbot.index.embeddings import Embedder
 from chatbot.index.store import ArticleStore
 from chatbot.vocabulary import (
@@ -17,6 +17,7 @@ from chatbot.vocabulary import (
     IngestEvent,
     IngestReport,
     LoadFailure,
+    Passage,
     ProgressCallback,
 )
 
@@ -135,7 +136,7 @@ class Ingestor:
         report: IngestReport,
         emit: Callable[[str, str, str], None],
     ) -> None:
-        texts = [c.text for _, chunks, _ in group for c in chunks]
+        texts = [embedding_text(a.title, c.text) for a, chunks, _ in group for c in chunks]
         vectors = self._embedder.embed(texts)
         items: list[tuple[Article, list[Chunk], np.ndarray]] = []
         offset = 0
@@ -149,6 +150,33 @@ class Ingestor:
             report.chunks += len(chunks)
             (report.updated if existed else report.added).append(article.id)
             emit(article.url or article.title, "updated" if existed else "added", article.id)
+
+    def reindex(self, progress: Callable[[int, int], None] | None = None) -> int:
+        """Re-embed every stored chunk in the current format; ``progress(done, total)``."""
+        with self._turn, self._store.writing():
+            total = self._store.count_chunks()
+            done = 0
+            batch: list[Passage] = []
+            for passage in self._store.iter_chunks():
+                # Groups end between articles (their chunks are stored together), so that each
+                # article's mean vector is made from all of its chunks.
+                if len(batch) >= _EMBED_GROUP_CHUNKS and passage.article_id != batch[-1].article_id:
+                    done += self._reembed(batch)
+                    batch = []
+                    if progress:
+                        progress(done, total)
+                batch.append(passage)
+            if batch:
+                done += self._reembed(batch)
+            self._store.set_chunk_format(CHUNK_FORMAT)
+        if progress:
+            progress(done, total)
+        return done
+
+    def _reembed(self, passages: list[Passage]) -> int:
+        vectors = self._embedder.embed([embedding_text(p.title, p.text) for p in passages])
+        self._store.replace_vectors(dict(zip([p.chunk_id for p in passages], vectors, strict=True)))
+        return len(passages)
 
     def delete(self, article_id: str) -> bool:
         with self._turn, self._store.writing():

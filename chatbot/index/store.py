@@ -32,10 +32,12 @@ from chromadb.config import Settings as ChromaSettings
 from filelock import FileLock, Timeout
 
 from chatbot.errors import ChatbotError
+from chatbot.index.chunking import CHUNK_FORMAT
 from chatbot.vocabulary import Article, Chunk, Passage, StoredArticle
 
 _WRITE_BATCH = 1000
 _WRITE_TOKEN = "write_token"
+_FORMAT = "chunk_format"  # on the chunks collection: how its vectors were made
 _PROCESS_LOCK = ".process.lock"
 
 try:  # POSIX; elsewhere the one-process rule is documented but not enforced
@@ -140,10 +142,11 @@ class ArticleStore:
         # another process open the folder after this one is done with it.
         self._finalizer = weakref.finalize(self, _close, client, process_lock)
         self._finalizer.atexit = False  # at exit the kernel drops the lock anyway
-        meta = {"embedding_model": embedding_model, "dimension": dimension}
+        meta: dict[str, Any] = {"embedding_model": embedding_model, "dimension": dimension}
         try:
             self._articles = self._collection(articles_collection, meta)
-            self._chunks = self._collection(chunks_collection, meta)
+            # A new chunks collection is written in the current format from the start.
+            self._chunks = self._collection(chunks_collection, {**meta, _FORMAT: CHUNK_FORMAT})
         except BaseException:
             self.close()
             raise
@@ -237,6 +240,37 @@ class ArticleStore:
                 "CHATBOT_STORE_PATH at a new folder and ingest again."
             )
         return collection
+
+    @property
+    def chunk_format(self) -> str:
+        """How the stored chunk vectors were made (``CHUNK_FORMAT`` now; "plain" before)."""
+        return str((self._chunks.metadata or {}).get(_FORMAT, "plain"))
+
+    def needs_reindex(self) -> bool:
+        return self.chunk_format != CHUNK_FORMAT and self._chunks.count() > 0
+
+    def set_chunk_format(self, value: str) -> None:
+        current = self._client.get_collection(self._chunks.name)
+        current.modify(metadata={**(current.metadata or {}), _FORMAT: value})
+        self._chunks = self._client.get_collection(self._chunks.name)
+
+    def replace_vectors(self, chunk_vectors: dict[str, np.ndarray]) -> None:
+        """New vectors for existing chunks, and their articles' mean vectors to match."""
+        ids = sorted(chunk_vectors)
+        for i in range(0, len(ids), _WRITE_BATCH):
+            part = ids[i : i + _WRITE_BATCH]
+            self._chunks.update(ids=part, embeddings=np.asarray([chunk_vectors[c] for c in part]))
+        by_article: dict[str, list[np.ndarray]] = {}
+        for chunk_id in ids:
+            by_article.setdefault(chunk_id.split(":")[0], []).append(chunk_vectors[chunk_id])
+        articles = sorted(by_article)
+        for i in range(0, len(articles), _WRITE_BATCH):
+            part = articles[i : i + _WRITE_BATCH]
+            means = [np.mean(by_article[a], axis=0) for a in part]
+            self._articles.update(
+                ids=part,
+                embeddings=np.asarray([m / max(float(np.linalg.norm(m)), 1e-12) for m in means]),
+            )
 
     # --- writing -----------------------------------------------------------------------------
 

@@ -171,6 +171,26 @@ def status(obj: Context) -> None:
         click.echo(f"{key}: {value}")
 
 
+@main.command()
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.pass_obj
+@friendly_errors
+def reindex(obj: Context, quiet: bool) -> None:
+    """Embed every stored chunk again in the current format (a store from an older version:
+    `chatbot status` says when). Stopping it is safe: run it again."""
+    from tqdm import tqdm
+
+    bot = obj.bot()
+    with tqdm(desc="Reindexing", unit=" chunks", disable=quiet, file=sys.stderr) as bar:
+
+        def progress(done: int, total: int) -> None:
+            bar.total = total
+            bar.update(done - bar.n)
+
+        count = bot.reindex(progress)
+    click.echo(f"Reindexed {count} chunks ({bot.status()['chunk_vectors']}).")
+
+
 def _filter_options(func: Callable[..., Any]) -> Callable[..., Any]:
     for option in reversed(
         [

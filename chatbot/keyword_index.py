@@ -85,9 +85,9 @@ class KeywordIndex:
         self._worker: threading.Thread | None = None
         self._again = False
         self._closed = False
-        # The store has changes the index has not applied yet: hits are checked against
-        # Chroma until the catch-up is done.
-        self._lagging = False
+        # The store may have changes the index has not applied yet (true until the first
+        # check: a process that crashed may have left some): hits are checked against Chroma.
+        self._lagging = True
         self._sync = threading.RLock()  # builds and catch-ups take turns in this process
         self._private: Path | None = None  # a temporary folder when there is no cache_dir
         self.builds = 0  # full builds from the store (not loads) in this process
@@ -170,8 +170,8 @@ class KeywordIndex:
             applied = False
         if not applied:
             self.mark_stale()
-        elif file.segment_count() > 12:
-            self._start_background()
+        else:
+            self._start_background()  # a merge may be due (the check itself is cheap)
 
     def _apply(self, file: SegmentFile, article_ids: list[str]) -> bool:
         """Apply ``article_ids``; True if the index could also record the store's new state
@@ -239,9 +239,11 @@ class KeywordIndex:
         self.builds += 1
         state = state or self._store_state()
         started = time.perf_counter()
-        file.build(_batches(self._store.iter_chunks()), state)
+        # Smaller pages than Chroma reads by default: its replies are most of a build's memory.
+        file.build(_batches(self._store.iter_chunks(batch=1000)), state)
         file.checkpoint()
         self._lagging = False
+        self._start_background()  # merges the build's segments
         log.info("keyword index built in %.1f s", time.perf_counter() - started)
 
     def rebuild(self) -> None:
@@ -250,11 +252,12 @@ class KeywordIndex:
             self._build(self._segments())
 
     def refresh(self) -> None:
-        """Bring the index up to the store's current state now (waits for it)."""
+        """Bring the index up to the store's current state now, and load it (waits)."""
         file = self._segments()
         with self._sync:
             try:
                 self._catch_up(file)
+                file.current()
             except sqlite3.DatabaseError as exc:
                 if not damaged(exc):
                     raise

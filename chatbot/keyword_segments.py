@@ -40,12 +40,14 @@ K1 = 1.5
 B = 0.75
 EMPTY_TOKEN = "_empty_"  # what a chunk without keywords is indexed as (as bm25s was given)
 _BATCH = 500  # ids per "IN (...)" (SQLite allows more; this keeps statements small)
-# Merging: above this many segments the smallest are merged until this many remain ...
-_MAX_SEGMENTS = 12
-_KEEP_SEGMENTS = 6
-# ... and a segment of at least _PURGE_MIN chunks is rewritten once this share of it is dead.
+# Merging, as log-structured indexes do: this many segments of one size class (a power of
+# _TIER) become one, so a chunk is rewritten about log8(chunks) times in its life and a term
+# has few segments to read. A segment of at least _PURGE_MIN chunks is rewritten once this
+# share of it is dead.
+_TIER = 8
 _DEAD_SHARE = 0.3
 _PURGE_MIN = 1000
+_LOAD_PAGE = 50_000  # rows per fetch when loading: bounds the memory a load takes
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
@@ -113,20 +115,25 @@ class Snapshot:
         return np.isin(self.source_codes, codes)
 
 
-def _columns(rows: Sequence[tuple[Any, ...]]) -> tuple[np.ndarray, ...]:
-    """(id, length, published, source, chunk_id, article_id) rows -> arrays."""
-    if not rows:
+def _columns(cursor: sqlite3.Cursor) -> tuple[np.ndarray, ...]:
+    """(id, length, published, source, chunk_id, article_id) rows -> arrays, page by page."""
+    parts: list[tuple[np.ndarray, ...]] = []
+    while rows := cursor.fetchmany(_LOAD_PAGE):
+        ids, lengths, published, sources, chunk_ids, article_ids = zip(*rows, strict=True)
+        parts.append(
+            (
+                np.fromiter(ids, np.int64, len(ids)),
+                np.fromiter(lengths, np.int32, len(ids)),
+                np.array(published, dtype=np.float64),  # None -> NaN
+                np.array(sources, dtype=object),
+                np.array(chunk_ids, dtype=object),
+                np.array(article_ids, dtype=object),
+            )
+        )
+    if not parts:
         empty = np.zeros(0, dtype=object)
         return (np.zeros(0, np.int64), np.zeros(0, np.int32), np.zeros(0), empty, empty, empty)
-    ids, lengths, published, sources, chunk_ids, article_ids = zip(*rows, strict=True)
-    return (
-        np.fromiter(ids, np.int64, len(ids)),
-        np.fromiter(lengths, np.int32, len(ids)),
-        np.array(published, dtype=np.float64),  # None -> NaN
-        np.array(sources, dtype=object),
-        np.array(chunk_ids, dtype=object),
-        np.array(article_ids, dtype=object),
-    )
+    return tuple(np.concatenate(column) for column in zip(*parts, strict=True))
 
 
 def _snapshot(
@@ -134,10 +141,11 @@ def _snapshot(
     generation: int,
     n: int,
     old: Snapshot | None,
-    rows: Sequence[tuple[Any, ...]],
+    columns: tuple[np.ndarray, ...],
     dead: Iterable[int],
 ) -> Snapshot:
-    """``old`` (or nothing) grown to ``n`` ids, with ``rows`` added and ``dead`` removed."""
+    """``old`` (or nothing) grown to ``n`` ids, with the docs in ``columns`` added and
+    ``dead`` removed."""
     start = old.n if old is not None else 0
     grow = n - start
 
@@ -152,7 +160,7 @@ def _snapshot(
     article_ids = extend(old.article_ids if old else None, None, object)
     chunk_ids = extend(old.chunk_ids if old else None, None, object)
     sources = list(old.sources) if old else []
-    ids, lengths, dates, names, chunks, articles = _columns(rows)
+    ids, lengths, dates, names, chunks, articles = columns
     if len(ids):
         index = {s: i for i, s in enumerate(sources)}
         for name in set(names.tolist()) - index.keys():
@@ -259,6 +267,27 @@ def version_of_chunk(chunk_id: str) -> str:
     return chunk_id.rsplit(":", 2)[-2]  # "<article id>:<version>:<n>"
 
 
+def _merge_choice(written: dict[int, int], live: dict[int, int]) -> list[int]:
+    """Segments to merge next (see _TIER), or none."""
+    gone = sorted(s for s in written if not live.get(s))
+    if gone:
+        return gone
+    for s, n in sorted(written.items()):
+        if n >= _PURGE_MIN and (n - live[s]) / n >= _DEAD_SHARE:
+            return [s]
+    tiers: dict[int, list[int]] = {}
+    for s in written:
+        level, size = 0, live[s]
+        while size >= _TIER:
+            size //= _TIER
+            level += 1
+        tiers.setdefault(level, []).append(s)
+    for level in sorted(tiers):
+        if len(tiers[level]) >= _TIER:
+            return sorted(tiers[level], key=lambda s: (live[s], s))[:_TIER]
+    return []
+
+
 def _batches(items: Sequence[Any], size: int = _BATCH) -> Iterator[Sequence[Any]]:
     for i in range(0, len(items), size):
         yield items[i : i + size]
@@ -280,6 +309,7 @@ class SegmentFile:
         self._pool_lock = threading.Lock()
         self._snapshot: Snapshot | None = None
         self._snapshot_lock = threading.Lock()
+        self._merged_at: str | None = None  # the generation merge() last found nothing to do
         self._conn = self._connect(cache_mb=32)
         try:
             meta = self._existing_meta()
@@ -407,10 +437,10 @@ class SegmentFile:
         n = int(meta["next_doc"])
         columns = "id, length, published, source, chunk_id, article_id"
         if old is None or old.epoch != epoch or old.generation > generation:
-            rows = conn.execute(f"SELECT {columns} FROM docs").fetchall()
+            rows = _columns(conn.execute(f"SELECT {columns} FROM docs"))
             snap = _snapshot(epoch, generation, n, None, rows, ())
         else:  # only what changed since: new docs, and docs that died
-            rows = conn.execute(f"SELECT {columns} FROM docs WHERE id >= ?", (old.n,)).fetchall()
+            rows = _columns(conn.execute(f"SELECT {columns} FROM docs WHERE id >= ?", (old.n,)))
             dead = conn.execute(
                 "SELECT id FROM dead WHERE generation > ?", (old.generation,)
             ).fetchall()
@@ -628,30 +658,24 @@ class SegmentFile:
             return int(conn.execute("SELECT count(*) FROM segments").fetchone()[0])
 
     def merge(self) -> bool:
-        """Merge small segments and rewrite mostly dead ones, when there are too many or too
-        dead. Live chunks keep their ids, so snapshots stay valid. True if it merged."""
+        """One merge step, if one is due: drop dead segments, rewrite a mostly dead one, or
+        merge _TIER segments of one size class. Live chunks keep their ids, so snapshots stay
+        valid. True if it changed something (call again until False)."""
+        with self._reading() as conn:
+            generation = self._meta(conn).get("generation")
+        if generation == self._merged_at:
+            return False  # nothing was written since the last look
         with self._writing() as conn:
             written = dict(conn.execute("SELECT id, docs FROM segments").fetchall())
             live = dict(
                 conn.execute("SELECT segment, count(*) FROM docs GROUP BY segment").fetchall()
             )
-            chosen = {
-                s
-                for s, n in written.items()
-                if n >= _PURGE_MIN and (n - live.get(s, 0)) / n >= _DEAD_SHARE
-            }
-            chosen |= {s for s in written if not live.get(s)}
-            if len(written) > _MAX_SEGMENTS:
-                by_size = sorted(written, key=lambda s: (live.get(s, 0), s))
-                chosen |= set(by_size[: len(written) - _KEEP_SEGMENTS + 1])
+            chosen = _merge_choice(written, live)
             if not chosen:
+                self._merged_at = self._meta(conn).get("generation")
                 return False
-            if len(chosen) == 1:
-                (only,) = chosen
-                if live.get(only, 0) == written[only]:
-                    return False  # one whole segment: nothing to gain
             segment = int(self._meta(conn)["next_segment"])
-            parts = sorted(chosen)
+            parts = chosen
             marks = _marks(len(parts))
             alive = np.array(
                 sorted(

@@ -45,7 +45,7 @@ from chatbot.store import ArticleStore
 from chatbot.text import words
 
 log = logging.getLogger(__name__)
-_BUILD_BATCH = 10_000  # chunks per segment of a full build: bounds the memory it takes
+_BUILD_BATCH = 20_000  # chunks per segment of a full build: bounds the memory it takes
 _OLD_CACHE = re.compile(r"[0-9a-f]{12}-.+")  # the bm25s cache folders of the format before
 
 # A short list: BM25's idf already discounts common words; these only add noise to queries.
@@ -228,6 +228,11 @@ class KeywordIndex:
         if recorded == state:
             self._lagging = False
             return
+        if self._store.writing_now:
+            # This process's own write is under way (the token changes before it starts): it
+            # tells the index what it wrote when done. Reading every article's version now
+            # would only compete with it.
+            return
         self._lagging = True
         held = file.versions()
         changes = self._changes(self._store.versions(), held)
@@ -235,12 +240,17 @@ class KeywordIndex:
         self._lagging = False
         log.info("keyword index caught up: %d articles changed", len(changes))
 
-    def _build(self, file: SegmentFile, state: State | None = None) -> None:
-        self.builds += 1
+    def _build(
+        self, file: SegmentFile, state: State | None = None, *, unless_built: bool = True
+    ) -> None:
         state = state or self._store_state()
         started = time.perf_counter()
         # Smaller pages than Chroma reads by default: its replies are most of a build's memory.
-        file.build(_batches(self._store.iter_chunks(batch=1000)), state)
+        if not file.build(
+            _batches(self._store.iter_chunks(batch=1000)), state, unless_built=unless_built
+        ):
+            return  # another process built it meanwhile
+        self.builds += 1
         file.checkpoint()
         self._lagging = False
         self._start_background()  # merges the build's segments
@@ -249,7 +259,7 @@ class KeywordIndex:
     def rebuild(self) -> None:
         """Build the index from Chroma from scratch (readers keep the old one meanwhile)."""
         with self._sync:
-            self._build(self._segments())
+            self._build(self._segments(), unless_built=False)
 
     def refresh(self) -> None:
         """Bring the index up to the store's current state now, and load it (waits)."""

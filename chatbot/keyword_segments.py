@@ -23,6 +23,7 @@ import json
 import math
 import sqlite3
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -34,17 +35,18 @@ import numpy as np
 
 from chatbot.models import Passage
 
-FORMAT = "2"
+FORMAT = "3"
 # bm25s's defaults (method "lucene"), which the index used before: the same scores.
 K1 = 1.5
 B = 0.75
 EMPTY_TOKEN = "_empty_"  # what a chunk without keywords is indexed as (as bm25s was given)
 _BATCH = 500  # ids per "IN (...)" (SQLite allows more; this keeps statements small)
-# Merging, as log-structured indexes do: this many segments of one size class (a power of
-# _TIER) become one, so a chunk is rewritten about log8(chunks) times in its life and a term
-# has few segments to read. A segment of at least _PURGE_MIN chunks is rewritten once this
-# share of it is dead.
+# Merging, as log-structured indexes do: this many small segments of one size class (a power
+# of _TIER) become one, so that a term has few segments to read while a chunk is rewritten only
+# a few times. Big segments (a build's) are not merged: that would hold the write lock for
+# seconds. A segment of at least _PURGE_MIN chunks is rewritten once this share of it is dead.
 _TIER = 8
+_MAX_MERGE_LEVEL = 3  # segments under _TIER**4 (4,096) chunks: merges stay small and quick
 _DEAD_SHARE = 0.3
 _PURGE_MIN = 1000
 _LOAD_PAGE = 50_000  # rows per fetch when loading: bounds the memory a load takes
@@ -61,7 +63,8 @@ CREATE INDEX IF NOT EXISTS docs_article ON docs(article_id);
 CREATE INDEX IF NOT EXISTS docs_segment ON docs(segment);
 CREATE TABLE IF NOT EXISTS dead(id INTEGER PRIMARY KEY, generation INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS dead_generation ON dead(generation);
-CREATE TABLE IF NOT EXISTS segments(id INTEGER PRIMARY KEY, docs INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS segments(
+    id INTEGER PRIMARY KEY, docs INTEGER NOT NULL, live INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS postings(
     term TEXT NOT NULL, segment INTEGER NOT NULL, docs BLOB NOT NULL, tfs BLOB NOT NULL,
     PRIMARY KEY(term, segment)) WITHOUT ROWID;
@@ -283,7 +286,7 @@ def _merge_choice(written: dict[int, int], live: dict[int, int]) -> list[int]:
             level += 1
         tiers.setdefault(level, []).append(s)
     for level in sorted(tiers):
-        if len(tiers[level]) >= _TIER:
+        if level <= _MAX_MERGE_LEVEL and len(tiers[level]) >= _TIER:
             return sorted(tiers[level], key=lambda s: (live[s], s))[:_TIER]
     return []
 
@@ -354,7 +357,6 @@ class SegmentFile:
         conn = sqlite3.connect(
             self.path, timeout=30.0, isolation_level=None, check_same_thread=False
         )
-        conn.execute("PRAGMA page_size=16384")  # only takes effect on a new file
         conn.execute("PRAGMA journal_mode=WAL")  # readers never wait for the writer
         # Durable at checkpoints, not every commit: a lost commit is caught up from Chroma.
         conn.execute("PRAGMA synchronous=NORMAL")
@@ -391,10 +393,19 @@ class SegmentFile:
             self._pool.append(conn)
 
     @contextlib.contextmanager
-    def _writing(self) -> Iterator[sqlite3.Connection]:
+    def _writing(self, patience: float = 0.0) -> Iterator[sqlite3.Connection]:
+        """The write transaction; another process's may hold the lock for the connection's
+        30 s timeout, or up to ``patience`` seconds more (a build elsewhere takes a minute)."""
         with self._write_lock:
             conn = self._conn
-            conn.execute("BEGIN IMMEDIATE")  # the write lock now: no lost updates between reads
+            deadline = time.monotonic() + patience
+            while True:
+                try:
+                    conn.execute("BEGIN IMMEDIATE")  # the write lock now: no lost updates
+                    break
+                except sqlite3.OperationalError as exc:
+                    if "locked" not in str(exc) or time.monotonic() > deadline:
+                        raise
             try:
                 yield conn
             except BaseException:
@@ -551,11 +562,15 @@ class SegmentFile:
 
     # --- writing ---------------------------------------------------------------------------
 
-    def build(self, docs: Iterable[list[Doc]], state: State) -> None:
+    def build(self, docs: Iterable[list[Doc]], state: State, *, unless_built: bool = False) -> bool:
         """Replace everything with ``docs`` (batches: one segment each), in one transaction:
-        readers see the old index until the new one is whole."""
-        with self._writing() as conn:
+        readers see the old index until the new one is whole. With ``unless_built``, nothing
+        if another process built the file meanwhile (``docs`` is then never read). True if it
+        built."""
+        with self._writing(patience=600.0) as conn:
             meta = self._meta(conn)
+            if unless_built and meta.get("built") == "1":
+                return False
             for table in ("articles", "docs", "dead", "segments", "postings"):
                 conn.execute(f"DELETE FROM {table}")
             next_doc, next_segment = 0, 0
@@ -574,6 +589,7 @@ class SegmentFile:
                 token=state[0],
                 chunks=state[1],
             )
+        return True
 
     def apply(
         self,
@@ -598,6 +614,14 @@ class SegmentFile:
             next_doc, next_segment = int(meta["next_doc"]), int(meta["next_segment"])
             for part in _batches(touched):
                 marks = _marks(len(part))
+                conn.executemany(  # live counts per segment, for choosing merges
+                    "UPDATE segments SET live = live - ? WHERE id = ?",
+                    conn.execute(
+                        f"SELECT count(*), segment FROM docs WHERE article_id IN ({marks}) "
+                        "GROUP BY segment",
+                        part,
+                    ).fetchall(),
+                )
                 conn.execute(
                     f"INSERT INTO dead(id, generation) SELECT id, ? FROM docs "
                     f"WHERE article_id IN ({marks})",
@@ -651,7 +675,9 @@ class SegmentFile:
             "INSERT INTO postings(term, segment, docs, tfs) VALUES (?, ?, ?, ?)",
             ((t, segment, d, f) for t, d, f in postings(ids, [d.tokens for d in docs])),
         )
-        conn.execute("INSERT INTO segments(id, docs) VALUES (?, ?)", (segment, len(docs)))
+        conn.execute(
+            "INSERT INTO segments(id, docs, live) VALUES (?, ?, ?)", (segment, len(docs), len(docs))
+        )
 
     def segment_count(self) -> int:
         with self._reading() as conn:
@@ -666,10 +692,9 @@ class SegmentFile:
         if generation == self._merged_at:
             return False  # nothing was written since the last look
         with self._writing() as conn:
-            written = dict(conn.execute("SELECT id, docs FROM segments").fetchall())
-            live = dict(
-                conn.execute("SELECT segment, count(*) FROM docs GROUP BY segment").fetchall()
-            )
+            rows = conn.execute("SELECT id, docs, live FROM segments").fetchall()
+            written = {s: n for s, n, _ in rows}
+            live = {s: n for s, _, n in rows}
             chosen = _merge_choice(written, live)
             if not chosen:
                 self._merged_at = self._meta(conn).get("generation")
@@ -709,7 +734,10 @@ class SegmentFile:
                 conn.execute(
                     f"UPDATE docs SET segment = ? WHERE segment IN ({marks})", [segment, *parts]
                 )
-                conn.execute("INSERT INTO segments(id, docs) VALUES (?, ?)", (segment, len(alive)))
+                conn.execute(
+                    "INSERT INTO segments(id, docs, live) VALUES (?, ?, ?)",
+                    (segment, len(alive), len(alive)),
+                )
             self._set_meta(conn, next_segment=segment + 1)
             return True
 

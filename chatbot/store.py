@@ -155,6 +155,11 @@ class ArticleStore:
         """An embedded store (one process at a time), not a Chroma server."""
         return self._lock is not None
 
+    @property
+    def writing_now(self) -> bool:
+        """This store object is inside ``writing()`` (an embedded store's write is under way)."""
+        return self._lock is not None and self._lock.is_locked
+
     def close(self) -> None:
         """Release the Chroma client and this process's claim on an embedded store folder."""
         self._finalizer()

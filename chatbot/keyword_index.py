@@ -94,6 +94,11 @@ class KeywordIndex:
 
     # --- the file ----------------------------------------------------------------------------
 
+    @property
+    def path(self) -> Path:
+        """The index file of this store."""
+        return self._segments().path
+
     def _segments(self) -> SegmentFile:
         file = self._file
         if file is not None:
@@ -171,6 +176,7 @@ class KeywordIndex:
         if not applied:
             self.mark_stale()
         else:
+            self._lagging = False  # the index holds exactly the store's current state
             self._start_background()  # a merge may be due (the check itself is cheap)
 
     def _apply(self, file: SegmentFile, article_ids: list[str]) -> bool:
@@ -253,7 +259,7 @@ class KeywordIndex:
         self.builds += 1
         file.checkpoint()
         self._lagging = False
-        self._start_background()  # merges the build's segments
+        self._start_background()  # writes during a long build show up in this check
         log.info("keyword index built in %.1f s", time.perf_counter() - started)
 
     def rebuild(self) -> None:

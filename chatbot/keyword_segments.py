@@ -35,7 +35,7 @@ import numpy as np
 
 from chatbot.models import Passage
 
-FORMAT = "3"
+FORMAT = "4"
 # bm25s's defaults (method "lucene"), which the index used before: the same scores.
 K1 = 1.5
 B = 0.75
@@ -57,8 +57,8 @@ CREATE TABLE IF NOT EXISTS articles(
     article_id TEXT PRIMARY KEY, version TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS docs(
     id INTEGER PRIMARY KEY, segment INTEGER NOT NULL, article_id TEXT NOT NULL,
-    chunk_id TEXT NOT NULL, length INTEGER NOT NULL, published REAL, source TEXT NOT NULL,
-    passage TEXT NOT NULL);
+    chunk_id TEXT NOT NULL, length INTEGER NOT NULL, published REAL, source TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS passages(id INTEGER PRIMARY KEY, passage TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS docs_article ON docs(article_id);
 CREATE INDEX IF NOT EXISTS docs_segment ON docs(segment);
 CREATE TABLE IF NOT EXISTS dead(id INTEGER PRIMARY KEY, generation INTEGER NOT NULL);
@@ -554,7 +554,7 @@ class SegmentFile:
         for part in _batches(wanted):
             rows.update(
                 conn.execute(
-                    f"SELECT id, passage FROM docs WHERE id IN ({_marks(len(part))})", part
+                    f"SELECT id, passage FROM passages WHERE id IN ({_marks(len(part))})", part
                 ).fetchall()
             )
         # An id missing here died after the snapshot (a concurrent delete): left out.
@@ -571,7 +571,7 @@ class SegmentFile:
             meta = self._meta(conn)
             if unless_built and meta.get("built") == "1":
                 return False
-            for table in ("articles", "docs", "dead", "segments", "postings"):
+            for table in ("articles", "docs", "passages", "dead", "segments", "postings"):
                 conn.execute(f"DELETE FROM {table}")
             next_doc, next_segment = 0, 0
             for batch in docs:
@@ -627,6 +627,11 @@ class SegmentFile:
                     f"WHERE article_id IN ({marks})",
                     [generation, *part],
                 )
+                conn.execute(
+                    f"DELETE FROM passages WHERE id IN (SELECT id FROM docs "
+                    f"WHERE article_id IN ({marks}))",
+                    part,
+                )
                 conn.execute(f"DELETE FROM docs WHERE article_id IN ({marks})", part)
                 conn.execute(f"DELETE FROM articles WHERE article_id IN ({marks})", part)
             added = [doc for a in touched for doc in changes[a] or ()]
@@ -650,9 +655,10 @@ class SegmentFile:
     @staticmethod
     def _add(conn: sqlite3.Connection, docs: Sequence[Doc], first: int, segment: int) -> None:
         ids = range(first, first + len(docs))
+        # The columns a process loads apart from the texts: a load then reads only them.
         conn.executemany(
-            "INSERT INTO docs(id, segment, article_id, chunk_id, length, published, source, "
-            "passage) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO docs(id, segment, article_id, chunk_id, length, published, source) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
             (
                 (
                     i,
@@ -662,18 +668,24 @@ class SegmentFile:
                     len(d.tokens),
                     d.passage.published_at.timestamp() if d.passage.published_at else None,
                     d.passage.source,
-                    passage_row(d.passage),
                 )
                 for i, d in zip(ids, docs, strict=True)
             ),
         )
         conn.executemany(
+            "INSERT INTO passages(id, passage) VALUES (?, ?)",
+            ((i, passage_row(d.passage)) for i, d in zip(ids, docs, strict=True)),
+        )
+        conn.executemany(
             "INSERT OR REPLACE INTO articles(article_id, version) VALUES (?, ?)",
             {d.passage.article_id: version_of_chunk(d.passage.chunk_id) for d in docs}.items(),
         )
+        # In term order: the inserts then walk the postings tree once instead of jumping
+        # around it.
+        rows = sorted(postings(ids, [d.tokens for d in docs]))
         conn.executemany(
             "INSERT INTO postings(term, segment, docs, tfs) VALUES (?, ?, ?, ?)",
-            ((t, segment, d, f) for t, d, f in postings(ids, [d.tokens for d in docs])),
+            ((t, segment, d, f) for t, d, f in rows),
         )
         conn.execute(
             "INSERT INTO segments(id, docs, live) VALUES (?, ?, ?)", (segment, len(docs), len(docs))

@@ -452,7 +452,7 @@ def keyword_incremental(bot: Any, articles: int, work: Path) -> dict[str, Any]:
     # Another process's index of this store, as it was before the ingest (a copy of the file).
     other_dir = work / f"keyword-other-{nonce}"
     other_dir.mkdir(parents=True)
-    source_file = next(Path(index.cache_dir).glob("*.sqlite3"))
+    source_file = index.path
     with sqlite3.connect(source_file) as src, sqlite3.connect(other_dir / source_file.name) as dst:
         src.backup(dst)
 

@@ -368,3 +368,59 @@ def test_a_segment_file_of_another_store_is_not_used(tmp_path: Path) -> None:
     SegmentFile(tmp_path / "kw.sqlite3", "one store").close()
     with pytest.raises(Unreadable):
         SegmentFile(tmp_path / "kw.sqlite3", "another store")
+
+
+def test_merges_and_purges_keep_every_score(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Many small changes, merged and purged as they go, score exactly like one build of the
+    chunks that are left (the segment file alone, no store)."""
+    import random
+
+    from chatbot import keyword_segments
+    from chatbot.keyword_segments import Doc
+    from chatbot.models import Passage
+
+    monkeypatch.setattr(keyword_segments, "_PURGE_MIN", 8)  # small segments get purged too
+    rng = random.Random(7)
+    vocab = [f"w{i}" for i in range(60)]
+
+    def docs(article: str, version: str) -> list[Doc]:
+        return [
+            Doc(
+                Passage(
+                    chunk_id=f"{article}:{version}:{n}", article_id=article, n=n, text="",
+                    char_start=0, char_end=0, title="", source="s", published_at=None, url=None,
+                ),
+                rng.choices(vocab, k=rng.randint(1, 30)),
+            )
+            for n in range(rng.randint(1, 4))
+        ]  # fmt: skip
+
+    file = SegmentFile(tmp_path / "changed.sqlite3", "store")
+    file.build([], (None, 0))
+    held: dict[str, list[Doc]] = {}
+    merges = 0
+    for step in range(80):
+        changes: dict[str, list[Doc] | None] = {}
+        for article in rng.sample([f"a{i}" for i in range(25)], 3):
+            gone = article in held and rng.random() < 0.3
+            changes[article] = None if gone else docs(article, f"v{step}")
+        versions = {a: d[0].passage.chunk_id.split(":")[1] for a, d in held.items()}
+        file.apply(changes, {a: versions.get(a) for a in changes})
+        for article, new in changes.items():
+            if new is None:
+                held.pop(article, None)
+            else:
+                held[article] = new
+        while file.merge():
+            merges += 1
+    assert merges >= 10 and file.segment_count() < 20
+    fresh = SegmentFile(tmp_path / "fresh.sqlite3", "store")
+    fresh.build([[d for ds in held.values() for d in ds]], (None, 0))
+    for query in (["w1"], ["w2", "w3", "w2"], vocab[10:20]):
+        changed = {p.chunk_id: p.score for p in file.search(query, 500, lambda s: None)}
+        built = {p.chunk_id: p.score for p in fresh.search(query, 500, lambda s: None)}
+        assert changed == built and changed
+    file.close()
+    fresh.close()

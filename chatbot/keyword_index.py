@@ -115,9 +115,7 @@ class KeywordIndex:
         if folder is not None:
             try:
                 folder.mkdir(parents=True, exist_ok=True)
-                for old in folder.iterdir():  # the previous format's folders: useless now
-                    if old.is_dir() and _OLD_CACHE.fullmatch(old.name):
-                        shutil.rmtree(old, ignore_errors=True)
+                _prune(folder, folder / f"{name}.sqlite3")
                 return self._open_file(folder / f"{name}.sqlite3", identity)
             except (OSError, sqlite3.OperationalError) as exc:
                 log.warning("cannot save the keyword index cache in %s: %s", folder, exc)
@@ -429,6 +427,23 @@ def _batches(passages: Iterable[Passage]) -> Iterator[list[Doc]]:
             batch = []
     if batch:
         yield batch
+
+
+def _prune(folder: Path, keep: Path) -> None:
+    """Drop what no store can use: the previous format's folders, and the index files of
+    embedded stores whose folder is gone (test and benchmark stores, mostly; a server's
+    location is a URL, which is no absolute path)."""
+    for old in folder.iterdir():
+        if old.is_dir() and _OLD_CACHE.fullmatch(old.name):
+            shutil.rmtree(old, ignore_errors=True)
+        elif old.suffix == ".sqlite3" and old != keep:
+            with contextlib.suppress(sqlite3.Error, OSError):
+                with contextlib.closing(sqlite3.connect(f"{old.as_uri()}?mode=ro", uri=True)) as c:
+                    row = c.execute("SELECT value FROM meta WHERE key = 'identity'").fetchone()
+                location = Path(str(row[0]).rsplit("|", 1)[0]) if row else None
+                # Only absolute folders: a relative one depends on where a process started.
+                if location and location.is_absolute() and not location.exists():
+                    _remove(old)
 
 
 def _remove(path: Path) -> None:

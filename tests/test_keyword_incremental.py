@@ -424,3 +424,23 @@ def test_merges_and_purges_keep_every_score(
         assert changed == built and changed
     file.close()
     fresh.close()
+
+
+def test_index_files_of_stores_that_are_gone_are_removed(tmp_path: Path) -> None:
+    import shutil
+
+    from chatbot.store import ArticleStore
+
+    def index_of(folder: Path) -> Path:
+        with ArticleStore.open(path=folder, embedding_model="kw-test", dimension=3) as store:
+            index = KeywordIndex(store, cache_dir=tmp_path / "keyword-index")
+            index.refresh()
+            path = index.path
+            index.close()
+        return path
+
+    gone, kept = index_of(tmp_path / "gone"), index_of(tmp_path / "kept")
+    assert gone.exists() and kept.exists()
+    shutil.rmtree(tmp_path / "gone")
+    index_of(tmp_path / "third")  # opening any index prunes the folder
+    assert not gone.exists() and kept.exists()

@@ -343,6 +343,7 @@ class Chatbot:
 
     def close(self) -> None:
         """Release the store (an embedded store admits one process at a time)."""
+        self.keyword_index.close()  # its background catch-up reads the store
         self.store.close()
 
     def __enter__(self) -> Chatbot:

@@ -12,7 +12,11 @@ Sections (``--only``, comma separated; default all):
              Each variant runs in its own subprocess so that peak RSS is its own.
   fast       the same for the fast ingest mode (CHATBOT_EMBEDDING_BACKEND=static).
   retrieval  hybrid retrieval latency p50/p95 (no filter and a date filter) over ``--questions``
-             questions at the dev size and at ``--scale-chunks`` chunks, embedded Chroma.
+             questions at the dev size and at ``--scale-chunks`` chunks, embedded Chroma; the
+             keyword index's build and load times and memory, and its incremental update:
+             ``--incremental-articles`` new articles ingested (then deleted again), the time
+             until keyword search finds them after the ingest returns, the slowest keyword
+             question asked during the ingest, and another process's index catching up.
   server     the same through a ``chroma run`` server.
   answer     bot.stream with the extractive backend: first token and total time, and the support
              check alone (check_answer run again on each final answer; embeddings cached).
@@ -390,16 +394,169 @@ def timed_retrievals(bot: Any, questions: list, repeats: int) -> dict[str, dict[
 
 
 def keyword_index_seconds(bot: Any) -> dict[str, float]:
-    """Seconds to build the keyword index from the store, and to load it from its cache."""
+    """Seconds to build the keyword index from the store, and to load it from its file."""
     from chatbot.index.keyword_index import KeywordIndex
 
     started = time.perf_counter()
-    KeywordIndex(bot.store).refresh()
+    fresh = KeywordIndex(bot.store)  # a private file: a full build from Chroma
+    fresh.refresh()
     build = time.perf_counter() - started
-    bot.keyword_index.refresh()  # saves the cache if this store has none yet
+    fresh.close()
+    bot.keyword_index.refresh()  # builds this store's file, or brings it up to date
     started = time.perf_counter()
-    KeywordIndex(bot.store, cache_dir=bot.keyword_index.cache_dir).refresh()
-    return {"keyword_index_build_s": build, "keyword_index_load_s": time.perf_counter() - started}
+    loaded = KeywordIndex(bot.store, cache_dir=bot.keyword_index.cache_dir)
+    loaded.refresh()  # what a new process pays: open the file, check the store, load columns
+    load = time.perf_counter() - started
+    loaded.close()
+    return {"keyword_index_build_s": build, "keyword_index_load_s": load}
+
+
+def keyword_incremental(bot: Any, articles: int, work: Path) -> dict[str, Any]:
+    """Issue 16: ``articles`` new articles (realtimeqa-dev texts under new ids, each with a
+    marker word) ingested into the store: how long after the ingest returns keyword search
+    finds them all, the index's share of the ingest, the slowest keyword question asked
+    meanwhile, how long another index of the store (another process's, left behind) takes to
+    catch up, and deleting them again (which restores the store)."""
+    import sqlite3
+    import threading
+    import uuid
+
+    from chatbot.index.keyword_index import KeywordIndex
+    from chatbot.vocabulary import Article
+
+    index = bot.keyword_index
+    index.refresh()
+    nonce = uuid.uuid4().hex[:8]
+    new: list[Article] = []
+    with (RTQA / "articles.jsonl").open() as rows:
+        for i, line in enumerate(rows):
+            if i >= articles:
+                break
+            row = json.loads(line)
+            new.append(
+                Article.create(
+                    title=row["title"],
+                    text=f"{row['text']} kw{nonce}x{i}",
+                    source=row.get("source") or "",
+                    published_at=datetime.fromisoformat(row["published_at"]).replace(tzinfo=UTC)
+                    if row.get("published_at")
+                    else None,
+                    url=f"https://bench.example/{nonce}/{i}",
+                )
+            )
+    markers = [f"kw{nonce}x{i}" for i in range(len(new))]
+
+    def all_found(ix: Any) -> bool:
+        return all(ix.search(m, 1) for m in markers)
+
+    # Another process's index of this store, as it was before the ingest (a copy of the file).
+    other_dir = work / f"keyword-other-{nonce}"
+    other_dir.mkdir(parents=True)
+    source_file = index.path
+    with sqlite3.connect(source_file) as src, sqlite3.connect(other_dir / source_file.name) as dst:
+        src.backup(dst)
+
+    spent: list[float] = []
+    apply = index.articles_changed
+
+    def timed(ids: Any) -> None:  # the index's share of the ingest (called per group)
+        started = time.perf_counter()
+        apply(ids)
+        spent.append(time.perf_counter() - started)
+
+    index.articles_changed = timed
+    waits: list[float] = []
+    stop = threading.Event()
+
+    def ask() -> None:  # keyword questions all along: none may wait for index maintenance
+        while not stop.is_set():
+            started = time.perf_counter()
+            index.search("What happened with bitcoin prices this week?", 30)
+            waits.append(time.perf_counter() - started)
+            stop.wait(0.05)
+
+    asker = threading.Thread(target=ask, daemon=True)
+    asker.start()
+    try:
+        started = time.perf_counter()
+        report = bot.ingest(new)
+        ingest_s = time.perf_counter() - started
+        returned = time.perf_counter()
+        while not all_found(index):
+            if time.perf_counter() - returned > 60:
+                raise SystemExit("the new articles were not found 60 s after their ingest")
+            time.sleep(0.05)
+        findable_s = time.perf_counter() - returned
+    finally:
+        stop.set()
+        asker.join(timeout=30)
+        del index.articles_changed
+    other = KeywordIndex(bot.store, cache_dir=other_dir)
+    started = time.perf_counter()
+    other.refresh()
+    catch_up_s = time.perf_counter() - started
+    caught_up = all_found(other)
+    other.close()
+    shutil.rmtree(other_dir, ignore_errors=True)
+    started = time.perf_counter()
+    for article in new:
+        bot.delete(article.id)
+    delete_s = time.perf_counter() - started
+    return {
+        "articles": len(report.added),
+        "chunks": report.chunks,
+        "ingest_s": ingest_s,
+        "findable_after_ingest_s": findable_s,
+        "index_update_s": sum(spent),
+        "slowest_question_during_ingest_ms": 1000 * max(waits, default=0.0),
+        "questions_during_ingest": len(waits),
+        "other_index_catch_up_s": catch_up_s,
+        "other_index_caught_up": caught_up,
+        "delete_s": delete_s,
+        "gone_after_delete": not any(index.search(m, 1) for m in markers),
+    }
+
+
+def keyword_index_memory(store: Path, data_dir: Path, model: tuple[str, int]) -> dict[str, float]:
+    """Load time and memory of the keyword index in a fresh process: resident memory after
+    opening the store (Chroma's share), what loading the index and three searches add to it,
+    and the process's peak."""
+    code = f"""
+import json, time
+from pathlib import Path
+from chatbot.index.keyword_index import KeywordIndex
+from chatbot.index.store import ArticleStore
+
+def status(key):
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(key + ":"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+store = ArticleStore.open(path=Path({str(store)!r}), embedding_model={model[0]!r},
+                          dimension={model[1]})
+store.write_token(), store.count_chunks()
+before = status("VmRSS")
+started = time.perf_counter()
+index = KeywordIndex(store, cache_dir=Path({str(data_dir / "keyword-index")!r}))
+index.refresh()
+load = time.perf_counter() - started
+for q in ("bitcoin price", "election results senate", "storm flooding coast"):
+    index.search(q, 30)
+print(json.dumps({{"load_s": load, "builds": index.builds, "rss_store_mb": before,
+                  "rss_index_mb": status("VmRSS") - before, "peak_rss_mb": status("VmHWM")}}))
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).resolve().parents[1],
+        env={**os.environ, **ENV},
+        check=False,
+    )
+    if done.returncode != 0:
+        raise SystemExit(f"keyword index memory worker failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def build_scaled_store(dev: Path, target: Path, chunks: int, noise: float, model: tuple) -> None:
@@ -478,14 +635,26 @@ def run_retrieval(bots: Bots, dev: Path, scaled: Path | None, server: bool, embe
         if embedded:
             bot = bots.open(path)
             chunks = bot.store.count_chunks()
-            out[f"embedded {label}"] = {
+            row: dict[str, Any] = {
                 "chunks": chunks,
                 **keyword_index_seconds(bot),
                 **timed_retrievals(bot, questions, args.repeats),
             }
-            _print_retrieval(f"embedded {label}", out[f"embedded {label}"])
-            bot.store.close()
+            if args.incremental_articles:
+                work = Path(tempfile.mkdtemp(prefix="keyword-", dir=CACHE))
+                try:
+                    row["keyword_update"] = keyword_incremental(
+                        bot, args.incremental_articles, work
+                    )
+                finally:
+                    shutil.rmtree(work, ignore_errors=True)
+            model = (bot.embedder.name, bot.embedder.dimension)
+            data_dir = bot.settings.data_dir
+            bot.close()
             del bot
+            row["keyword_memory"] = keyword_index_memory(path, data_dir, model)
+            out[f"embedded {label}"] = row
+            _print_retrieval(f"embedded {label}", row)
         if server:
             with chroma_server(path) as url:
                 bot = bots.open(path, chroma_url=url)
@@ -495,7 +664,7 @@ def run_retrieval(bots: Bots, dev: Path, scaled: Path | None, server: bool, embe
                     **timed_retrievals(bot, questions, args.repeats),
                 }
                 _print_retrieval(f"server {label}", out[f"server {label}"])
-                bot.store.close()
+                bot.close()
                 del bot
     return out
 
@@ -504,9 +673,35 @@ def _print_retrieval(label: str, row: dict) -> None:
     parts = [
         f"{k}: p50 {v['p50_ms']:.1f} ms p95 {v['p95_ms']:.1f} ms"
         for k, v in row.items()
-        if isinstance(v, dict)
+        if isinstance(v, dict) and "p50_ms" in v
     ]
     print(f"  retrieval {label} ({row['chunks']} chunks): " + "; ".join(parts), flush=True)
+    for line in _keyword_lines(row):
+        print(f"  {label}: {line}", flush=True)
+
+
+def _keyword_lines(row: dict) -> list[str]:
+    lines = [
+        f"keyword index: build {row['keyword_index_build_s']:.1f} s, load "
+        f"{row['keyword_index_load_s']:.2f} s"
+    ]
+    if "keyword_memory" in row:
+        m = row["keyword_memory"]
+        lines[0] += (
+            f" (fresh process: {m['load_s']:.2f} s, +{m['rss_index_mb']:.0f} MB resident over "
+            f"the store's {m['rss_store_mb']:.0f} MB, peak {m['peak_rss_mb']:.0f} MB)"
+        )
+    if "keyword_update" in row:
+        u = row["keyword_update"]
+        lines.append(
+            f"keyword update: {u['articles']} articles ({u['chunks']} chunks) ingested in "
+            f"{u['ingest_s']:.1f} s, of which the index {u['index_update_s']:.2f} s; all found "
+            f"{u['findable_after_ingest_s']:.2f} s after the ingest returned; slowest keyword "
+            f"question meanwhile {u['slowest_question_during_ingest_ms']:.0f} ms "
+            f"({u['questions_during_ingest']} asked); another process's index caught up in "
+            f"{u['other_index_catch_up_s']:.1f} s; deleted again in {u['delete_s']:.1f} s"
+        )
+    return lines
 
 
 # --- answers and briefings ----------------------------------------------------------------------
@@ -701,16 +896,13 @@ def print_table(results: dict[str, Any]) -> None:
         print(f"{'store':<18} {'chunks':>7} {'query':<22} {'p50 ms':>7} {'p95 ms':>7}")
         for store, row in results["retrieval"].items():
             for query, m in row.items():
-                if isinstance(m, dict):
+                if isinstance(m, dict) and "p50_ms" in m:
                     print(
                         f"{store:<18} {row['chunks']:>7} {query:<22} {m['p50_ms']:>7.1f} "
                         f"{m['p95_ms']:>7.1f}"
                     )
-            print(
-                f"{store:<18} {row['chunks']:>7} keyword index: build "
-                f"{row['keyword_index_build_s']:.1f} s, load from cache "
-                f"{row['keyword_index_load_s']:.1f} s"
-            )
+            for line in _keyword_lines(row):
+                print(f"{store:<18} {row['chunks']:>7} {line}")
     if "answer" in results:
         print("\n== answer latency ==")
         print(
@@ -753,6 +945,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--scale-chunks", type=int, default=200_000, help="0: dev size only")
     parser.add_argument("--noise", type=float, default=0.01, help="sigma of the scale copies")
     parser.add_argument(
+        "--incremental-articles",
+        type=int,
+        default=100,
+        help="articles ingested (then deleted) to time the keyword index's update (0: skip)",
+    )
+    parser.add_argument(
         "--dev-store",
         type=Path,
         default=None,
@@ -781,6 +979,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         args.articles = args.articles or 5
         args.repeats, args.questions, args.answer_questions = 1, 10, 3
         args.scale_chunks = min(args.scale_chunks, 500)
+        args.incremental_articles = min(args.incremental_articles, 3)
         args.only = args.only or ",".join(SMOKE_SECTIONS)
         args.isolate = False
     return args

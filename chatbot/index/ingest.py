@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Protocol
 
 import numpy as np
@@ -23,7 +23,13 @@ from chatbot.vocabulary import (
 
 
 class IndexListener(Protocol):
-    def mark_stale(self) -> None: ...
+    """What is derived from the store (the keyword index), told of each write."""
+
+    def articles_changed(self, article_ids: Sequence[str]) -> None:
+        """These articles were just written or deleted (called inside the writer's turn)."""
+
+    def mark_stale(self) -> None:
+        """Something changed, it is not known what (a write that failed half-way)."""
 
 
 _EMBED_GROUP_CHUNKS = 256  # chunks embedded per model call: larger groups pad less
@@ -64,10 +70,10 @@ class Ingestor:
             try:
                 for group in self._groups(loaded, report, emit):
                     self._write_group(group, report, emit)
-            finally:
-                if report.added or report.updated:
-                    for listener in self._listeners:
-                        listener.mark_stale()
+            except BaseException:
+                for listener in self._listeners:
+                    listener.mark_stale()
+                raise
         return report
 
     def _groups(
@@ -146,6 +152,9 @@ class Ingestor:
         # One write per collection for the whole group: Chroma's cost is mostly per call, so
         # article-by-article writes took ~75% of a fast-mode ingest.
         self._store.write_articles(items)
+        # Group by group, so that a long ingest becomes searchable as it goes.
+        for listener in self._listeners:
+            listener.articles_changed([article.id for article, _, _ in group])
         for article, chunks, existed in group:
             report.chunks += len(chunks)
             (report.updated if existed else report.added).append(article.id)
@@ -181,7 +190,7 @@ class Ingestor:
     def delete(self, article_id: str) -> bool:
         with self._turn, self._store.writing():
             deleted = self._store.delete_article(article_id)
-        if deleted:
-            for listener in self._listeners:
-                listener.mark_stale()
+            if deleted:
+                for listener in self._listeners:
+                    listener.articles_changed([article_id])
         return deleted

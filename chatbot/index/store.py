@@ -38,6 +38,7 @@ from chatbot.vocabulary import Article, Chunk, Passage, StoredArticle
 _WRITE_BATCH = 1000
 _WRITE_TOKEN = "write_token"
 _FORMAT = "chunk_format"  # on the chunks collection: how its vectors were made
+_PREVIOUS_TOKEN = "previous_write_token"  # the token before the last write began
 _PROCESS_LOCK = ".process.lock"
 
 try:  # POSIX; elsewhere the one-process rule is documented but not enforced
@@ -151,6 +152,16 @@ class ArticleStore:
             self.close()
             raise
         self._lock = FileLock(str(lock_path)) if lock_path else None
+
+    @property
+    def embedded(self) -> bool:
+        """An embedded store (one process at a time), not a Chroma server."""
+        return self._lock is not None
+
+    @property
+    def writing_now(self) -> bool:
+        """This store object is inside ``writing()`` (an embedded store's write is under way)."""
+        return self._lock is not None and self._lock.is_locked
 
     def close(self) -> None:
         """Release the Chroma client and this process's claim on an embedded store folder."""
@@ -334,6 +345,7 @@ class ArticleStore:
                 "chunks": len(chunks),
             }
             records.append((article.id, mean, article.text, meta))
+        before = self._begin_change()
         for i in range(0, len(ids), _WRITE_BATCH):
             self._chunks.upsert(
                 ids=ids[i : i + _WRITE_BATCH],
@@ -362,22 +374,34 @@ class ArticleStore:
             ]
             for j in range(0, len(stale), _WRITE_BATCH):
                 self._chunks.delete(ids=stale[j : j + _WRITE_BATCH])
-        self.mark_changed()
+        self.mark_changed(previous=before)
 
     def delete_article(self, article_id: str) -> bool:
         found = self._articles.get(ids=[article_id], include=[])["ids"]
+        before = self._begin_change()
         # The article record goes first, so a crash in between leaves only invisible chunks.
         self._articles.delete(ids=[article_id])
         self._chunks.delete(where={"article_id": article_id})
-        self.mark_changed()
+        self.mark_changed(previous=before)
         return bool(found)
 
-    def mark_changed(self) -> None:
+    def _begin_change(self) -> str | None:
+        """Change the token before a write too, so that a crash in the middle of it still
+        shows as a change; returns the token from before."""
+        before = self.write_token()
+        self.mark_changed(previous=before)
+        return before
+
+    def mark_changed(self, previous: str | None = None) -> None:
         """Mark the committed content as changed, for readers that cache what they derive from
         it (the keyword index). Set after the write, so a reader that saw the old token may
-        hold newer data (and rebuilds needlessly) but never older data under a new token."""
+        hold newer data (and catches up needlessly) but never older data under a new token.
+        ``previous`` (default: the current token) is kept beside it: an index that reflected
+        the token from before a write, and has applied that write, may take the new one."""
         current = self._client.get_collection(self._chunks.name)
-        meta = {**(current.metadata or {}), _WRITE_TOKEN: uuid.uuid4().hex}
+        meta = dict(current.metadata or {})
+        meta[_PREVIOUS_TOKEN] = previous if previous is not None else meta.get(_WRITE_TOKEN, "")
+        meta[_WRITE_TOKEN] = uuid.uuid4().hex
         current.modify(metadata=meta)
 
     @property
@@ -388,8 +412,13 @@ class ArticleStore:
     def write_token(self) -> str | None:
         """Changes with every write or delete by this project's code, in any process; None for
         a store written before tokens existed."""
-        token = (self._client.get_collection(self._chunks.name).metadata or {}).get(_WRITE_TOKEN)
-        return str(token) if token else None
+        return self.write_state()[0]
+
+    def write_state(self) -> tuple[str | None, str | None]:
+        """The write token and the token from before the last write began (see mark_changed)."""
+        meta = self._client.get_collection(self._chunks.name).metadata or {}
+        token, previous = meta.get(_WRITE_TOKEN), meta.get(_PREVIOUS_TOKEN)
+        return (str(token) if token else None, str(previous) if previous else None)
 
     def repair(self) -> int:
         """Delete chunks that no committed article version owns (left by a crash)."""
@@ -645,6 +674,27 @@ class ArticleStore:
                 if versions.get(meta["article_id"]) == meta["version"]:
                     yield self._hit(chunk_id, meta, text, 0.0)
             offset += len(page["ids"])
+
+    def article_chunks(self, versions: dict[str, str], batch: int = 200) -> list[Passage]:
+        """The chunks of these articles' given versions (committed ones, for the keyword
+        index to add), in article order then chunk order."""
+        found: list[Passage] = []
+        ids = list(versions)
+        for i in range(0, len(ids), batch):
+            part = ids[i : i + batch]
+            page = self._chunks.get(
+                where={"article_id": {"$in": part}}, include=["metadatas", "documents"]
+            )
+            found += [
+                self._hit(chunk_id, meta, text, 0.0)
+                for chunk_id, meta, text in zip(
+                    page["ids"], page["metadatas"], page["documents"], strict=True
+                )
+                if versions.get(meta["article_id"]) == meta["version"]
+            ]
+        order = {a: i for i, a in enumerate(ids)}
+        found.sort(key=lambda p: (order[p.article_id], p.n))
+        return found
 
     def committed(self, hits: list[Passage]) -> list[Passage]:
         """Drop chunks of article versions that were never committed or were superseded."""

@@ -14,7 +14,7 @@ import pytest
 
 from chatbot.api import Chatbot
 from chatbot.index.embeddings import Embedder
-from chatbot.surfaces import ui
+from chatbot.surfaces import ui, ui_page
 from tests.servers import free_port
 from tests.store_fixtures import settings_in
 
@@ -36,7 +36,7 @@ def guarded(
     )
     bot = Chatbot(settings, embedder=embedder)
     lines: list[str] = []
-    app = ui.launch(bot, None, free_port(), block=False, announce=lines.append)
+    app = ui_page.launch(bot, None, free_port(), block=False, announce=lines.append)
     try:
         yield str(app.local_url).rstrip("/"), bot, lines
     finally:
@@ -131,11 +131,11 @@ def _outside_address() -> str | None:
 
 def test_without_a_login_it_binds_loopback_and_says_so(tmp_path: Path, embedder: Embedder):
     settings = settings_in(tmp_path)
-    assert settings.ui_host == "127.0.0.1" and ui.login_for(settings) is None
+    assert settings.ui_host == "127.0.0.1" and ui_page.login_for(settings) is None
     lines: list[str] = []
     port = free_port()
     bot = Chatbot(settings, embedder=embedder)
-    app = ui.launch(bot, None, port, block=False, announce=lines.append)
+    app = ui_page.launch(bot, None, port, block=False, announce=lines.append)
     try:
         assert lines == [
             f"Web UI listening on http://127.0.0.1:{port}/ "
@@ -148,6 +148,6 @@ def test_without_a_login_it_binds_loopback_and_says_so(tmp_path: Path, embedder:
                 httpx.get(f"http://{outside}:{port}/config", timeout=5)
     finally:
         app.close()
-    warning = ui.startup_message("http://0.0.0.0:7860/", "0.0.0.0", login=False)
+    warning = ui_page.startup_message("http://0.0.0.0:7860/", "0.0.0.0", login=False)
     assert "WARNING" in warning and "CHATBOT_UI_PASSWORD" in warning
-    assert "WARNING" not in ui.startup_message("http://0.0.0.0:7860/", "0.0.0.0", login=True)
+    assert "WARNING" not in ui_page.startup_message("http://0.0.0.0:7860/", "0.0.0.0", login=True)

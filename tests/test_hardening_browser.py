@@ -56,7 +56,7 @@ def server(
     tmp_path_factory: pytest.TempPathFactory, embedder: Embedder, llm_server: FakeLLMServer
 ) -> Iterator[str]:
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
-    from chatbot.surfaces import ui
+    from chatbot.surfaces import ui_page
 
     tmp = tmp_path_factory.mktemp("ui-injection")
     settings = settings_in(
@@ -69,7 +69,7 @@ def server(
     )
     bot = Chatbot(settings, embedder=embedder)
     assert bot.ingest([PLANTED, *OTHERS]).ok
-    app = ui.launch(bot, "127.0.0.1", free_port(), block=False)
+    app = ui_page.launch(bot, "127.0.0.1", free_port(), block=False)
     try:
         yield str(app.local_url).rstrip("/")
     finally:

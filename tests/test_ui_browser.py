@@ -56,13 +56,13 @@ TEXT = {"use_inner_text": True, "timeout": MS}  # inner text: only what is rende
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Iterator[str]:
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
-    from chatbot.surfaces import ui
+    from chatbot.surfaces import ui_page
 
     tmp = tmp_path_factory.mktemp("ui")
     settings = settings_in(tmp)
     bot = Chatbot(settings, embedder=embedder)
     assert bot.ingest([HOSTILE]).ok
-    app = ui.launch(bot, "127.0.0.1", free_port(), block=False)
+    app = ui_page.launch(bot, "127.0.0.1", free_port(), block=False)
     try:
         yield app.local_url.rstrip("/")
     finally:

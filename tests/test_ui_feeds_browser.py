@@ -33,10 +33,10 @@ def page(tmp_path: Path, embedder: Embedder) -> Iterator[Any]:
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     from playwright.sync_api import sync_playwright
 
-    from chatbot.surfaces import ui
+    from chatbot.surfaces import ui_page
 
     bot = Chatbot(settings_in(tmp_path, allow_private_urls=True), embedder=embedder)
-    app = ui.launch(bot, "127.0.0.1", free_port(), block=False)
+    app = ui_page.launch(bot, "127.0.0.1", free_port(), block=False)
     try:
         with sync_playwright() as pw:
             chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)

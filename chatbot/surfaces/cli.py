@@ -298,7 +298,7 @@ def chat(obj: Context, **options: Any) -> None:
 @friendly_errors
 def ui(obj: Context, host: str | None, port: int | None, example: bool) -> None:
     """The web UI: cited chat, article library, daily briefings."""
-    from chatbot.surfaces import ui as web
+    from chatbot.surfaces import ui_page as web
 
     bot = obj.bot()
     click.echo(f"LLM: {bot.backend_reason}")

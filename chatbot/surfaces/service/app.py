@@ -26,7 +26,7 @@ from chatbot.surfaces.service.access import Access, ApiKeys, BodyLimit, RateLimi
 from chatbot.surfaces.service.errors import ApiError, install_error_handlers
 from chatbot.surfaces.service.openai_compat import chat_router
 from chatbot.surfaces.service.rest import health_router, rest_router
-from chatbot.surfaces.ui import LOOPBACK_HOSTS
+from chatbot.surfaces.ui_page import LOOPBACK_HOSTS
 
 if TYPE_CHECKING:
     from chatbot.api import Chatbot
@@ -119,7 +119,7 @@ def _mount_ui(app: FastAPI, bot: Chatbot, settings: Settings) -> None:
     """The web UI at ``/`` with the same options and login as ``chatbot ui``."""
     import gradio as gr
 
-    from chatbot.surfaces import ui as web
+    from chatbot.surfaces import ui_page as web
 
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no calls home
     blocks = web.build_app(bot)
@@ -256,7 +256,7 @@ def serve(
     """Serve the UI and the API (host/port default to the ui_host/ui_port settings; 127.0.0.1
     unless told otherwise). ``app_options`` go to ``create_app`` (extra_routers, on_startup,
     on_shutdown, ui). With ``block=False`` it returns the started Service; call ``stop()``."""
-    from chatbot.surfaces import ui as web
+    from chatbot.surfaces import ui_page as web
 
     settings = bot.settings
     host = host or settings.ui_host

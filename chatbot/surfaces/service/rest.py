@@ -18,6 +18,7 @@ from starlette.concurrency import run_in_threadpool
 
 from chatbot.common.dates import DateParseError, to_datetime
 from chatbot.presentation.briefing import briefing_html, briefing_markdown
+from chatbot.presentation.labels import safe_url
 from chatbot.surfaces import ui
 from chatbot.surfaces.service.errors import ApiError
 from chatbot.surfaces.service.shapes import article_json, report_json, stored_article_json
@@ -261,7 +262,7 @@ async def _run_ingest(bot: Chatbot, files: list[Path], urls: list[str]) -> dict[
         except (ui.UploadRejected, OSError) as exc:
             failed.append((path.name, str(exc)))
     for url in urls:
-        if ui.render.safe_url(url) is None:  # anything else would be read as a server path
+        if safe_url(url) is None:  # anything else would be read as a server path
             failed.append((url, "not an http(s) URL"))
         else:
             items.append(url)

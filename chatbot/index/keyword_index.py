@@ -438,7 +438,9 @@ def _prune(folder: Path, keep: Path) -> None:
             shutil.rmtree(old, ignore_errors=True)
         elif old.suffix == ".sqlite3" and old != keep:
             with contextlib.suppress(sqlite3.Error, OSError):
-                with contextlib.closing(sqlite3.connect(f"{old.as_uri()}?mode=ro", uri=True)) as c:
+                with contextlib.closing(
+                    sqlite3.connect(f"{old.resolve().as_uri()}?mode=ro", uri=True)
+                ) as c:
                     row = c.execute("SELECT value FROM meta WHERE key = 'identity'").fetchone()
                 location = Path(str(row[0]).rsplit("|", 1)[0]) if row else None
                 # Only absolute folders: a relative one depends on where a process started.

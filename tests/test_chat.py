@@ -314,3 +314,31 @@ def test_filtered_dense_search_by_ids_matches_chromas_own_filter(
     by_where, _ = news_bot.retriever._dense(qvec, filters)
     assert [p.chunk_id for p in by_ids] == [p.chunk_id for p in by_where]
     assert by_ids and {p.source for p in by_ids} <= {"ANI", "AP", "WireCopy"}
+
+
+def test_the_fusion_keeps_each_retrievers_first_passages() -> None:
+    from chatbot.answering.retrieval import keep_each_lists_head
+    from chatbot.vocabulary import Passage
+
+    def p(cid: str) -> Passage:
+        return Passage(
+            chunk_id=cid,
+            article_id=cid,
+            n=0,
+            text=cid,
+            char_start=0,
+            char_end=1,
+            title="",
+            source="",
+            published_at=None,
+            url=None,
+            authors=(),
+            score=0.0,
+        )
+
+    fused = [p(c) for c in "abcdefgh"]
+    dense = [p(c) for c in "hgab"]  # dense ranks h first: RRF put it last
+    words = [p(c) for c in "fa"]
+    order = [x.chunk_id for x in keep_each_lists_head(fused, dense, words)]
+    assert order[:5] == ["a", "h", "g", "f", "b"]  # fused #1, dense's first two, then words'
+    assert sorted(order) == sorted("abcdefgh")  # nothing lost or repeated

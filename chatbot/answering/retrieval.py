@@ -95,14 +95,24 @@ class Retriever:
                 sources=filters.sources,
                 article_ids=filters.article_ids,
             )
-        fused = self._fuse(dense, sparse, self.dense_weight)
+        if self.mode == "hybrid":
+            # Each list is read as of the date first; then the fused order, except that each
+            # list's first KEEP_FROM_EACH stay near the top: RRF alone dropped a passage that
+            # one retriever ranked first and the other missed (either list alone held a gold
+            # passage in its top 5 for 97 of 112 dev questions, RRF for 89).
+            by_dense = self._reorder_by_time(self._fuse(dense, []), scope, ref)
+            by_words = self._reorder_by_time(self._fuse([], sparse), scope, ref)
+            fused = keep_each_lists_head(
+                self._fuse(by_dense, by_words, self.dense_weight), by_dense, by_words
+            )
+        else:
+            fused = self._reorder_by_time(self._fuse(dense, sparse), scope, ref)
         # The dense hits came with their vectors; one read fetches the keyword-only ones. They
         # serve both the similarities and de-duplication.
         vectors.update(
             self._store.chunk_vectors([p.chunk_id for p in fused if p.chunk_id not in vectors])
         )
         sims = {cid: float(np.dot(qvec, v)) for cid, v in vectors.items()}
-        fused = self._reorder_by_time(fused, scope, ref)
         ranked = [replace(p, score=sims.get(p.chunk_id, 0.0)) for p in fused]
         unique = collapse_duplicates(ranked, vectors)
         top = unique[:k]
@@ -176,6 +186,22 @@ class Retriever:
         return bool(
             scope.explicit_year and scope.until and oldest is not None and scope.until <= oldest
         )
+
+
+KEEP_FROM_EACH = 2  # of a top 5: the best fused passage, then each retriever's first two
+
+
+def keep_each_lists_head(
+    fused: Sequence[Passage], *rankings: Sequence[Passage], keep: int = KEEP_FROM_EACH
+) -> list[Passage]:
+    """``fused`` with its first passage and each ranking's first ``keep`` moved to the front
+    (in that order, each once), the rest in fused order."""
+    by_id = {p.chunk_id: p for p in fused}
+    front = [p.chunk_id for p in fused[:1]]
+    for ranking in rankings:
+        front += [p.chunk_id for p in ranking[:keep]]
+    order = dict.fromkeys([*front, *(p.chunk_id for p in fused)])
+    return [by_id[c] for c in order if c in by_id]
 
 
 def _days_apart(p: Passage, ref: datetime) -> float | None:

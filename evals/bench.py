@@ -794,8 +794,9 @@ def run_briefings(bots: Bots, dev: Path, backends: list[str], work: Path) -> dic
 # --- UI start-up and memory ---------------------------------------------------------------------
 
 
-def run_ui(bots: Bots, store: Path, work: Path) -> dict:
-    """Start ``chatbot ui`` on ``store``; time until HTTP 200; peak RSS after one question."""
+def run_ui(bots: Bots, store: Path, work: Path, chroma_url: str | None = None) -> dict:
+    """Start ``chatbot ui`` on ``store`` (or on the Chroma server at ``chroma_url`` that serves
+    it); time until HTTP 200; peak RSS after one question."""
 
     args = bots.args
     chatbot = shutil.which("chatbot") or str(Path(sys.executable).with_name("chatbot"))
@@ -813,7 +814,14 @@ def run_ui(bots: Bots, store: Path, work: Path) -> dict:
             env["CHATBOT_STATIC_MODEL_DIR"] = str(args.static_model_dir)
         started = time.monotonic()
         proc = subprocess.Popen(
-            [chatbot, "--store-path", str(store), "ui", "--port", str(port), "--no-example"],
+            [
+                chatbot,
+                *(["--chroma-url", chroma_url] if chroma_url else ["--store-path", str(store)]),
+                "ui",
+                "--port",
+                str(port),
+                "--no-example",
+            ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             env=env,
@@ -837,7 +845,7 @@ def run_ui(bots: Bots, store: Path, work: Path) -> dict:
         finally:
             stop(proc)
         print(f"  ui: {runs[-1]}", flush=True)
-    return {"chunks": _count_chunks(store, bots), **median_of(runs)}
+    return {"chunks": _count_chunks(store, bots, chroma_url), **median_of(runs)}
 
 
 def _ask_ui(url: str) -> str:
@@ -866,8 +874,8 @@ def _vm_hwm_mb(pid: int) -> float:
     return float("nan")
 
 
-def _count_chunks(store: Path, bots: Bots) -> int:
-    bot = bots.open(store)
+def _count_chunks(store: Path, bots: Bots, chroma_url: str | None = None) -> int:
+    bot = bots.open(store, chroma_url=chroma_url) if chroma_url else bots.open(store)
     try:
         return bot.store.count_chunks()
     finally:
@@ -1040,7 +1048,10 @@ def main(argv: list[str] | None = None) -> None:
                     bots, dev, [b for b in args.briefing_backends.split(",") if b], work
                 )
                 checkpoint()
-            if "ui" in sections:  # on the dev store when --scale-chunks 0
+            if "ui" in sections and "server" in sections:  # the UI process of a server setup
+                with chroma_server(scaled or dev) as url:
+                    results["ui"] = run_ui(bots, scaled or dev, work, chroma_url=url)
+            elif "ui" in sections:  # on the dev store when --scale-chunks 0
                 results["ui"] = run_ui(bots, scaled or dev, work)
     finally:
         shutil.rmtree(work, ignore_errors=True)

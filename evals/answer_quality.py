@@ -1,7 +1,7 @@
 """End-to-end answer quality on RealTimeQA-dev, per answering backend (the answers issue's eval).
 
     python -m evals.answer_quality [--store PATH] [--backends extractive,local] [--limit N]
-    python -m evals.answer_quality --tune        # cross-validated evidence-selection weights
+    python -m evals.answer_quality --fit         # fit evidence-selection weights (nested CV)
 
 For the 112 questions whose gold answer appears in their own retrieved pages, each backend
 answers through ``Chatbot.stream`` as of the question's date, and the table reports:
@@ -12,9 +12,10 @@ answers through ``Chatbot.stream`` as of the question's date, and the table repo
 - ``cited``: share of answers (with relevant passages) carrying at least one supported citation;
 - first-token p50/p95 and total p50 (seconds).
 
-``--tune`` fits the evidence-selection weights by cross-validation across weeks: the questions
-are split into folds of consecutive weeks, each fold is scored with the weights that did best
-on the other folds, and the table reports every fold (what to expect on unseen weeks).
+``--fit`` fits the evidence-selection weights (a softmax over each question's sentences) with
+nested cross-validation across weeks: the questions are split into folds of consecutive weeks,
+each fold is answered with weights fitted on the others, and the table reports every fold (what
+to expect on unseen weeks); then it prints the weights fitted on all weeks, to ship.
 The script uses only the public API, so it also measures an older checkout of the project
 (``PYTHONPATH=/path/to/old/checkout python evals/answer_quality.py ...``).
 """
@@ -22,7 +23,7 @@ The script uses only the public API, so it also measures an older checkout of th
 from __future__ import annotations
 
 import argparse
-import itertools
+import json
 import statistics
 import time
 from collections.abc import Sequence
@@ -95,58 +96,144 @@ def answer_all(bot: Any, questions: Sequence[Question]) -> dict[str, Any]:
     }
 
 
-# --- cross-validated weights ---------------------------------------------------------------------
+# --- fitted evidence-selection weights -----------------------------------------------------------
 
-GRID = {
-    "W_CUE": (0.0, 0.15, 0.25),
-    "W_CUE_EXACT": (0.15, 0.35, 0.5),
-    "W_PRESENT": (0.0, 0.05),
-}
+LAMBDAS = (1.0, 3.0, 10.0, 30.0, 100.0)
 
 
-def tune(bot: Any, questions: Sequence[Question], folds: int) -> dict[str, Any]:
+def sentence_tables(bot: Any, questions: Sequence[Question]) -> list[dict[str, Any]]:
+    """Per question: its top-5 passages and every candidate sentence's features and label
+    (the sentence contains the gold answer)."""
     from chatbot.answering import evidence
 
-    found = {
-        q.id: bot.retriever.retrieve(q.question, 5, reference=question_date(q)) for q in questions
-    }
-    configs = [dict(zip(GRID, values, strict=True)) for values in itertools.product(*GRID.values())]
-    hits: dict[int, dict[str, bool]] = {}
-    for i, config in enumerate(configs):
-        for name, value in config.items():
-            setattr(evidence, name, value)
-        hits[i] = {}
-        for q in questions:
-            picks = evidence.select_evidence(
-                q.question, found[q.id].passages, bot.embedder, 2, margin=0.1
-            )
-            hits[i][q.id] = q.answered_by(" ".join(p.text for p in picks))
-    weeks = sorted({q.date for q in questions})
-    size = -(-len(weeks) // folds)
-    fold_of = {w: n // size for n, w in enumerate(weeks)}
-    table = []
-    for f in range(folds):
-        train = [q.id for q in questions if fold_of[q.date] != f]
-        test = [q.id for q in questions if fold_of[q.date] == f]
-        if not test:
-            continue
-        best = max(range(len(configs)), key=lambda i: sum(hits[i][x] for x in train))
-        table.append(
+    tables = []
+    for q in questions:
+        reference = question_date(q)
+        passages = bot.retriever.retrieve(q.question, 5, reference=reference).passages
+        pool = evidence.candidates(evidence.analyse(q.question), passages, reference)
+        vectors = bot.embedder.embed([q.question] + [c.text for c in pool]) if pool else None
+        if vectors is not None:
+            pool = evidence.with_cosines(pool, [float(x) for x in vectors[1:] @ vectors[0]])
+        tables.append(
             {
-                "fold": f,
-                "weeks": [w for w in weeks if fold_of[w] == f],
-                "questions": len(test),
-                "chosen": configs[best],
-                "held_out_accuracy": statistics.mean(hits[best][x] for x in test),
-                "train_accuracy": statistics.mean(hits[best][x] for x in train),
+                "question": q,
+                "passages": passages,
+                "features": [c.features for c in pool],
+                "labels": [q.answered_by(c.text) for c in pool],
             }
         )
-    overall = {json_key(c): statistics.mean(hits[i].values()) for i, c in enumerate(configs)}
-    return {"folds": table, "all_configs": overall}
+    return tables
 
 
-def json_key(config: dict[str, float]) -> str:
-    return ",".join(f"{k}={v}" for k, v in config.items())
+def fit_softmax(tables: Sequence[dict[str, Any]], lam: float) -> dict[str, float]:
+    """Weights of a linear score trained as a softmax over each question's sentences (the
+    target spread over the ones holding the answer), with an L2 penalty on standardised
+    features; returned in raw feature units."""
+    import numpy as np
+    from scipy.optimize import minimize
+
+    from chatbot.answering.evidence import FIXED_WEIGHTS
+
+    rows = [t for t in tables if any(t["labels"])]
+    names = sorted({n for t in rows for f in t["features"] for n in f} - set(FIXED_WEIGHTS))
+    matrices = [np.array([[f.get(n, 0.0) for n in names] for f in t["features"]]) for t in rows]
+    stacked = np.vstack(matrices)
+    mean, scale = stacked.mean(0), stacked.std(0) + 1e-9
+    # The fixed weights' part of each score: an offset the fit does not change.
+    offsets = [
+        np.array([sum(w * f.get(n, 0.0) for n, w in FIXED_WEIGHTS.items()) for f in t["features"]])
+        for t in rows
+    ]
+    data = [
+        ((m - mean) / scale, np.array(t["labels"], float), offset)
+        for m, t, offset in zip(matrices, rows, offsets, strict=True)
+    ]
+
+    def loss(w: Any) -> tuple[float, Any]:
+        value, grad = lam * float(w @ w), 2 * lam * w
+        for x, y, offset in data:
+            s = x @ w + offset
+            p = np.exp(s - s.max())
+            p /= p.sum()
+            target = y / y.sum()
+            value -= float(target @ np.log(p + 1e-12))
+            grad -= x.T @ (target - p)
+        return value, grad
+
+    w = minimize(loss, np.zeros(len(names)), jac=True, method="L-BFGS-B").x
+    return {n: round(float(v / sd), 4) for n, v, sd in zip(names, w, scale, strict=True)}
+
+
+def answers_hold_gold(
+    bot: Any, tables: Sequence[dict[str, Any]], weights: dict[str, float]
+) -> list[bool]:
+    """What the extractive answer would quote with ``weights`` (shortlist, margin and all)."""
+    from chatbot.answering import evidence
+
+    hits = []
+    for t in tables:
+        q = t["question"]
+        picks = evidence.select_evidence(
+            q.question,
+            t["passages"],
+            bot.embedder,
+            2,
+            margin=evidence.LIKELY_ALTERNATIVE,
+            reference=question_date(q),
+            weights=weights,
+        )
+        hits.append(q.answered_by(" ".join(p.text for p in picks)))
+    return hits
+
+
+def choose_lambda(bot: Any, tables: Sequence[dict[str, Any]], folds: list[list[int]]) -> float:
+    """The L2 strength with the most answers holding the gold on held-out folds."""
+
+    def held_out(lam: float) -> int:
+        total = 0
+        for f, test in enumerate(folds):
+            train = [tables[i] for g, idx in enumerate(folds) if g != f for i in idx]
+            total += sum(answers_hold_gold(bot, [tables[i] for i in test], fit_softmax(train, lam)))
+        return total
+
+    return max(LAMBDAS, key=held_out)
+
+
+def fit(bot: Any, questions: Sequence[Question], folds: int) -> dict[str, Any]:
+    """Nested cross-validation across weeks: each fold is answered with weights fitted on the
+    others (their L2 strength chosen by an inner cross-validation); then the weights to ship,
+    fitted on all weeks."""
+    from chatbot.answering import evidence
+    from evals.retrieval_cv import week_folds
+
+    tables = sentence_tables(bot, questions)
+    outer = week_folds(questions, folds)
+    rows = []
+    for f, test in enumerate(outer):
+        train_idx = [i for g, idx in enumerate(outer) if g != f for i in idx]
+        train = [tables[i] for i in train_idx]
+        inner = [[train_idx.index(i) for i in idx] for g, idx in enumerate(outer) if g != f]
+        lam = choose_lambda(bot, train, inner)
+        weights = fit_softmax(train, lam)
+        held = answers_hold_gold(bot, [tables[i] for i in test], weights)
+        shipped = answers_hold_gold(bot, [tables[i] for i in test], evidence.WEIGHTS)
+        rows.append(
+            {
+                "fold": f,
+                "questions": len(test),
+                "lambda": lam,
+                "held_out": statistics.mean(held) if held else float("nan"),
+                "shipped_in_sample": statistics.mean(shipped) if shipped else float("nan"),
+            }
+        )
+    lam = choose_lambda(bot, tables, outer)
+    return {
+        "folds": rows,
+        "held_out_mean": sum(r["held_out"] * r["questions"] for r in rows) / len(tables),
+        "ceiling": statistics.mean(any(t["labels"]) for t in tables),
+        "lambda": lam,
+        "weights": fit_softmax(tables, lam),
+    }
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -154,7 +241,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--store", type=Path, default=DEFAULT_STORE)
     parser.add_argument("--backends", default="extractive,local")
     parser.add_argument("--limit", type=int, default=0, help="only the first N questions")
-    parser.add_argument("--tune", action="store_true", help="cross-validate selection weights")
+    parser.add_argument("--fit", action="store_true", help="fit selection weights (nested CV)")
     parser.add_argument("--folds", type=int, default=4)
     parser.add_argument("--out", default="answer_quality")
     args = parser.parse_args(argv)
@@ -163,22 +250,24 @@ def main(argv: Sequence[str] | None = None) -> None:
     if args.limit:
         questions = questions[: args.limit]
     results: dict[str, Any] = {"questions": len(questions)}
-    if args.tune:
+    if args.fit:
         bot = open_bot(args.store, llm_backend="extractive")
         try:
-            results["tune"] = tune(bot, questions, args.folds)
+            results["fit"] = fit(bot, questions, args.folds)
         finally:
             bot.close()
-        for row in results["tune"]["folds"]:
+        for row in results["fit"]["folds"]:
             print(
-                f"fold {row['fold']} ({len(row['weeks'])} weeks, {row['questions']} questions): "
-                f"held-out {row['held_out_accuracy']:.3f}, train {row['train_accuracy']:.3f}, "
-                f"chosen {json_key(row['chosen'])}"
+                f"fold {row['fold']} ({row['questions']} questions): held-out "
+                f"{row['held_out']:.3f} (lambda {row['lambda']}), shipped weights "
+                f"{row['shipped_in_sample']:.3f}"
             )
-        held = [r["held_out_accuracy"] for r in results["tune"]["folds"]]
         print(
-            f"held-out mean {statistics.mean(held):.3f} (min {min(held):.3f}, max {max(held):.3f})"
+            f"held-out mean {results['fit']['held_out_mean']:.3f}; "
+            f"ceiling {results['fit']['ceiling']:.3f}"
         )
+        print(f"weights to ship (lambda {results['fit']['lambda']}):")
+        print(json.dumps(results["fit"]["weights"], indent=4))
     else:
         print(
             f"{'backend':<12} {'gold':>6} {'ceiling':>8} {'supp.':>6} {'cited':>6} "

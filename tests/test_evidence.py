@@ -7,7 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from chatbot.answering.evidence import analyse, answer_cue, date_fit, select_evidence
+from chatbot.answering.evidence import (
+    LIKELY_ALTERNATIVE,
+    analyse,
+    answer_cue,
+    date_fit,
+    select_evidence,
+)
 from chatbot.index.embeddings import Embedder
 from chatbot.vocabulary import Passage
 
@@ -109,7 +115,7 @@ def test_the_quoted_sentences_state_the_fact_asked_for(
     question: str, fact: str, seed_passages: list[Passage], embedder: Embedder
 ) -> None:
     # What the extractive answer quotes (and what a generative answer may repair with).
-    picks = select_evidence(question, seed_passages, embedder, 2, margin=0.1)
+    picks = select_evidence(question, seed_passages, embedder, 2, margin=LIKELY_ALTERNATIVE)
     assert any(fact in p.text for p in picks), [p.text for p in picks]
     # The spans point at the sentences inside their passages.
     best = picks[-1]

@@ -1,21 +1,33 @@
 """Evidence selection: the source sentences that answer what a question asks.
 
 One selection serves every answering strategy: the extractive answer quotes the best sentences,
-and a generative answer gets them (numbered) as its whole context. A sentence is scored by
+and a generative answer gets them (numbered) as its whole context. A sentence's score is linear
+in features that transfer from one week of news to the next:
 
-- relevance: embedding similarity to the question and the share of its words it contains;
+- relevance: embedding similarity to the question (and its gap to the best sentence's), the
+  share of the question's words and word pairs it contains, and its passage's similarity;
 - the answer cue: whether it holds the kind of thing asked for (a number for "how many", a
   duration for "how long", a place for "where", a name for "who" or "which company"...) that the
   question does not already contain. A sentence that only repeats the question's words states
-  no answer, so the cue outweighs word overlap;
-- date fit: a sentence about another day than the one asked is about another event.
+  no answer;
+- agreement: whether other reports found for the question repeat its names and words;
+- date fit: a sentence about another day than the one asked is about another event; a report
+  far from the day asked is less likely about it;
+- form: its passage's rank, its place in the passage, its length, whether it is a question.
+
+The weights are fitted, not set by hand: see ``WEIGHTS``.
 """
 
 from __future__ import annotations
 
+import itertools
+import math
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+import numpy as np
 
 from chatbot.common.text import sentence_spans
 from chatbot.index.embeddings import Embedder
@@ -24,17 +36,38 @@ from chatbot.vocabulary import Passage
 
 # Sentences the embedder re-scores after the cheap shortlist (the transformer pass is most of an
 # extractive answer's time).
-SHORTLIST = 10
-# Weights of the score, checked by cross-validation across the weeks of realtimeqa-dev
-# (python -m evals.answer_quality --tune): names and places 0.15 won on every fold; for exact
-# kinds 0.15 and 0.35 were within one question of each other over all 112, and 0.35 follows
-# from what the cue means (a "how long" question is not answered without a duration).
-W_COSINE = 0.7
-W_OVERLAP = 0.3
-W_CUE = 0.15  # names and places: capitalised words are a noisy sign of them
-W_CUE_EXACT = 0.35  # durations, numbers, dates: a sentence without one cannot answer
-W_NO_NEWS = 0.1  # a sentence with (almost) nothing the question does not already say
-W_PRESENT = 0.05  # undated questions ask about the news, not the background
+SHORTLIST = 6
+# A linear score over the features below, fitted as a softmax over each question's sentences
+# (which one states the answer) by `python -m evals.answer_quality --fit` on realtimeqa-dev,
+# its L2 strength chosen by cross-validation across weeks. Scores are log-odds between
+# sentences of one question: a margin of ln 2 keeps a second sentence at least half as likely.
+WEIGHTS: dict[str, float] = {
+    "age": -0.0627,
+    "bigrams": 0.8185,
+    "cosine": 0.9745,
+    "cosine_gap": 0.9897,
+    "cue": 0.5675,
+    "cue_exact": 0.7749,
+    "date": 1.0817,
+    "length": 0.1315,
+    "names": 0.4789,
+    "names_elsewhere": 0.3876,
+    "no_news": 1.5441,
+    "overlap": 0.875,
+    "passage_cosine": 0.5399,
+    "passage_rank": 0.3392,
+    "question": -0.2034,
+    "sentence_rank": 0.3968,
+    "words_elsewhere": 0.3099,
+}
+LIKELY_ALTERNATIVE = math.log(2)
+# Set from what the feature means, not fitted: few dev questions name a day, but a sentence about
+# another day than the one asked is about another event (ten times less likely to answer it),
+# and "today" in a report of that day is about it.
+FIXED_WEIGHTS: dict[str, float] = {"day_asked": math.log(10)}
+_EXACT_KINDS = ("duration", "number", "date")
+_AGE_UNKNOWN_DAYS = 30.0
+W_PRESENT = 0.05  # date_fit: undated questions ask about the news, not the background
 
 _MONTHS = "january|february|march|april|may|june|july|august|september|october|november|december"
 _WEEKDAYS = "monday|tuesday|wednesday|thursday|friday|saturday|sunday"
@@ -237,61 +270,99 @@ class Evidence:
 
 
 @dataclass(frozen=True)
-class _Candidate:
+class Candidate:
+    """A sentence that could be quoted, with its features (the cheap ones: cosine and
+    cosine_gap need the embedder and are added for the shortlist)."""
+
     n: int
     start: int
     end: int
     text: str
-    overlap: float
-    prior: float
-    cue: float  # already weighted by how reliable the cue of this kind is
-    date: float
-    no_news: float
+    features: dict[str, float]
     passage: Passage
 
-    @property
-    def cheap(self) -> float:
-        return W_OVERLAP * self.overlap + self.prior + self.cue + self.date
 
-    def score(self, cosine: float) -> float:
-        return (
-            W_COSINE * cosine
-            + W_OVERLAP * self.overlap
-            + self.prior
-            + self.cue
-            + self.date
-            - W_NO_NEWS * self.no_news
-        )
+def _share_elsewhere(items: Sequence[str], texts: Sequence[str], best: bool) -> float:
+    """How many of the found reports mention ``items``: the answer to a question about the
+    news is what several reports of it repeat."""
+    if not items or not texts:
+        return 0.0
+    shares = [sum(item in t for t in texts) / len(texts) for item in items]
+    return max(shares) if best else sum(shares) / len(shares)
 
 
-def candidates(asked: Asked, passages: Sequence[Passage]) -> list[_Candidate]:
+def candidates(
+    asked: Asked, passages: Sequence[Passage], reference: datetime | None = None
+) -> list[Candidate]:
     """Every sentence of the passages that could be quoted, with its cheap features."""
-    weight = W_CUE_EXACT if asked.kind in ("duration", "number", "date") else W_CUE
-    found: list[_Candidate] = []
+    exact = asked.kind in _EXACT_KINDS
+    day_named = bool(asked.days or asked.weekdays)
+    question_pairs = _pairs(keyword_tokens(asked.text))
+    # Per article, not per passage: two paragraphs of one report are not two reports.
+    reports: dict[str, list[str]] = {}
+    for p in passages:
+        reports.setdefault(p.article_id, [p.title]).append(p.text)
+    texts = [" ".join(parts) for parts in reports.values()]
+    token_sets = [set(keyword_tokens(t)) for t in texts]
+    if reference is None:
+        reference = max((p.published_at for p in passages if p.published_at), default=None)
+    found: list[Candidate] = []
     for n, p in enumerate(passages, 1):
+        age = _AGE_UNKNOWN_DAYS
+        if reference is not None and p.published_at is not None:
+            age = abs((reference - p.published_at).total_seconds()) / 86400
         for rank, (s, e) in enumerate(sentence_spans(p.text)):
             text = p.text[s:e]
             if len(text) < 25 or len(text) > 600:
                 continue
-            tokens = set(keyword_tokens(text))
-            overlap = len(asked.terms & tokens) / (len(asked.terms) or 1)
-            novel = len(tokens - asked.terms) / (len(tokens) or 1)
-            found.append(
-                _Candidate(
-                    n=n,
-                    start=s,
-                    end=e,
-                    text=text,
-                    overlap=overlap,
-                    # Earlier passages and sentences are likelier answers; never enough alone.
-                    prior=0.05 / n + 0.02 / (rank + 1),
-                    cue=weight * answer_cue(asked, text),
-                    date=date_fit(asked, text, p),
-                    no_news=1.0 if novel < 0.3 else 0.0,
-                    passage=p,
-                )
-            )
+            token_list = keyword_tokens(text)
+            tokens = set(token_list)
+            novel = tokens - asked.terms
+            names = [name for name in _names(text) if _new(name, asked)]
+            cue = answer_cue(asked, text)
+            fit = date_fit(asked, text, p)
+            features = {
+                "overlap": len(asked.terms & tokens) / (len(asked.terms) or 1),
+                "bigrams": len(question_pairs & _pairs(token_list)) / (len(question_pairs) or 1),
+                "cue": cue,
+                "cue_exact": cue if exact else 0.0,
+                # Present or past news for a question that names no day; the day asked for one
+                # that does.
+                "date": 0.0 if day_named else fit,
+                "day_asked": float(np.sign(fit)) if day_named else 0.0,
+                "no_news": 1.0 if len(novel) / (len(tokens) or 1) < 0.3 else 0.0,
+                "passage_rank": 1.0 / n,
+                "sentence_rank": 1.0 / (rank + 1),
+                "question": 1.0 if text.rstrip().endswith("?") else 0.0,
+                "length": math.log(len(text)),
+                "names": min(len(names), 5) / 5,
+                "names_elsewhere": _share_elsewhere(names, texts, best=True),
+                "words_elsewhere": sum(sum(t in other for other in token_sets) for t in novel)
+                / (len(novel) * len(token_sets) or 1),
+                "age": math.log1p(age),
+                "passage_cosine": p.score,
+            }
+            found.append(Candidate(n, s, e, text, features, p))
     return found
+
+
+def _pairs(tokens: Sequence[str]) -> set[tuple[str, str]]:
+    return set(itertools.pairwise(tokens))
+
+
+def score(features: dict[str, float], weights: dict[str, float]) -> float:
+    return sum(
+        weights.get(name, FIXED_WEIGHTS.get(name, 0.0)) * value for name, value in features.items()
+    )
+
+
+def with_cosines(pool: Sequence[Candidate], cosines: Sequence[float]) -> list[Candidate]:
+    """The shortlist with its similarity features added."""
+    best = max(cosines, default=0.0)
+    return [
+        replace(c, features={**c.features, "cosine": cos, "cosine_gap": cos - best})
+        for c, cos in zip(pool, cosines, strict=True)
+    ]
 
 
 def select_evidence(
@@ -303,38 +374,43 @@ def select_evidence(
     margin: float | None = None,
     avoid: Sequence[str] = (),
     shortlist: int = SHORTLIST,
+    reference: datetime | None = None,
+    weights: dict[str, float] | None = None,
 ) -> list[Evidence]:
     """Up to ``count`` distinct sentences that best answer ``question``, best first. With
-    ``margin``, only those scoring within it of the best; sentences found in ``avoid`` (earlier
-    answers of the conversation) only when nothing else is left."""
+    ``margin`` (in log-odds), only those scoring within it of the best; sentences found in
+    ``avoid`` (earlier answers of the conversation) only when nothing else is left.
+    ``reference`` is the day the question is asked as of (default: the newest passage)."""
+    weights = WEIGHTS if weights is None else weights
     asked = analyse(question)
-    pool = candidates(asked, passages)
+    pool = candidates(asked, passages, reference)
     said = [word_key(old) for old in avoid]
     fresh = [c for c in pool if not any(word_key(c.text) in old for old in said)]
     pool = fresh or pool
-    # The cheap features shortlist: a paraphrase shares few words with the question, but the
-    # answer cue and the date still find it.
-    pool.sort(key=lambda c: c.cheap, reverse=True)
+    # The cheap features shortlist (the transformer pass is most of an extractive answer's
+    # time): a paraphrase shares few words with the question, but the answer cue, the other
+    # reports and the date still find it.
+    pool.sort(key=lambda c: score(c.features, weights), reverse=True)
     pool = pool[:shortlist]
     if not pool:
         return []
     vectors = embedder.embed([question] + [c.text for c in pool])
-    cosines = vectors[1:] @ vectors[0]
+    cosines = [float(x) for x in vectors[1:] @ vectors[0]]
     scored = sorted(
-        zip((c.score(float(cos)) for c, cos in zip(pool, cosines, strict=True)), pool, strict=True),
+        ((score(c.features, weights), c) for c in with_cosines(pool, cosines)),
         key=lambda t: t[0],
         reverse=True,
     )
     picks: list[Evidence] = []
     seen: set[str] = set()
-    for score, c in scored:
+    for value, c in scored:
         key = word_key(c.text)
         if key in seen:
             continue
-        if margin is not None and picks and score < picks[0].score - margin:
+        if margin is not None and picks and value < picks[0].score - margin:
             break
         seen.add(key)
-        picks.append(Evidence(c.n, c.text, c.start, c.end, score, c.passage))
+        picks.append(Evidence(c.n, c.text, c.start, c.end, value, c.passage))
         if len(picks) == count:
             break
     return picks

@@ -18,6 +18,7 @@ import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Literal
 
 from chatbot.answering.citations import (
@@ -27,7 +28,12 @@ from chatbot.answering.citations import (
     check_answer,
     render_sentence,
 )
-from chatbot.answering.evidence import Evidence, select_evidence, word_key
+from chatbot.answering.evidence import (
+    LIKELY_ALTERNATIVE,
+    Evidence,
+    select_evidence,
+    word_key,
+)
 from chatbot.answering.prompting import fit_passages, neutralise, render, render_source
 from chatbot.answering.retrieval import Retrieval
 from chatbot.common.dates import date_label
@@ -47,7 +53,7 @@ log = logging.getLogger(__name__)
 
 Context = Literal["evidence", "passages"]
 EXTRACTIVE_SENTENCES = 2
-EXTRACTIVE_MARGIN = 0.1
+EXTRACTIVE_MARGIN = LIKELY_ALTERNATIVE  # a second sentence at least half as likely
 EVIDENCE_SENTENCES = 3  # what the small model reads: ~150 tokens of evidence
 EVIDENCE_MAX_TOKENS = 160  # two or three short sentences
 _TEMPLATE_OVERHEAD = 32  # chat-template tokens around the messages
@@ -242,17 +248,27 @@ class ExtractiveStrategy(AnsweringStrategy):
         return "extractive (no LLM: answers quote the sources)"
 
     def picks(
-        self, focus: str, passages: Sequence[Passage], seen: Sequence[str] = ()
+        self,
+        focus: str,
+        passages: Sequence[Passage],
+        seen: Sequence[str] = (),
+        reference: datetime | None = None,
     ) -> list[Evidence]:
         """The sentences an extractive answer quotes (also what a repair may quote)."""
         return select_evidence(
-            focus, passages, self.embedder, self.sentences, margin=EXTRACTIVE_MARGIN, avoid=seen
+            focus,
+            passages,
+            self.embedder,
+            self.sentences,
+            margin=EXTRACTIVE_MARGIN,
+            avoid=seen,
+            reference=reference,
         )
 
     def checked(
         self, focus: str, found: Retrieval, seen: Sequence[str] = ()
     ) -> tuple[CheckedAnswer, list[str]]:
-        picks = self.picks(focus, found.passages, seen)
+        picks = self.picks(focus, found.passages, seen, found.filters.as_of)
         parts = [render_sentence(as_sentence(strip_markers(p.text)), (p.n,)) for p in picks]
         checked = check_answer(" ".join(parts), found.passages, self.checker, policy=self.policy)
         return checked, parts
@@ -377,7 +393,12 @@ class GenerativeStrategy(AnsweringStrategy):
         """The model reads only the selected sentences and must cite one per sentence; each
         sentence is checked (and repaired) before it is shown."""
         evidence = select_evidence(
-            focus, found.passages, self.fallback.embedder, self.evidence_sentences, avoid=seen
+            focus,
+            found.passages,
+            self.fallback.embedder,
+            self.evidence_sentences,
+            avoid=seen,
+            reference=found.filters.as_of,
         )
         if not evidence:
             return

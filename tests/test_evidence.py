@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from chatbot.answering.evidence import (
+    FIXED_WEIGHTS,
     LIKELY_ALTERNATIVE,
+    WEIGHTS,
     analyse,
     answer_cue,
+    candidates,
     date_fit,
+    score,
     select_evidence,
 )
 from chatbot.index.embeddings import Embedder
@@ -131,3 +136,48 @@ def test_earlier_answers_are_avoided_unless_nothing_else_is_left(
     assert again.text != first.text
     only = select_evidence(question, seed_passages[6:7], embedder, 5)
     assert select_evidence(question, seed_passages[6:7], embedder, 5, avoid=[o.text for o in only])
+
+
+def _report(article: str, text: str, day: str = "2025-06-12") -> Passage:
+    return replace(_passage(text, day=day), chunk_id=f"{article}:0", article_id=article)
+
+
+def test_what_other_reports_repeat_counts_and_one_reports_paragraphs_do_not() -> None:
+    asked = analyse("Which team won the Stanley Cup?")
+    found = [
+        _report("a", "The Florida Panthers won the Stanley Cup. The Edmonton Oilers lost a game."),
+        _report("b", "Fans cheered as the Florida Panthers lifted the trophy in Sunrise."),
+        _report("c", "The Florida Panthers are champions again, beating Edmonton."),
+    ]
+    pool = {c.text: c.features for c in candidates(asked, found)}
+    winners = pool["The Florida Panthers won the Stanley Cup."]
+    losers = pool["The Edmonton Oilers lost a game."]
+    assert winners["names_elsewhere"] == 1.0  # named by all three reports
+    assert losers["names_elsewhere"] < winners["names_elsewhere"]
+    # Three paragraphs of one report are one report: nothing is "repeated elsewhere".
+    one = [replace(p, article_id="a") for p in found]
+    alone = {c.text: c.features for c in candidates(asked, one)}
+    assert alone["The Florida Panthers won the Stanley Cup."]["names_elsewhere"] == 1.0
+    assert alone["The Edmonton Oilers lost a game."]["names_elsewhere"] == 1.0
+
+
+def test_a_sentence_about_another_day_than_the_one_asked_loses(embedder: Embedder) -> None:
+    asked = "Where did the diplomats meet on February 27?"
+    other_day = _passage("On February 18, the diplomats met in Riyadh for talks.", 0)
+    that_day = _passage("Earlier today, the diplomats held talks in Istanbul.", 1)
+    features = {c.text: c.features for c in candidates(analyse(asked), [other_day, that_day])}
+    assert features[other_day.text]["day_asked"] == -1.0
+    assert features[that_day.text]["day_asked"] == 1.0
+    # The fixed weight outweighs the other day's better word overlap.
+    picks = select_evidence(asked, [other_day, that_day], embedder, 1)
+    assert "Istanbul" in picks[0].text
+    assert score(features[other_day.text], WEIGHTS) < score(features[that_day.text], WEIGHTS)
+    assert FIXED_WEIGHTS["day_asked"] > LIKELY_ALTERNATIVE
+
+
+def test_weights_cover_every_feature_and_nothing_else() -> None:
+    # A feature without a weight would be computed and silently ignored (or the reverse).
+    asked = analyse("How long did the talks last?")
+    features = candidates(asked, [_passage("The talks lasted more than six hours on Thursday.")])
+    computed = set(features[0].features) | {"cosine", "cosine_gap"}  # cosines: shortlist only
+    assert computed == set(WEIGHTS) | set(FIXED_WEIGHTS)

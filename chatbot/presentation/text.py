@@ -2,8 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from chatbot.presentation.labels import citation_header, date_label, outlet_label
-from chatbot.vocabulary import Answer, Summary
+from chatbot.vocabulary import Answer, Citation, Summary
+
+
+def _by_source(citations: Sequence[Citation]) -> list[list[Citation]]:
+    """Citations grouped by source number, in number order: one header per source, with all
+    the quotes taken from it beneath."""
+    groups: dict[int, list[Citation]] = {}
+    for c in citations:
+        groups.setdefault(c.n, []).append(c)
+    return [groups[n] for n in sorted(groups)]
 
 
 def answer_to_text(answer: Answer) -> str:
@@ -16,10 +27,11 @@ def answer_to_text(answer: Answer) -> str:
         )
     else:
         lines.append(answer.text)
-    for c in answer.citations:
-        lines.append(citation_header(c, c.n))
-        mark = "" if c.supported else " (does not support the sentence citing it)"
-        lines.append(f"    “…{c.quote}…”{mark}")
+    for group in _by_source(answer.citations):
+        lines.append(citation_header(group[0], group[0].n))
+        for c in group:
+            mark = "" if c.supported else " (does not support the sentence citing it)"
+            lines.append(f"    “…{c.quote}…”{mark}")
     also = answer.uncited_sources()
     if also:
         lines.append("Also read:")
@@ -44,7 +56,7 @@ def summary_to_text(summary: Summary) -> str:
         )
     elif summary.text:
         lines.append(summary.text)
-    for c in summary.citations:
-        lines.append(citation_header(c, c.n))
-        lines.append(f"    “{c.quote}”")
+    for group in _by_source(summary.citations):
+        lines.append(citation_header(group[0], group[0].n))
+        lines.extend(f"    “{c.quote}”" for c in group)
     return "\n".join(lines)

@@ -181,3 +181,17 @@ def test_weights_cover_every_feature_and_nothing_else() -> None:
     features = candidates(asked, [_passage("The talks lasted more than six hours on Thursday.")])
     computed = set(features[0].features) | {"cosine", "cosine_gap"}  # cosines: shortlist only
     assert computed == set(WEIGHTS) | set(FIXED_WEIGHTS)
+
+
+def test_another_outlets_copy_of_a_sentence_is_not_quoted_twice(embedder: Embedder) -> None:
+    question = "How long did the talks in Istanbul last?"
+    found = [
+        _report("a", "The talks in Istanbul lasted more than six hours, TASS said on Thursday."),
+        _report(
+            "b", "The talks in Istanbul lasted more than six hours, TASS reported on Thursday."
+        ),
+        _report("c", "The delegations discussed the work of the embassies in Istanbul for hours."),
+    ]
+    picks = select_evidence(question, found, embedder, 2)
+    assert len(picks) == 2
+    assert {p.passage.article_id for p in picks} in ({"a", "c"}, {"b", "c"})

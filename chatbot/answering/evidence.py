@@ -65,6 +65,7 @@ LIKELY_ALTERNATIVE = math.log(2)
 # another day than the one asked is about another event (ten times less likely to answer it),
 # and "today" in a report of that day is about it.
 FIXED_WEIGHTS: dict[str, float] = {"day_asked": math.log(10)}
+NEAR_DUPLICATE = 0.9  # cosine between two sentences that say the same thing
 _EXACT_KINDS = ("duration", "number", "date")
 _AGE_UNKNOWN_DAYS = 30.0
 W_PRESENT = 0.05  # date_fit: undated questions ask about the news, not the background
@@ -397,19 +398,28 @@ def select_evidence(
     vectors = embedder.embed([question] + [c.text for c in pool])
     cosines = [float(x) for x in vectors[1:] @ vectors[0]]
     scored = sorted(
-        ((score(c.features, weights), c) for c in with_cosines(pool, cosines)),
-        key=lambda t: t[0],
+        zip(
+            (score(c.features, weights) for c in with_cosines(pool, cosines)),
+            range(len(pool)),
+            strict=True,
+        ),
         reverse=True,
     )
     picks: list[Evidence] = []
+    chosen: list[int] = []
     seen: set[str] = set()
-    for value, c in scored:
+    for value, i in scored:
+        c = pool[i]
         key = word_key(c.text)
-        if key in seen:
+        # The same sentence again, or another outlet's copy of it, tells the reader nothing new.
+        if key in seen or any(
+            float(vectors[1 + i] @ vectors[1 + j]) >= NEAR_DUPLICATE for j in chosen
+        ):
             continue
         if margin is not None and picks and value < picks[0].score - margin:
             break
         seen.add(key)
+        chosen.append(i)
         picks.append(Evidence(c.n, c.text, c.start, c.end, value, c.passage))
         if len(picks) == count:
             break

@@ -15,7 +15,8 @@ in features that transfer from one week of news to the next:
   far from the day asked is less likely about it;
 - form: its passage's rank, its place in the passage, its length, whether it is a question.
 
-The weights are fitted, not set by hand: see ``WEIGHTS``.
+The weights are fitted (``WEIGHTS``), except one set from what its feature means
+(``FIXED_WEIGHTS``).
 """
 
 from __future__ import annotations
@@ -23,11 +24,9 @@ from __future__ import annotations
 import itertools
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Container, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-
-import numpy as np
 
 from chatbot.common.text import sentence_spans
 from chatbot.index.embeddings import Embedder
@@ -283,12 +282,14 @@ class Candidate:
     passage: Passage
 
 
-def _share_elsewhere(items: Sequence[str], texts: Sequence[str], best: bool) -> float:
-    """How many of the found reports mention ``items``: the answer to a question about the
-    news is what several reports of it repeat."""
-    if not items or not texts:
+def _share_elsewhere(
+    items: Collection[str], reports: Sequence[Container[str]], best: bool
+) -> float:
+    """The share of the found reports that mention ``items`` (the best item's, or the mean):
+    the answer to a question about the news is what several reports of it repeat."""
+    if not items or not reports:
         return 0.0
-    shares = [sum(item in t for t in texts) / len(texts) for item in items]
+    shares = [sum(item in r for r in reports) / len(reports) for item in items]
     return max(shares) if best else sum(shares) / len(shares)
 
 
@@ -330,7 +331,7 @@ def candidates(
                 # Present or past news for a question that names no day; the day asked for one
                 # that does.
                 "date": 0.0 if day_named else fit,
-                "day_asked": float(np.sign(fit)) if day_named else 0.0,
+                "day_asked": float((fit > 0) - (fit < 0)) if day_named else 0.0,
                 "no_news": 1.0 if len(novel) / (len(tokens) or 1) < 0.3 else 0.0,
                 "passage_rank": 1.0 / n,
                 "sentence_rank": 1.0 / (rank + 1),
@@ -338,8 +339,7 @@ def candidates(
                 "length": math.log(len(text)),
                 "names": min(len(names), 5) / 5,
                 "names_elsewhere": _share_elsewhere(names, texts, best=True),
-                "words_elsewhere": sum(sum(t in other for other in token_sets) for t in novel)
-                / (len(novel) * len(token_sets) or 1),
+                "words_elsewhere": _share_elsewhere(novel, token_sets, best=False),
                 "age": math.log1p(age),
                 "passage_cosine": p.score,
             }

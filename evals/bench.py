@@ -320,6 +320,12 @@ def run_ingest(bots: Bots, variants: tuple[str, ...], work: Path) -> dict:
 def _worker(variant: str, articles_file: Path, store: Path, static_dir: Path | None) -> dict:
     command = [sys.executable, "-m", "evals.bench", "--worker", variant, str(articles_file)]
     command += [str(store), str(static_dir or "")]
+    return _json_worker(command, f"ingest worker {variant}")
+
+
+def _json_worker(command: list[str], what: str) -> dict:
+    """Run a measuring subprocess in the repo with the bench's environment; its last stdout
+    line is its JSON result."""
     done = subprocess.run(
         command,
         capture_output=True,
@@ -329,7 +335,7 @@ def _worker(variant: str, articles_file: Path, store: Path, static_dir: Path | N
         check=False,
     )
     if done.returncode != 0:
-        raise SystemExit(f"ingest worker {variant} failed:\n{done.stderr[-3000:]}")
+        raise SystemExit(f"{what} failed:\n{done.stderr[-3000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
@@ -546,17 +552,7 @@ for q in ("bitcoin price", "election results senate", "storm flooding coast"):
 print(json.dumps({{"load_s": load, "builds": index.builds, "rss_store_mb": before,
                   "rss_index_mb": status("VmRSS") - before, "peak_rss_mb": status("VmHWM")}}))
 """
-    done = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        cwd=Path(__file__).resolve().parents[1],
-        env={**os.environ, **ENV},
-        check=False,
-    )
-    if done.returncode != 0:
-        raise SystemExit(f"keyword index memory worker failed:\n{done.stderr[-3000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return _json_worker([sys.executable, "-c", code], "keyword index memory worker")
 
 
 def build_scaled_store(dev: Path, target: Path, chunks: int, noise: float, model: tuple) -> None:

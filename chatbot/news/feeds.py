@@ -240,12 +240,9 @@ class FeedManager:
         if page.not_modified:
             report.status = "not modified"
             report.unchanged = len(sub.entries)
-            return report, replace(
+            return report, _succeeded(
                 sub,
-                last_checked=now,
-                last_success=now,
-                last_error="",
-                retry_at=None,
+                now,
                 etag=page.etag or sub.etag,
                 last_modified=page.last_modified or sub.last_modified,
             )
@@ -267,12 +264,9 @@ class FeedManager:
             return report, None  # nothing stored, state untouched: the next refresh redoes it
 
         self._store_loaded(sub, loaded, entries, report, now)
-        return report, replace(
+        return report, _succeeded(
             sub,
-            last_checked=now,
-            last_success=now,
-            last_error="",
-            retry_at=None,
+            now,
             # With entries left for later, the next poll must read the feed, not get a 304.
             etag="" if report.postponed else page.etag,
             last_modified="" if report.postponed else page.last_modified,
@@ -415,6 +409,11 @@ class FeedManager:
                 if old.get("id"):
                     record["id"] = old["id"]
             entries[item.entry.key] = record
+
+
+def _succeeded(sub: Subscription, now: datetime, **changes: Any) -> Subscription:
+    """The subscription after a poll that read the feed: no error, no retry pending."""
+    return replace(sub, last_checked=now, last_success=now, last_error="", retry_at=None, **changes)
 
 
 def _retry(record: dict[str, Any]) -> bool:

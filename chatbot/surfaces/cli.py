@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from functools import wraps
 from typing import TYPE_CHECKING, Any
 
@@ -145,21 +145,30 @@ def articles(obj: Context, source: tuple[str, ...], since: str | None, until: st
     click.echo(f"{len(found)} articles", err=True)
 
 
+def _remove_each(
+    items: Sequence[str], remove: Callable[[str], bool], *, done: str, missing: str
+) -> None:
+    """Remove each item, saying so; then one error naming those that were not there."""
+    absent = [item for item in items if not remove(item)]
+    for item in items:
+        if item not in absent:
+            click.echo(f"{done} {item}")
+    if absent:
+        raise click.ClickException(missing.format(", ".join(absent)))
+
+
 @main.command()
 @click.argument("article_ids", nargs=-1, required=True)
 @click.pass_obj
 @friendly_errors
 def delete(obj: Context, article_ids: tuple[str, ...]) -> None:
     """Delete articles (all their chunks) from the store."""
-    bot = obj.bot()
-    missing = [i for i in article_ids if not bot.delete(i)]
-    for article_id in article_ids:
-        if article_id not in missing:
-            click.echo(f"deleted {article_id}")
-    if missing:
-        raise click.ClickException(
-            f"No such article: {', '.join(missing)} (see `chatbot articles` for ids)"
-        )
+    _remove_each(
+        article_ids,
+        obj.bot().delete,
+        done="deleted",
+        missing="No such article: {} (see `chatbot articles` for ids)",
+    )
 
 
 @main.command()
@@ -504,15 +513,12 @@ def feeds_list(obj: Context) -> None:
 @friendly_errors
 def feeds_remove(obj: Context, urls: tuple[str, ...]) -> None:
     """Unsubscribe (articles already stored stay)."""
-    bot = obj.bot()
-    missing = [u for u in urls if not bot.remove_feed(u)]
-    for url in urls:
-        if url not in missing:
-            click.echo(f"unsubscribed {url}")
-    if missing:
-        raise click.ClickException(
-            f"Not subscribed: {', '.join(missing)} (see `chatbot feeds list`)"
-        )
+    _remove_each(
+        urls,
+        obj.bot().remove_feed,
+        done="unsubscribed",
+        missing="Not subscribed: {} (see `chatbot feeds list`)",
+    )
 
 
 @main.command()

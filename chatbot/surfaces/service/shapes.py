@@ -67,7 +67,7 @@ def answer_extras(answer: Answer) -> dict[str, Any]:
     }
 
 
-def stored_article_json(a: StoredArticle) -> dict[str, Any]:
+def _article_fields(a: Article | StoredArticle) -> dict[str, Any]:
     return {
         "id": a.id,
         "title": a.title,
@@ -77,22 +77,15 @@ def stored_article_json(a: StoredArticle) -> dict[str, Any]:
         "url": a.url,
         "authors": list(a.authors),
         "language": a.language,
-        "chunks": a.chunks,
     }
+
+
+def stored_article_json(a: StoredArticle) -> dict[str, Any]:
+    return {**_article_fields(a), "chunks": a.chunks}
 
 
 def article_json(a: Article) -> dict[str, Any]:
-    return {
-        "id": a.id,
-        "title": a.title,
-        "outlet": a.source,
-        "date": _day(a.published_at),
-        "published_at": _iso(a.published_at),
-        "url": a.url,
-        "authors": list(a.authors),
-        "language": a.language,
-        "text": a.text,
-    }
+    return {**_article_fields(a), "text": a.text}
 
 
 def report_json(report: IngestReport) -> dict[str, Any]:

@@ -171,6 +171,18 @@ def test_articles_near_the_reference_date_are_preferred(news_bot: Chatbot) -> No
     assert news_bot.ask(question).sources[0].source == "ERT"
 
 
+def test_a_new_question_gets_its_answer_even_if_an_earlier_answer_quoted_it(
+    news_bot: Chatbot,
+) -> None:
+    # The example's questions asked one after another in the UI: the second answer already
+    # quotes "more than six hours of talks", and the third asks exactly that.
+    session = news_bot.chat_session()
+    second = session.ask("Where were the talks on the work of the embassies held?")
+    third = session.ask("How long did the talks in Istanbul last?")
+    assert "six hours" in third.text, (second.text, third.text)
+    assert all(s.supported for s in third.sentences)
+
+
 def test_follow_up_questions_use_the_conversation(news_bot: Chatbot) -> None:
     session = news_bot.chat_session()
     first = session.ask("What did the European Central Bank do with its interest rate?")

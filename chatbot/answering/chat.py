@@ -50,7 +50,9 @@ class ChatEngine:
             events: Iterator[StreamEvent] = iter([AnswerEvent(self._refusal(question, found))])
         else:
             focus = _focus(question, standalone) if standalone != question else question
-            seen = tuple(t.answer for t in history)
+            # Only a follow-up ("and then?") wants something not said yet; a question of its own
+            # wants its answer, even if an earlier answer already quoted it.
+            seen = tuple(t.answer for t in history) if standalone != question else ()
             events = self.strategy.answer(question, focus, found, seen)
         for event in events:
             if isinstance(event, AnswerEvent):

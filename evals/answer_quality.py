@@ -169,6 +169,7 @@ def answers_hold_gold(
 ) -> list[bool]:
     """What the extractive answer would quote with ``weights`` (shortlist, margin and all)."""
     from chatbot.answering import evidence
+    from chatbot.answering.strategies import EXTRACTIVE_MARGIN, EXTRACTIVE_SENTENCES
 
     hits = []
     for t in tables:
@@ -177,8 +178,8 @@ def answers_hold_gold(
             q.question,
             t["passages"],
             bot.embedder,
-            2,
-            margin=evidence.LIKELY_ALTERNATIVE,
+            EXTRACTIVE_SENTENCES,
+            margin=EXTRACTIVE_MARGIN,
             reference=question_date(q),
             weights=weights,
         )

@@ -19,6 +19,7 @@ from chatbot.answering.evidence import (
     score,
     select_evidence,
 )
+from chatbot.answering.strategies import EXTRACTIVE_MARGIN, EXTRACTIVE_SENTENCES
 from chatbot.index.embeddings import Embedder
 from chatbot.vocabulary import Passage
 
@@ -120,7 +121,9 @@ def test_the_quoted_sentences_state_the_fact_asked_for(
     question: str, fact: str, seed_passages: list[Passage], embedder: Embedder
 ) -> None:
     # What the extractive answer quotes (and what a generative answer may repair with).
-    picks = select_evidence(question, seed_passages, embedder, 2, margin=LIKELY_ALTERNATIVE)
+    picks = select_evidence(
+        question, seed_passages, embedder, EXTRACTIVE_SENTENCES, margin=EXTRACTIVE_MARGIN
+    )
     assert any(fact in p.text for p in picks), [p.text for p in picks]
     # The spans point at the sentences inside their passages.
     best = picks[-1]
@@ -195,3 +198,24 @@ def test_another_outlets_copy_of_a_sentence_is_not_quoted_twice(embedder: Embedd
     picks = select_evidence(question, found, embedder, 2)
     assert len(picks) == 2
     assert {p.passage.article_id for p in picks} in ({"a", "c"}, {"b", "c"})
+
+
+def test_a_further_sentence_must_add_something_new(embedder: Embedder) -> None:
+    question = "How long did the talks in Istanbul last?"
+    found = [
+        _report(
+            "a", "The talks in Istanbul lasted more than six hours, the Russians said on Thursday."
+        ),
+        _report(
+            "b",
+            "After more than six hours, the Russians said on Thursday that the talks had ended.",
+        ),
+        _report("c", "Sergei Lavrov and Marco Rubio argued over the embassies until late evening."),
+    ]
+    # Every sentence equally likely, so only what a sentence repeats tells them apart.
+    flat = dict.fromkeys(WEIGHTS, 0.0)
+    plain = select_evidence(question, found, embedder, 2, weights=flat, repeat_penalty=0.0)
+    assert [p.passage.article_id for p in plain] == ["a", "b"]
+    picks = select_evidence(question, found, embedder, 2, weights=flat, margin=LIKELY_ALTERNATIVE)
+    assert [p.passage.article_id for p in picks] == ["a", "c"]
+    assert picks[1].score == 0.0  # nothing repeated, nothing lost

@@ -165,13 +165,21 @@ def _cited(answer: Answer) -> list[tuple[str, str]]:
     return sorted((c.article_id, c.quote) for c in answer.citations)
 
 
+def _by_article(answer: Answer) -> str:
+    """The answer's text with each [n] naming the article it cites: a planted article that is
+    retrieved but not cited takes a place in the sources list and shifts the numbers after it."""
+    return re.sub(
+        r"\[(\d+)\]", lambda m: f"[{answer.sources[int(m[1]) - 1].article_id}]", answer.text
+    )
+
+
 def test_hostile_articles_do_not_change_answers_to_unrelated_questions(
     planted: tuple[Chatbot, dict[str, Answer], set[str]],
 ) -> None:
     news_bot, before, hostile_ids = planted
     for question in UNRELATED:
         after = news_bot.ask(question)
-        assert after.text == before[question].text, question
+        assert _by_article(after) == _by_article(before[question]), question
         assert _cited(after) == _cited(before[question])
         assert not hostile_ids & {c.article_id for c in after.citations}
         assert_citations_real(news_bot, after)

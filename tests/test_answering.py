@@ -233,3 +233,22 @@ def _passage(text: str):
     from chatbot.vocabulary import Passage
 
     return Passage("a:0", "a", 0, text, 0, len(text), "T", "X", None, None)
+
+
+def test_a_summary_the_model_leaves_short_is_filled_from_the_central_sentences(
+    tmp_path, embedder, seed_file
+) -> None:
+    def one_sentence(prompt: str) -> str:
+        first = re.search(r"^\[1\] \([^)]*\) (.+)$", prompt, re.M)
+        return f"{first.group(1).rstrip('.')} [1]." if first else "Nothing."
+
+    bot = _bot(tmp_path, embedder, seed_file, one_sentence, answer_context="evidence")
+    summary = bot.summarize(bot.articles()[0].id)
+    sentences = [s for s in summary.sentences if s.text.strip()]
+    # The model wrote one sentence; the summary still has the length asked for, every sentence
+    # quoting the article and cited, none twice.
+    assert len(sentences) == bot.summarizer.sentences == 3
+    assert all(s.supported and s.citations for s in sentences)
+    assert len({s.text for s in sentences}) == len(sentences)
+    assert not summary.notice  # nothing the model wrote was replaced
+    bot.close()

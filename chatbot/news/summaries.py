@@ -27,7 +27,14 @@ import numpy as np
 
 from chatbot.answering.citations import CheckedAnswer, Policy, check_answer
 from chatbot.answering.prompting import neutralise, render, render_source
-from chatbot.answering.strategies import AnsweringStrategy, PromptBudget, repair, repair_notice
+from chatbot.answering.strategies import (
+    AnsweringStrategy,
+    PromptBudget,
+    as_sentence,
+    render_sentence,
+    repair,
+    repair_notice,
+)
 from chatbot.answering.support import SupportChecker
 from chatbot.common.dates import date_label
 from chatbot.common.files import atomic_write
@@ -305,6 +312,15 @@ class Summarizer:
         checked = check_answer(_tidy_generated(text), evidence, self.checker)
         # Every central sentence may replace what the model got wrong.
         shown, repaired = repair(checked, [(n, p.text) for n, p in enumerate(evidence, 1)])
+        # A model that stops short leaves the summary short of what was asked: central sentences
+        # it did not cite fill it, in the article's words (as an answer gets the facts a model
+        # dropped).
+        used = {n for line in shown for s in parse_citations(line) for n in s.markers}
+        for n, p in enumerate(evidence, 1):
+            if len(shown) >= self.sentences:
+                break
+            if n not in used:
+                shown.append(render_sentence(as_sentence(p.text), (n,)))
         # Evidence numbers -> the article's passage numbers, then the usual check and numbering.
         where = {
             n: _passage_of(source.passages, (p.char_start, p.char_end)) + 1

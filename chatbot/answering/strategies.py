@@ -53,7 +53,7 @@ log = logging.getLogger(__name__)
 
 Context = Literal["evidence", "passages"]
 # The best sentence, and up to two more at least half as likely that add something new: the
-# third held out 7 more answers of 112 (realtimeqa-dev, by weeks) at 2.55 sentences per answer.
+# third held out 6 more answers of 112 (realtimeqa-dev, by weeks) at 2.55 sentences per answer.
 EXTRACTIVE_SENTENCES = 3
 EXTRACTIVE_MARGIN = LIKELY_ALTERNATIVE  # a further sentence at least half as likely
 EVIDENCE_SENTENCES = 3  # what the small model reads: ~150 tokens of evidence

@@ -183,15 +183,20 @@ def _rebuild(answer: str, checked: list[_Checked], kept: list[_Checked]) -> str:
 def _citations(
     kept: list[_Checked], passages: Sequence[Passage], checker: SupportChecker
 ) -> tuple[Citation, ...]:
-    best: dict[int, tuple[float, tuple[int, int]]] = {}
+    # One citation per quote: three sentences citing [1] for three of its sentences show all
+    # three quotes beneath [1], not just the best one.
+    best: dict[tuple[int, tuple[int, int]], tuple[float, tuple[int, int]]] = {}
     for item in kept:
         for n in item.markers:
             result = item.support.get(n)
-            if result is not None and (n not in best or result[0] > best[n][0]):
-                best[n] = result
+            if result is not None:
+                key = (n, result[1])
+                if key not in best or result[0] > best[key][0]:
+                    best[key] = result
     citations = []
-    for n in sorted(best):
-        score, (start, end) = best[n]
+    for key in sorted(best):
+        n = key[0]
+        score, (start, end) = best[key]
         passage = passages[n - 1]
         citations.append(
             Citation(
@@ -206,7 +211,7 @@ def _citations(
                 char_end=passage.char_start + end,
                 supported=checker.supported(score),
                 score=round(score, 4),
-                reason=getattr(best[n], "reason", ""),
+                reason=getattr(best[key], "reason", ""),
             )
         )
     return tuple(citations)

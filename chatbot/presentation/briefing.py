@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Sequence
 
 import nh3
 
 from chatbot.common.dates import utc_label
 from chatbot.common.markers import parse_citations
-from chatbot.presentation.labels import date_label, outlet_label, safe_url
+from chatbot.presentation.labels import by_source, date_label, outlet_label, safe_url
 from chatbot.vocabulary import Briefing, Citation, StoredArticle, Story
 
 
@@ -40,8 +41,8 @@ def briefing_markdown(b: Briefing) -> str:
         if story.notice:
             lines += [f"> {_md(story.notice)}", ""]
         lines += [_md_summary(story), ""]
-        for c in story.citations:
-            lines.append(f"- [{c.n}] {_md_citation(c)}")
+        for group in by_source(story.citations):
+            lines.append(f"- [{group[0].n}] {_md_citation(group)}")
         if story.citations:
             lines.append("")
         if len(story.articles) > 1:
@@ -102,13 +103,20 @@ def _md_summary(story: Story) -> str:
     return " ".join(out) or "_No summary._"
 
 
-def _md_citation(c: Citation) -> str:
+def _md_citation(group: Sequence[Citation]) -> str:
+    """One source and every quote taken from it."""
+    c = group[0]
     url = safe_url(c.url)
     title = f"[{_md(c.title)}]({_md_url(url)})" if url else _md(c.title)
-    quote = _md(c.quote)
-    if len(quote) > 300:
-        quote = quote[:297].rstrip("\\") + "…"
-    return f"{title} — {_md(outlet_label(c.source))}, {date_label(c.published_at)}: “{quote}”"
+    quotes = []
+    for q in group:
+        quote = _md(q.quote)
+        if len(quote) > 300:
+            quote = quote[:297].rstrip("\\") + "…"
+        quotes.append(f"“{quote}”")
+    return f"{title} — {_md(outlet_label(c.source))}, {date_label(c.published_at)}: " + " … ".join(
+        quotes
+    )
 
 
 def _md_article(a: StoredArticle) -> str:
@@ -181,11 +189,12 @@ def _html_story(i: int, story: Story) -> str:
     parts.append(f'<p class="summary">{" ".join(sentences) or "<em>No summary.</em>"}</p>')
     if story.citations:
         parts.append('<ol class="sources">')
-        for c in story.citations:
+        for group in by_source(story.citations):
+            c = group[0]
+            quotes = "".join(f"<blockquote>{_h(q.quote)}</blockquote>" for q in group)
             parts.append(
                 f'<li id="s{i}-{c.n}" value="{c.n}">{_html_link(c.url, c.title)} — '
-                f"{_h(outlet_label(c.source))}, {_h(date_label(c.published_at))}"
-                f"<blockquote>{_h(c.quote)}</blockquote></li>"
+                f"{_h(outlet_label(c.source))}, {_h(date_label(c.published_at))}{quotes}</li>"
             )
         parts.append("</ol>")
     if len(story.articles) > 1:

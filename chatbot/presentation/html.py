@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from chatbot.presentation.labels import date_label, outlet_label, safe_url
+from chatbot.presentation.labels import by_source, date_label, outlet_label, safe_url
 from chatbot.vocabulary import Answer, AnswerSentence, Article, Citation, StoredArticle
 
 ArticleLookup = Callable[[str], Article | None]
@@ -195,10 +195,8 @@ def _source_card(cites: list[Citation], turn: str, lookup: ArticleLookup) -> str
 
 def sources_html(answer: Answer, turn: str, lookup: ArticleLookup) -> str:
     """One turn's sources: title, outlet, date, link, and the quoted passage in its context."""
-    by_n: dict[int, list[Citation]] = {}
-    for c in answer.citations:  # an answer may quote several passages of one source
-        by_n.setdefault(c.n, []).append(c)
-    cards = [_source_card(by_n[n], turn, lookup) for n in sorted(by_n)]
+    # An answer may quote several passages of one source: one card each, all its quotes.
+    cards = [_source_card(group, turn, lookup) for group in by_source(answer.citations)]
     if not cards:
         cards.append('<div class="cb-empty">This answer cites no sources.</div>')
     also = answer.uncited_sources()

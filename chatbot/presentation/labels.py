@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from urllib.parse import urlsplit
 
 from chatbot.common.dates import date_label
@@ -42,3 +43,12 @@ def format_every(seconds: int) -> str:
         if seconds % size == 0:
             return f"{seconds // size}{unit}"
     return f"{seconds}s"
+
+
+def by_source(citations: Sequence[Citation]) -> list[list[Citation]]:
+    """Citations grouped by source number, in number order: one header per source, with all
+    the quotes taken from it beneath."""
+    groups: dict[int, list[Citation]] = {}
+    for c in citations:
+        groups.setdefault(c.n, []).append(c)
+    return [groups[n] for n in sorted(groups)]

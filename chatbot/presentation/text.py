@@ -2,19 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
-from chatbot.presentation.labels import citation_header, date_label, outlet_label
-from chatbot.vocabulary import Answer, Citation, Summary
-
-
-def _by_source(citations: Sequence[Citation]) -> list[list[Citation]]:
-    """Citations grouped by source number, in number order: one header per source, with all
-    the quotes taken from it beneath."""
-    groups: dict[int, list[Citation]] = {}
-    for c in citations:
-        groups.setdefault(c.n, []).append(c)
-    return [groups[n] for n in sorted(groups)]
+from chatbot.presentation.labels import by_source, citation_header, date_label, outlet_label
+from chatbot.vocabulary import Answer, Summary
 
 
 def answer_to_text(answer: Answer) -> str:
@@ -27,7 +16,7 @@ def answer_to_text(answer: Answer) -> str:
         )
     else:
         lines.append(answer.text)
-    for group in _by_source(answer.citations):
+    for group in by_source(answer.citations):
         lines.append(citation_header(group[0], group[0].n))
         for c in group:
             mark = "" if c.supported else " (does not support the sentence citing it)"
@@ -56,7 +45,7 @@ def summary_to_text(summary: Summary) -> str:
         )
     elif summary.text:
         lines.append(summary.text)
-    for group in _by_source(summary.citations):
+    for group in by_source(summary.citations):
         lines.append(citation_header(group[0], group[0].n))
         lines.extend(f"    “{c.quote}”" for c in group)
     return "\n".join(lines)

@@ -408,33 +408,46 @@ def _crash_trial(
 ) -> Trial:
     trial_dir = work / f"trial-{n}"
     store = trial_dir / "vs"
-    trial_dir.mkdir()
     if op == "update":
-        shutil.copytree(work / "clean-old", store)
         acceptable = {i: {new_text[i], old_text[i]} for i in new_text}
-    elif op == "delete":
-        shutil.copytree(work / "clean-new", store)
-        acceptable = {i: {t} for i, t in new_text.items()}
     else:
         acceptable = {i: {t} for i, t in new_text.items()}
+    clean = {"update": work / "clean-old", "delete": work / "clean-new"}.get(op)
+
+    def fresh_store() -> None:
+        shutil.rmtree(trial_dir, ignore_errors=True)
+        trial_dir.mkdir()
+        if clean is not None:
+            shutil.copytree(clean, store)
+
     total = len(targets)
     # A random moment of the write phase: after a random number of commits (0 = as soon as the
     # worker has opened the store: during repair, chunking, the first embedding), plus a random
     # fraction of a second, which often lands inside an article's write.
     if op == "delete":
         # Deletions commit one by one: after a random number of them, plus a fraction of one.
-        kill = run_and_kill("delete", store, targets_file(work), "committed",
-                            rng.randrange(total), rng.uniform(0.0, 0.1))  # fmt: skip
+        aimed = ("delete", targets_file(work), "committed", rng.randrange(total),
+                 rng.uniform(0.0, 0.1))  # fmt: skip
     elif aim == "anytime" or (aim == "mixed" and n % 4 in (1, 2)):
         # Any moment of the run (repair, loading, chunking, embedding, writing), uniformly.
         span = estimates.get(op, 30.0)
-        kill = run_and_kill("ingest", store, new, "committed", 0, rng.uniform(0.0, span))
+        aimed = ("ingest", new, "committed", 0, rng.uniform(0.0, span))
     else:
         # Aimed at the writes: a random group's write has just begun (chunks, then the commit
         # records, then stale chunks), killed within its first half second.
         groups = max(1, -(-sum(by_id.values()) // 256))
-        kill = run_and_kill("ingest", store, new, "writing", rng.randint(1, groups),
-                            rng.uniform(0.0, 0.5))  # fmt: skip
+        aimed = ("ingest", new, "writing", rng.randint(1, groups), rng.uniform(0.0, 0.5))
+    worker, items, wait_for, after, delay = aimed
+    fresh_store()
+    kill = run_and_kill(worker, store, items, wait_for, after, delay)
+    # A kill aimed at a moment of the writes that came after the worker had finished tests
+    # nothing (a fast machine writes a small group in under the delay): again, sooner.
+    for _ in range(3):
+        if not (kill.finished_first and wait_for in ("writing", "committed") and after):
+            break
+        delay /= 4
+        fresh_store()
+        kill = run_and_kill(worker, store, items, wait_for, after, delay)
     if kill.finished_first and op != "delete":  # now the real length of a run is known
         estimates[op] = kill.seconds_after_ready
     problems: list[str] = []

@@ -426,7 +426,7 @@ def select_evidence(
         adjusted = {
             i: values[i] - repeat_penalty * _repeated(novel[i], novel, chosen) for i in left
         }
-        i = max(left, key=lambda i: (adjusted[i], -left.index(i)))
+        i = max(left, key=adjusted.__getitem__)  # the first of equals: the better unadjusted
         left.remove(i)
         c = pool[i]
         key = word_key(c.text)

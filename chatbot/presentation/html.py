@@ -195,7 +195,7 @@ def _source_card(cites: list[Citation], turn: str, lookup: ArticleLookup) -> str
 
 def sources_html(answer: Answer, turn: str, lookup: ArticleLookup) -> str:
     """One turn's sources: title, outlet, date, link, and the quoted passage in its context."""
-    # An answer may quote several passages of one source: one card each, all its quotes.
+    # An answer may quote several passages of one source: one card per source, all its quotes.
     cards = [_source_card(group, turn, lookup) for group in by_source(answer.citations)]
     if not cards:
         cards.append('<div class="cb-empty">This answer cites no sources.</div>')

@@ -22,7 +22,7 @@ from chatbot.index.embeddings import Embedder, create_embedder
 from chatbot.index.ingest import Ingestor
 from chatbot.index.keyword_index import KeywordIndex
 from chatbot.index.store import ArticleStore
-from chatbot.llm.base import LLMBackend
+from chatbot.llm.base import LLMBackend, LLMError
 from chatbot.llm.registry import create_backend
 from chatbot.news.briefing import FORMATS, BriefingBuilder, story_article_ids
 from chatbot.news.desk import NewsDesk
@@ -340,11 +340,16 @@ class Chatbot:
         it does not wait for them; the UI calls this in the background at start."""
         self.keyword_index.refresh()
         self.embedder.embed_query("warm-up")
+        try:
+            self.llm.warm_up()  # a local model's process loads while nobody waits
+        except LLMError as exc:  # the first answer falls back and says why
+            log.warning("The LLM could not be warmed up: %s", exc)
 
     def close(self) -> None:
         """Release the store (an embedded store admits one process at a time)."""
         self.keyword_index.close()  # its background catch-up reads the store
         self.store.close()
+        self.llm.close()
 
     def __enter__(self) -> Chatbot:
         return self
@@ -352,10 +357,16 @@ class Chatbot:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def llm_health(self) -> dict[str, Any] | None:
+        """The local model's process: state, pid, restarts, last failure (None: no process)."""
+        return self.llm.health()
+
     def status(self) -> dict[str, Any]:
+        process = self.llm.health()
         return {
             "llm_backend": self.llm.describe(),
             "llm_backend_reason": self.backend_reason,
+            **({"llm_process": describe_health(process)} if process is not None else {}),
             "answering": self.strategy.describe(),
             "answering_reason": self.strategy.reason,
             "store": self.store.location,
@@ -369,6 +380,19 @@ class Chatbot:
                 else CHUNK_FORMAT
             ),
         }
+
+
+def describe_health(health: dict[str, Any]) -> str:
+    """'ready (pid 412), 1 restart; last failure: killed by signal 11 (SIGSEGV) at ...'."""
+    text = str(health.get("state"))
+    if health.get("pid"):
+        text += f" (pid {health['pid']})"
+    restarts = int(health.get("restarts") or 0)
+    if restarts:
+        text += f", {restarts} restart{'s' if restarts != 1 else ''}"
+    if health.get("last_failure"):
+        text += f"; last failure: {health['last_failure']} at {health.get('last_failure_at')}"
+    return text
 
 
 def make_filters(

@@ -3,6 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh "local,test,evals"
+echo "Testing $(cat .venv/llama-cpp-build.txt 2>/dev/null || echo 'without llama-cpp-python')"
 if ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
   # The browser tests drive Debian's Chromium (Playwright cannot download its own here).
   (apt-get update -qq && apt-get install -y -qq chromium >/dev/null) || echo "chromium not installed"

@@ -48,7 +48,8 @@ def llm_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Callable[..
     monkeypatch.setenv("CHATBOT_CONFIG", str(tmp_path / "no-such-chatbot.toml"))
 
     def make(**fields: Any) -> Settings:
-        return Settings(**fields)
+        # The data folder (the model's Q8_0 copy, the self-test's verdict) stays in tmp_path.
+        return Settings(**{"data_dir": tmp_path / "data", **fields})
 
     return make
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -16,32 +15,42 @@ pytestmark = pytest.mark.slow
 
 
 def test_packaged_model_is_converted_once_and_answers(
-    smollm2_path: Path,
-    llm_settings: Callable[..., Settings],
-    tmp_path: Path,
-    capfd: pytest.CaptureFixture[str],
+    smollm2_path: Path, llm_settings: Callable[..., Settings], tmp_path: Path
 ) -> None:
-    llama_cpp = pytest.importorskip("llama_cpp", reason="pip install 'chatbot[local]'")
+    pytest.importorskip("llama_cpp", reason="pip install 'chatbot[local]'")
     settings = llm_settings(data_dir=tmp_path / "data", llm_threads=1, llm_context_window=512)
     backend = LocalBackend.from_settings(settings)
-    backend.load()
-    assert "converting to q8_0" not in capfd.readouterr().err  # llama.cpp's log stays quiet
-    copies = list((tmp_path / "data" / "models").glob(f"*.{FAST_QUANT}.gguf"))
-    assert len(copies) == 1 and copies[0].stat().st_size > 50_000_000
-    assert not list((tmp_path / "data" / "models").glob(".convert-*"))
-    assert os.environ.get("OMP_WAIT_POLICY")  # passive unless the user chose otherwise
-    reply = backend.complete([Message("user", "Name three colours.")], max_tokens=8)
-    assert reply.strip()
+    try:
+        backend.load()
+        copies = list((tmp_path / "data" / "models").glob(f"*.{FAST_QUANT}.gguf"))
+        assert len(copies) == 1 and copies[0].stat().st_size > 50_000_000
+        assert not list((tmp_path / "data" / "models").glob(".convert-*"))
+        assert backend.weights == copies[0]  # the worker runs the copy
+        reply = backend.complete([Message("user", "Name three colours.")], max_tokens=8)
+        assert reply.strip()
+    finally:
+        backend.close()
+    made = copies[0].stat().st_mtime_ns
 
     again = LocalBackend.from_settings(settings)
-    assert again._fast_weights(llama_cpp) == copies[0]  # reused, not redone
+    try:
+        again.load()
+        assert again.weights == copies[0] and copies[0].stat().st_mtime_ns == made  # reused
+    finally:
+        again.close()
 
 
 def test_a_chosen_model_file_is_used_as_given(
     smollm2_path: Path, llm_settings: Callable[..., Settings], tmp_path: Path
 ) -> None:
-    llama_cpp = pytest.importorskip("llama_cpp", reason="pip install 'chatbot[local]'")
-    settings = llm_settings(data_dir=tmp_path / "data", llm_model_path=smollm2_path)
+    pytest.importorskip("llama_cpp", reason="pip install 'chatbot[local]'")
+    settings = llm_settings(
+        data_dir=tmp_path / "data", llm_model_path=smollm2_path, llm_context_window=512
+    )
     backend = LocalBackend.from_settings(settings)
-    assert backend._fast_weights(llama_cpp) == smollm2_path
-    assert not (tmp_path / "data" / "models").exists()
+    try:
+        backend.load()
+        assert backend.weights == smollm2_path
+        assert not (tmp_path / "data" / "models").exists()
+    finally:
+        backend.close()

@@ -1,4 +1,4 @@
-"""In-process llama.cpp backend with the packaged SmolLM2 model."""
+"""The local backend: the packaged SmolLM2 model run by llama.cpp in a supervised worker."""
 
 from __future__ import annotations
 
@@ -47,8 +47,12 @@ def test_max_tokens_and_system_prompt(local_llm: LocalBackend) -> None:
 
 
 def test_count_tokens_uses_the_model_tokenizer(local_llm: LocalBackend) -> None:
+    import llama_cpp
+
     text = "The central bank raised interest rates on Tuesday."
-    expected = len(local_llm.load().tokenize(text.encode(), add_bos=False, special=False))
+    # Only the vocabulary is read here: nothing native runs a model in the test process.
+    vocab = llama_cpp.Llama(str(local_llm.model_path), vocab_only=True, verbose=False)
+    expected = len(vocab.tokenize(text.encode(), add_bos=False, special=False))
     assert local_llm.count_tokens(text) == expected
     assert local_llm.count_tokens("") == 0
     # SmolLM2's 49k vocabulary splits differently from cl100k's 100k one.
@@ -119,6 +123,8 @@ def test_corrupt_model_file(tmp_path: Path) -> None:
     with pytest.raises(LLMError) as info:
         backend.complete(QUESTION)
     assert str(corrupt) in str(info.value)
+    assert "GGUF" in str(info.value)
+    backend.close()
 
 
 def test_llama_cpp_not_installed(monkeypatch: pytest.MonkeyPatch, smollm2_path: Path) -> None:
@@ -127,20 +133,27 @@ def test_llama_cpp_not_installed(monkeypatch: pytest.MonkeyPatch, smollm2_path: 
         LocalBackend(smollm2_path)
 
 
-def test_llama_cpp_import_fails_at_load(
-    monkeypatch: pytest.MonkeyPatch, smollm2_path: Path
+def test_llama_cpp_import_fails_in_the_worker(
+    monkeypatch: pytest.MonkeyPatch, smollm2_path: Path, tmp_path: Path
 ) -> None:
     pytest.importorskip("llama_cpp")
+    broken = tmp_path / "shadow" / "llama_cpp"
+    broken.mkdir(parents=True)
+    (broken / "__init__.py").write_text("raise ImportError('libllama.so: cannot open')\n")
+    monkeypatch.setenv("PYTHONPATH", str(broken.parent))  # the worker imports this one
     backend = LocalBackend(smollm2_path)
-    monkeypatch.setitem(sys.modules, "llama_cpp", None)
-    with pytest.raises(LLMError, match=r"chatbot\[local\]"):
-        backend.count_tokens("hello")
+    with pytest.raises(LLMError, match=r"chatbot\[local\]") as info:
+        backend.complete(QUESTION, max_tokens=2)
+    assert "libllama.so: cannot open" in str(info.value)
+    assert backend.health()["last_failure"]
+    backend.close()
 
 
 def test_nothing_loads_before_use(smollm2_path: Path) -> None:
     pytest.importorskip("llama_cpp")
     backend: Any = LocalBackend(smollm2_path)
-    assert backend._llm is None
+    assert backend._worker is None
+    assert backend.health()["state"] == "not started"
     assert "SmolLM2" in backend.describe()
 
 
@@ -155,6 +168,7 @@ def test_busy_model_gives_up_after_lock_timeout(smollm2_path: Path) -> None:
     finally:
         holder.close()  # type: ignore[attr-defined]
     assert backend.complete(QUESTION, max_tokens=2)
+    backend.close()
 
 
 _CITED = re.compile(

@@ -67,7 +67,8 @@ def test_auto_local(llm_settings: MakeSettings, smollm2_path: Path) -> None:
     backend, reason = create_backend(llm_settings())
     assert isinstance(backend, LocalBackend)
     assert reason == (
-        "auto: picked local because llama-cpp-python and the packaged SmolLM2 model are installed"
+        "auto: picked local because llama-cpp-python and the packaged SmolLM2 model are installed "
+        "and passed their self-test"
     )
 
 

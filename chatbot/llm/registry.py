@@ -70,13 +70,21 @@ def _auto_choice(settings: Settings) -> tuple[str, str]:
     model_path = settings.llm_model_path or packaged_model_path()
     has_model = model_path is not None and model_path.expanduser().is_file()
     if has_llama and has_model:
+        failure = _local_self_test_failure(settings)
+        if failure is not None:
+            return "extractive", (
+                f"auto: picked extractive (answers quote the sources, no LLM) because the local "
+                f"model failed its self-test: {failure}. Rebuild llama-cpp-python for this CPU "
+                "(bash scripts/setup.sh) or set CHATBOT_LLM_BASE_URL to a model server"
+            )
         if settings.llm_model_path is None:
             return "local", (
                 "auto: picked local because llama-cpp-python and the packaged SmolLM2 model "
-                "are installed"
+                "are installed and passed their self-test"
             )
         return "local", (
-            f"auto: picked local because llama-cpp-python is installed and {model_path} exists"
+            f"auto: picked local because llama-cpp-python is installed and {model_path} exists "
+            "and passed its self-test"
         )
 
     missing = []
@@ -97,6 +105,20 @@ def _auto_choice(settings: Settings) -> tuple[str, str]:
         "auto: picked extractive (answers quote the sources, no LLM) because no API key or "
         f"CHATBOT_LLM_BASE_URL is set and {' and '.join(missing)}; {fix}"
     )
+
+
+def _local_self_test_failure(settings: Settings) -> str | None:
+    """Why the local model cannot be trusted here (None: it generated text in a child process,
+    now or on an earlier run with the same build, model and CPU)."""
+    from chatbot.llm.local import LocalBackend
+    from chatbot.llm.self_test import self_test
+
+    try:
+        config = LocalBackend.from_settings(settings).config
+    except LLMError as exc:
+        return str(exc)
+    result = self_test(config, settings.data_dir / "models")
+    return None if result.ok else result.reason
 
 
 def create_backend(

@@ -98,8 +98,9 @@ def rest_router(bot: Chatbot, access: Access) -> APIRouter:
 
     @router.get("/status", tags=["health"])
     def status() -> dict[str, Any]:
-        """What the desk uses: store, models, counts."""
-        return bot.status()
+        """What the desk uses: store, models, counts, and the local model process's health."""
+        health = bot.llm_health()
+        return {**bot.status(), **({"llm_process_health": health} if health else {})}
 
     # --- articles ------------------------------------------------------------------------------
 

@@ -28,7 +28,7 @@ import numpy as np
 if TYPE_CHECKING:
     from tokenizers import Tokenizer
 
-__all__ = ["NumpyMiniLM", "gelu"]
+__all__ = ["BertWeights", "BlasCap", "NumpyMiniLM", "bert_states", "gelu", "load_bert", "read_json"]
 
 _F32 = np.float32
 # Attention scores are computed for at most this many elements at once (~8 MB of float32):
@@ -105,11 +105,13 @@ class _Layer:
 
 
 @dataclass(frozen=True)
-class _Weights:
+class BertWeights:
+    """A BERT encoder's weights in float32, shared by the embedder and the cross-encoder."""
+
     tokenizer: Tokenizer
     word: np.ndarray
     position: np.ndarray
-    token_type0: np.ndarray
+    token_type: np.ndarray  # (types, hidden): single sentences are type 0, a pair's second 1
     ln_w: np.ndarray
     ln_b: np.ndarray
     layers: tuple[_Layer, ...]
@@ -119,35 +121,31 @@ class _Weights:
     pad_id: int
 
 
-def _read_json(path: Path) -> Any:
+def read_json(path: Path) -> Any:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
 def _check_pipeline(path: Path) -> None:
     """Refuse models whose sentence-transformers pipeline this module does not reproduce."""
-    modules = _read_json(path / "modules.json")
+    modules = read_json(path / "modules.json")
     kinds = [m["type"].rsplit(".", 1)[-1] for m in modules]
     if kinds[:2] != ["Transformer", "Pooling"] or set(kinds[2:]) - {"Normalize"}:
         raise ValueError(f"{path}: unsupported sentence-transformers modules {kinds}")
     pooling_dir = next(m["path"] for m in modules if m["type"].endswith("Pooling"))
-    pooling = _read_json(path / pooling_dir / "config.json")
+    pooling = read_json(path / pooling_dir / "config.json")
     modes = {k for k, v in pooling.items() if k.startswith("pooling_mode") and v}
     if modes != {"pooling_mode_mean_tokens"}:
         raise ValueError(f"{path}: only mean pooling is supported, not {sorted(modes)}")
 
 
-def _load(path: Path) -> _Weights:
+def _load(path: Path) -> BertWeights:
     # Imported here, not at module level, so that `import minilm_numpy` costs only numpy.
     from safetensors.numpy import load_file
     from tokenizers import Tokenizer
 
-    config = _read_json(path / "config.json")
-    if config.get("hidden_act") != "gelu" or config.get("model_type") != "bert":
-        raise ValueError(f"{path}: expected a BERT model with exact GELU, got {config}")
-    if config.get("position_embedding_type", "absolute") != "absolute":
-        raise ValueError(f"{path}: only absolute position embeddings are supported")
+    config = read_json(path / "config.json")
     _check_pipeline(path)
-    st_config = _read_json(path / "sentence_bert_config.json")
+    st_config = read_json(path / "sentence_bert_config.json")
     max_len = min(int(st_config["max_seq_length"]), int(config["max_position_embeddings"]))
 
     tokenizer = Tokenizer.from_file(str(path / "tokenizer.json"))
@@ -156,10 +154,37 @@ def _load(path: Path) -> _Weights:
     # padding, so override both. Padding is done per batch below (to the longest text).
     tokenizer.enable_truncation(max_length=max_len, strategy="longest_first")
     tokenizer.no_padding()
+    tensors = load_file(str(path / "model.safetensors"))
+    return load_bert(
+        path, config, tensors, tokenizer, lower_case=bool(st_config.get("do_lower_case", False))
+    )
 
+
+def _key(name: str) -> str:
+    # Some exports keep the "bert." prefix; old checkpoints (and transformers 5, which saves
+    # them back under their original names) call LayerNorm's parameters gamma and beta.
+    name = name.removeprefix("bert.")
+    if name.endswith((".gamma", ".beta")):
+        name = name.rsplit(".", 1)[0] + (".weight" if name.endswith(".gamma") else ".bias")
+    return name
+
+
+def load_bert(
+    path: Path,
+    config: dict[str, Any],
+    tensors: dict[str, np.ndarray],
+    tokenizer: Tokenizer,
+    *,
+    lower_case: bool = False,
+) -> BertWeights:
+    """The encoder's weights from a safetensors dict (``bert.`` prefix or not); tensors that
+    are not the encoder's (a pooler, a head) are ignored."""
+    if config.get("hidden_act") != "gelu" or config.get("model_type") != "bert":
+        raise ValueError(f"{path}: expected a BERT model with exact GELU, got {config}")
+    if config.get("position_embedding_type", "absolute") != "absolute":
+        raise ValueError(f"{path}: only absolute position embeddings are supported")
     # float32 whatever the file stores: numpy has no fast half-precision matrix products.
-    w = {k: v.astype(_F32) for k, v in load_file(str(path / "model.safetensors")).items()}
-    w = {k.removeprefix("bert."): v for k, v in w.items()}  # some exports keep the prefix
+    w = {_key(k): v.astype(_F32) for k, v in tensors.items()}
     hidden, heads = int(config["hidden_size"]), int(config["num_attention_heads"])
     scale = _F32(1.0 / math.sqrt(hidden // heads))
 
@@ -194,17 +219,17 @@ def _load(path: Path) -> _Weights:
                 ln2_b=w[p + "output.LayerNorm.bias"],
             )
         )
-    return _Weights(
+    return BertWeights(
         tokenizer=tokenizer,
         word=w["embeddings.word_embeddings.weight"],
         position=w["embeddings.position_embeddings.weight"],
-        token_type0=w["embeddings.token_type_embeddings.weight"][0],  # single sentences: type 0
+        token_type=w["embeddings.token_type_embeddings.weight"],
         ln_w=w["embeddings.LayerNorm.weight"],
         ln_b=w["embeddings.LayerNorm.bias"],
         layers=tuple(layers),
         heads=heads,
         eps=float(config["layer_norm_eps"]),
-        lower_case=bool(st_config.get("do_lower_case", False)),
+        lower_case=lower_case,
         pad_id=int(config.get("pad_token_id", 0)),
     )
 
@@ -245,10 +270,14 @@ def _attention(qkv: np.ndarray, bias: np.ndarray | None, heads: int) -> np.ndarr
     return context.reshape(batch * length, hidden)
 
 
-def _encode_batch(m: _Weights, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """ids, mask: (B, L) -> mean-pooled, L2-normalised (B, hidden) float32."""
+def bert_states(
+    m: BertWeights, ids: np.ndarray, mask: np.ndarray, types: np.ndarray | None = None
+) -> np.ndarray:
+    """ids, mask (and token types, default all 0): (B, L) -> last hidden states (B, L, hidden)
+    float32."""
     batch, length = ids.shape
-    x = m.word[ids] + m.position[:length] + m.token_type0
+    x = m.word[ids] + m.position[:length]
+    x += m.token_type[0] if types is None else m.token_type[types]
     # 2-D (B*L, hidden) activations: one BLAS call per dense layer (a 3-D @ loops over B).
     x = _layer_norm(x.reshape(batch * length, -1), m.ln_w, m.ln_b, m.eps)
     # HF adds the float32 minimum to padded keys; exp() of it underflows to exactly 0.
@@ -268,7 +297,12 @@ def _encode_batch(m: _Weights, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
         out += layer.ff2_b
         out += x
         x = _layer_norm(out, layer.ln2_w, layer.ln2_b, m.eps)
-    x = x.reshape(batch, length, -1)
+    return x.reshape(batch, length, -1)
+
+
+def _encode_batch(m: BertWeights, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """ids, mask: (B, L) -> mean-pooled, L2-normalised (B, hidden) float32."""
+    x = bert_states(m, ids, mask)
     # sentence-transformers Pooling(mean): sum over real tokens / max(count, 1e-9).
     weights = mask.astype(_F32)[:, :, None]
     pooled = (x * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), _F32(1e-9))
@@ -299,16 +333,16 @@ class NumpyMiniLM:
         self.path = Path(path)
         self.batch_size = batch_size
         self.blas_threads = blas_threads
-        self._blas_cap = _BlasCap(blas_threads) if blas_threads is not None else None
-        self._weights: _Weights | None = None
+        self._blas_cap = BlasCap(blas_threads) if blas_threads is not None else None
+        self._weights: BertWeights | None = None
         self._lock = threading.Lock()
 
     @property
     def dimension(self) -> int:
         """Read from config.json, without loading the weights."""
-        return int(_read_json(self.path / "config.json")["hidden_size"])
+        return int(read_json(self.path / "config.json")["hidden_size"])
 
-    def _model(self) -> _Weights:
+    def _model(self) -> BertWeights:
         if self._weights is None:
             with self._lock:
                 if self._weights is None:
@@ -327,7 +361,7 @@ class NumpyMiniLM:
         with self._blas_cap():
             return self._embed(m, texts)
 
-    def _embed(self, m: _Weights, texts: Sequence[str]) -> np.ndarray:
+    def _embed(self, m: BertWeights, texts: Sequence[str]) -> np.ndarray:
         texts = [t.lower() for t in texts] if m.lower_case else list(texts)
         encodings = m.tokenizer.encode_batch(texts)
         token_ids = [e.ids for e in encodings]
@@ -347,7 +381,7 @@ class NumpyMiniLM:
         return out
 
 
-class _BlasCap:
+class BlasCap:
     """Caps BLAS threads while any embed of one encoder runs. Reference-counted so that
     overlapping calls from several threads do not restore each other's setting."""
 

@@ -1,0 +1,176 @@
+"""A cross-encoder (question, sentence) -> score, run by the numpy BERT engine of :mod:`.minilm`.
+
+The answer ranker is MiniLM fine-tuned to read a question and a candidate sentence together
+(`python -m training.answer_ranker`); a cross-encoder sees which words of the sentence answer
+which words of the question, which two separate embeddings cannot. The folder holds a Hugging
+Face ``BertForSequenceClassification`` export with one output: ``config.json``,
+``model.safetensors`` (float16 or float32), ``tokenizer.json``; scores are logits (log-odds
+between sentences of one question, as the ranker is trained with a softmax over them).
+
+No torch: answering never imports it. The weights load on the first ``score`` call, once.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from chatbot.errors import ChatbotError
+from chatbot.index.minilm import BertWeights, BlasCap, bert_states, load_bert, read_json
+
+if TYPE_CHECKING:
+    from tokenizers import Tokenizer
+
+__all__ = [
+    "PACKAGED_RANKER",
+    "CrossEncoder",
+    "CrossEncoderError",
+    "pair_tokenizer",
+    "ranker_text",
+]
+
+# The shipped answer ranker (package data next to this module).
+PACKAGED_RANKER = Path(__file__).resolve().parent / "answer_ranker"
+# Questions and news sentences are short: 96 tokens hold nearly all pairs (training used it).
+DEFAULT_MAX_LENGTH = 96
+_FILES = ("config.json", "model.safetensors", "tokenizer.json")
+_F32 = np.float32
+
+
+class CrossEncoderError(ChatbotError):
+    """The cross-encoder's files are missing or unreadable (the message names the file)."""
+
+
+def ranker_text(sentence: str, title: str = "", published: datetime | str | None = None) -> str:
+    """Segment B of a ranker input: "title (date): sentence". The title says what the report
+    is about and the date which event, which a lone sentence ("He said it would ...") lacks."""
+    day = published.strftime("%Y-%m-%d") if isinstance(published, datetime) else published
+    head = f"{title.strip()} ({day})" if day else title.strip()
+    return f"{head}: {sentence}" if head else sentence
+
+
+def pair_tokenizer(path: Path, max_length: int) -> Tokenizer:
+    """The folder's tokenizer set up for (question, sentence) pairs: truncation of the longer
+    side first, no fixed padding (batches pad to their longest). Training uses it too, so both
+    sides see the same token ids."""
+    from tokenizers import Tokenizer
+
+    tokenizer = Tokenizer.from_file(str(path / "tokenizer.json"))
+    tokenizer.enable_truncation(max_length=max_length, strategy="longest_first")
+    tokenizer.no_padding()
+    return tokenizer
+
+
+class _Model:
+    def __init__(
+        self,
+        encoder: BertWeights,
+        pooler: tuple[np.ndarray, np.ndarray] | None,
+        head: tuple[np.ndarray, np.ndarray],
+    ) -> None:
+        self.encoder = encoder
+        self.pooler = pooler
+        self.head = head
+
+
+def _load(path: Path) -> _Model:
+    from safetensors.numpy import load_file
+
+    for name in _FILES:
+        if not (path / name).is_file():
+            raise CrossEncoderError(f"cross-encoder file missing: {path / name}")
+    try:
+        config: dict[str, Any] = read_json(path / "config.json")
+        max_length = int(config.get("ranker_max_length", DEFAULT_MAX_LENGTH))
+        max_length = min(max_length, int(config["max_position_embeddings"]))
+        tokenizer = pair_tokenizer(path, max_length)
+    except Exception as e:  # broken JSON, missing key, bad tokenizer file
+        raise CrossEncoderError(
+            f"cross-encoder config or tokenizer unreadable in {path}: {e}"
+        ) from e
+    weights = path / "model.safetensors"
+    try:
+        tensors = load_file(str(weights))
+    except Exception as e:
+        raise CrossEncoderError(f"cross-encoder weights unreadable: {weights}: {e}") from e
+    try:
+        encoder = load_bert(path, config, tensors, tokenizer)
+        pooler = None
+        if "bert.pooler.dense.weight" in tensors:
+            pooler = (
+                tensors["bert.pooler.dense.weight"].astype(_F32).T,
+                tensors["bert.pooler.dense.bias"].astype(_F32),
+            )
+        head = (
+            tensors["classifier.weight"].astype(_F32).T,
+            tensors["classifier.bias"].astype(_F32),
+        )
+    except (KeyError, ValueError) as e:
+        raise CrossEncoderError(
+            f"cross-encoder weights incomplete or not a BERT classifier: "
+            f"{path / 'model.safetensors'}: {e}"
+        ) from e
+    if head[0].shape[1] != 1:
+        raise CrossEncoderError(f"{path / 'config.json'}: the ranker needs exactly one output")
+    return _Model(encoder, pooler, head)
+
+
+class CrossEncoder:
+    """Scores (query, text) pairs like ``BertForSequenceClassification`` with one label (to
+    float32 rounding), with numpy. Thread-safe; the weights load once, on first use."""
+
+    def __init__(
+        self, path: str | Path, *, batch_size: int = 16, blas_threads: int | None = 1
+    ) -> None:
+        """``blas_threads``: as for :class:`~chatbot.index.minilm.NumpyMiniLM` (one BLAS
+        thread was fastest for the small batches of an answer on a busy 2-core machine)."""
+        self.path = Path(path)
+        self.batch_size = batch_size
+        self._blas_cap = BlasCap(blas_threads) if blas_threads is not None else None
+        self._model: _Model | None = None
+        self._lock = threading.Lock()
+
+    def load(self) -> None:
+        """Load now (raises :class:`CrossEncoderError` naming the file when it is missing or
+        corrupt)."""
+        if self._model is None:
+            with self._lock:
+                if self._model is None:
+                    self._model = _load(self.path)
+
+    def score(self, query: str, texts: Sequence[str]) -> np.ndarray:
+        """One logit per text (higher: more likely to answer ``query``), float32."""
+        if not texts:
+            return np.zeros(0, dtype=_F32)
+        self.load()
+        assert self._model is not None
+        if self._blas_cap is None:
+            return self._score(self._model, query, texts)
+        with self._blas_cap():
+            return self._score(self._model, query, texts)
+
+    def _score(self, m: _Model, query: str, texts: Sequence[str]) -> np.ndarray:
+        enc = m.encoder.tokenizer.encode_batch([(query, t) for t in texts])
+        order = sorted(range(len(texts)), key=lambda i: -len(enc[i].ids))
+        out = np.empty(len(texts), dtype=_F32)
+        for start in range(0, len(order), self.batch_size):
+            chunk = order[start : start + self.batch_size]
+            length = len(enc[chunk[0]].ids)
+            ids = np.full((len(chunk), length), m.encoder.pad_id, dtype=np.int64)
+            types = np.zeros((len(chunk), length), dtype=np.int64)
+            mask = np.zeros((len(chunk), length), dtype=bool)
+            for row, i in enumerate(chunk):
+                n = len(enc[i].ids)
+                ids[row, :n] = enc[i].ids
+                types[row, :n] = enc[i].type_ids
+                mask[row, :n] = True
+            cls = bert_states(m.encoder, ids, mask, types)[:, 0]
+            if m.pooler is not None:
+                cls = np.tanh(cls @ m.pooler[0] + m.pooler[1])
+            out[chunk] = (cls @ m.head[0] + m.head[1])[:, 0]
+        return out

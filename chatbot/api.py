@@ -10,6 +10,7 @@ from os import PathLike
 from pathlib import Path
 from typing import Any
 
+from chatbot.answering.answer_ranker import create_ranker
 from chatbot.answering.chat import ChatEngine, ChatSession
 from chatbot.answering.citations import SupportChecker
 from chatbot.answering.retrieval import Retriever
@@ -120,6 +121,7 @@ class Chatbot:
             max_tokens=s.llm_max_tokens,
             temperature=s.llm_temperature,
             reason=self.backend_reason,
+            ranker=create_ranker(s),
         )
         self.engine = ChatEngine(
             self.retriever, self.strategy, top_k=s.top_k, min_relevance=s.min_relevance

@@ -159,6 +159,15 @@ class Settings(BaseSettings):
         "'passages' = whole retrieved passages fitted to the context window; 'auto' = "
         "evidence for the in-process local model, passages for servers and OpenAI.",
     )
+    ranker_model: str = Field(
+        "none",
+        description="A cross-encoder that orders the shortlisted candidate sentences of an "
+        "answer (evidence selection): 'none' = the fitted features alone (default: the ranker "
+        "trained so far lowered dev answers); 'packaged' = chatbot/index/answer_ranker, "
+        "written there by `python -m training.answer_ranker`; or a folder with a "
+        "BertForSequenceClassification export (config.json, model.safetensors, "
+        "tokenizer.json).",
+    )
     unsupported_policy: Literal["flag", "remove"] = Field(
         "flag", description="What to do with answer sentences their citations do not support."
     )

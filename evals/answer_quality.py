@@ -16,6 +16,9 @@ answers through ``Chatbot.stream`` as of the question's date, and the table repo
 nested cross-validation across weeks: the questions are split into folds of consecutive weeks,
 each fold is answered with weights fitted on the others, and the table reports every fold (what
 to expect on unseen weeks); then it prints the weights fitted on all weeks, to ship.
+With the answer ranker on (``CHATBOT_RANKER_MODEL``, default the packaged one), ``--fit``
+fits the features together with the ranker's score and also reports the ranker alone on the
+same folds: the features stay beside the ranker only if the held-out folds say they add.
 The script uses only the public API, so it also measures an older checkout of the project
 (``PYTHONPATH=/path/to/old/checkout python evals/answer_quality.py ...``).
 """
@@ -27,6 +30,7 @@ import json
 import statistics
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -101,9 +105,36 @@ def answer_all(bot: Any, questions: Sequence[Question]) -> dict[str, Any]:
 LAMBDAS = (1.0, 3.0, 10.0, 30.0, 100.0)
 
 
-def sentence_tables(bot: Any, questions: Sequence[Question]) -> list[dict[str, Any]]:
+class CachedRanker:
+    """The bot's answer ranker with its scores remembered: the nested cross-validation asks
+    for the same (question, sentence) pairs many times."""
+
+    def __init__(self, ranker: Any) -> None:
+        self.ranker = ranker
+        self.error = None
+        self.cache: dict[tuple[str, str, str], float] = {}
+
+    def ready(self) -> bool:
+        ok = bool(self.ranker.ready())
+        self.error = self.ranker.error
+        return ok
+
+    def scores(self, question: str, sentences: Sequence[tuple[str, Any]]) -> list[float] | None:
+        keys = [(question, text, p.chunk_id) for text, p in sentences]
+        missing = [i for i, k in enumerate(keys) if k not in self.cache]
+        if missing:
+            got = self.ranker.scores(question, [sentences[i] for i in missing])
+            if got is None:
+                return None
+            self.cache.update(zip([keys[i] for i in missing], got, strict=True))
+        return [self.cache[k] for k in keys]
+
+
+def sentence_tables(
+    bot: Any, questions: Sequence[Question], ranker: Any = None
+) -> list[dict[str, Any]]:
     """Per question: its top-5 passages and every candidate sentence's features and label
-    (the sentence contains the gold answer)."""
+    (the sentence contains the gold answer); with ``ranker``, its score as a feature."""
     from chatbot.answering import evidence
 
     tables = []
@@ -114,6 +145,12 @@ def sentence_tables(bot: Any, questions: Sequence[Question]) -> list[dict[str, A
         vectors = bot.embedder.embed([q.question] + [c.text for c in pool]) if pool else None
         if vectors is not None:
             pool = evidence.with_cosines(pool, [float(x) for x in vectors[1:] @ vectors[0]])
+        if ranker is not None and pool:
+            logits = ranker.scores(q.question, [(c.text, c.passage) for c in pool])
+            pool = [
+                replace(c, features={**c.features, "ranker": r})
+                for c, r in zip(pool, logits, strict=True)
+            ]
         tables.append(
             {
                 "question": q,
@@ -165,9 +202,14 @@ def fit_softmax(tables: Sequence[dict[str, Any]], lam: float) -> dict[str, float
 
 
 def answers_hold_gold(
-    bot: Any, tables: Sequence[dict[str, Any]], weights: dict[str, float]
+    bot: Any,
+    tables: Sequence[dict[str, Any]],
+    weights: dict[str, float] | None,
+    ranker: Any = None,
 ) -> list[bool]:
-    """What the extractive answer would quote with ``weights`` (shortlist, margin and all)."""
+    """What the extractive answer would quote with ``weights`` (shortlist, margin and all).
+    With ``ranker``, ``weights`` score the ranker's shortlist (None: the ranker alone) and the
+    shipped weights pick it."""
     from chatbot.answering import evidence
     from chatbot.answering.strategies import EXTRACTIVE_MARGIN, EXTRACTIVE_SENTENCES
 
@@ -181,43 +223,50 @@ def answers_hold_gold(
             EXTRACTIVE_SENTENCES,
             margin=EXTRACTIVE_MARGIN,
             reference=question_date(q),
-            weights=weights,
+            weights=evidence.WEIGHTS if ranker is not None else weights,
+            ranker=ranker,
+            ranked_weights=weights if ranker is not None else None,
         )
         hits.append(q.answered_by(" ".join(p.text for p in picks)))
     return hits
 
 
-def choose_lambda(bot: Any, tables: Sequence[dict[str, Any]], folds: list[list[int]]) -> float:
+def choose_lambda(
+    bot: Any, tables: Sequence[dict[str, Any]], folds: list[list[int]], ranker: Any = None
+) -> float:
     """The L2 strength with the most answers holding the gold on held-out folds."""
 
     def held_out(lam: float) -> int:
         total = 0
         for f, test in enumerate(folds):
             train = [tables[i] for g, idx in enumerate(folds) if g != f for i in idx]
-            total += sum(answers_hold_gold(bot, [tables[i] for i in test], fit_softmax(train, lam)))
+            weights = fit_softmax(train, lam)
+            total += sum(answers_hold_gold(bot, [tables[i] for i in test], weights, ranker))
         return total
 
     return max(LAMBDAS, key=held_out)
 
 
-def fit(bot: Any, questions: Sequence[Question], folds: int) -> dict[str, Any]:
+def fit(bot: Any, questions: Sequence[Question], folds: int, ranker: Any = None) -> dict[str, Any]:
     """Nested cross-validation across weeks: each fold is answered with weights fitted on the
     others (their L2 strength chosen by an inner cross-validation); then the weights to ship,
-    fitted on all weeks."""
+    fitted on all weeks. With ``ranker``: the features fitted beside its score, and the
+    ranker alone on the same folds."""
     from chatbot.answering import evidence
     from evals.retrieval_cv import week_folds
 
-    tables = sentence_tables(bot, questions)
+    tables = sentence_tables(bot, questions, ranker)
     outer = week_folds(questions, folds)
     rows = []
     for f, test in enumerate(outer):
         train_idx = [i for g, idx in enumerate(outer) if g != f for i in idx]
         train = [tables[i] for i in train_idx]
         inner = [[train_idx.index(i) for i in idx] for g, idx in enumerate(outer) if g != f]
-        lam = choose_lambda(bot, train, inner)
+        lam = choose_lambda(bot, train, inner, ranker)
         weights = fit_softmax(train, lam)
-        held = answers_hold_gold(bot, [tables[i] for i in test], weights)
+        held = answers_hold_gold(bot, [tables[i] for i in test], weights, ranker)
         shipped = answers_hold_gold(bot, [tables[i] for i in test], evidence.WEIGHTS)
+        alone = answers_hold_gold(bot, [tables[i] for i in test], None, ranker) if ranker else []
         rows.append(
             {
                 "fold": f,
@@ -225,12 +274,14 @@ def fit(bot: Any, questions: Sequence[Question], folds: int) -> dict[str, Any]:
                 "lambda": lam,
                 "held_out": statistics.mean(held) if held else float("nan"),
                 "shipped_in_sample": statistics.mean(shipped) if shipped else float("nan"),
+                "ranker_alone": statistics.mean(alone) if alone else float("nan"),
             }
         )
-    lam = choose_lambda(bot, tables, outer)
+    lam = choose_lambda(bot, tables, outer, ranker)
     return {
         "folds": rows,
         "held_out_mean": sum(r["held_out"] * r["questions"] for r in rows) / len(tables),
+        "ranker_alone_mean": sum(r["ranker_alone"] * r["questions"] for r in rows) / len(tables),
         "ceiling": statistics.mean(any(t["labels"]) for t in tables),
         "lambda": lam,
         "weights": fit_softmax(tables, lam),
@@ -253,18 +304,22 @@ def main(argv: Sequence[str] | None = None) -> None:
     results: dict[str, Any] = {"questions": len(questions)}
     if args.fit:
         bot = open_bot(args.store, llm_backend="extractive")
+        ranker = getattr(bot.strategy, "ranker", None)
         try:
-            results["fit"] = fit(bot, questions, args.folds)
+            results["fit"] = fit(
+                bot, questions, args.folds, CachedRanker(ranker) if ranker else None
+            )
         finally:
             bot.close()
         for row in results["fit"]["folds"]:
             print(
                 f"fold {row['fold']} ({row['questions']} questions): held-out "
                 f"{row['held_out']:.3f} (lambda {row['lambda']}), shipped weights "
-                f"{row['shipped_in_sample']:.3f}"
+                f"{row['shipped_in_sample']:.3f}, ranker alone {row['ranker_alone']:.3f}"
             )
         print(
-            f"held-out mean {results['fit']['held_out_mean']:.3f}; "
+            f"held-out mean {results['fit']['held_out_mean']:.3f}; ranker alone "
+            f"{results['fit']['ranker_alone_mean']:.3f}; "
             f"ceiling {results['fit']['ceiling']:.3f}"
         )
         print(f"weights to ship (lambda {results['fit']['lambda']}):")

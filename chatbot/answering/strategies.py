@@ -21,6 +21,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Literal
 
+from chatbot.answering.answer_ranker import AnswerRanker
 from chatbot.answering.citations import (
     CheckedAnswer,
     Policy,
@@ -239,8 +240,10 @@ class ExtractiveStrategy(AnsweringStrategy):
         policy: Policy = "flag",
         sentences: int = EXTRACTIVE_SENTENCES,
         reason: str = "",
+        ranker: AnswerRanker | None = None,
     ) -> None:
         self.embedder = embedder
+        self.ranker = ranker  # orders the evidence; None: the fitted features alone
         self.checker = checker
         self.policy = policy
         self.sentences = sentences
@@ -265,6 +268,7 @@ class ExtractiveStrategy(AnsweringStrategy):
             margin=EXTRACTIVE_MARGIN,
             avoid=seen,
             reference=reference,
+            ranker=self.ranker,
         )
 
     def checked(
@@ -401,6 +405,7 @@ class GenerativeStrategy(AnsweringStrategy):
             self.evidence_sentences,
             avoid=seen,
             reference=found.filters.as_of,
+            ranker=self.fallback.ranker,
         )
         if not evidence:
             return
@@ -553,11 +558,12 @@ def create_strategy(
     max_tokens: int = 384,
     temperature: float = 0.1,
     reason: str = "",
+    ranker: AnswerRanker | None = None,
 ) -> AnsweringStrategy:
     """The strategy for this backend: extractive when it writes no text, else generative with
     the context the backend reads best (``auto``: evidence sentences for the in-process local
     model, whole passages for a server or OpenAI)."""
-    extractive = ExtractiveStrategy(embedder, checker, policy=policy, reason=reason)
+    extractive = ExtractiveStrategy(embedder, checker, policy=policy, reason=reason, ranker=ranker)
     if not llm.generative:
         return extractive
     chosen: Context = (

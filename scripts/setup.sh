@@ -4,8 +4,8 @@
 # llama-cpp-python (the 'local' extra) exists on PyPI only as source, and by default it compiles
 # llama.cpp for the CPU it is built on (-march=native). That native build segfaulted on a Xeon
 # with AVX-512 and AMX, so the build here is pinned and portable: AVX2/FMA/F16C on x86-64 (every
-# x86-64 CPU of the last ten years), generic on ARM. CHATBOT_LLAMA_NATIVE=1 asks for a native
-# build instead (faster on some CPUs; see the README for what it costs and risks).
+# x86-64 CPU of the last ten years), generic on ARM. CHATBOT_LLAMA_NATIVE=1 asks for a build
+# for this machine's CPU instead (less AMX; faster prompts on AVX-512 CPUs, see the README).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 extras="${1:-local}"
@@ -20,8 +20,14 @@ if [[ ",${extras}," == *",local,"* ]]; then
   # Only the libraries the bindings load: no vision (mtmd) library, no tests, tools or examples.
   flags="-DLLAVA_BUILD=OFF -DGGML_BUILD_TESTS=OFF -DGGML_BUILD_EXAMPLES=OFF"
   if [[ "${CHATBOT_LLAMA_NATIVE:-0}" == 1 ]]; then
-    flavor="native"
-    flags="${flags} -DGGML_NATIVE=ON"
+    # -march=native, less AMX: llama.cpp 0.3.36's AMX kernels die with SIGILL/SIGSEGV on
+    # Sapphire Rapids Xeons; AVX-512 alone works and evaluates prompts ~25% faster than AVX2.
+    flavor="native-no-amx"
+    flags="${flags} -DGGML_NATIVE=ON -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF"
+    if [[ "$(uname -m)" == x86_64 ]]; then
+      flags="${flags} -DCMAKE_C_FLAGS=-mno-amx-tile\ -mno-amx-int8\ -mno-amx-bf16"
+      flags="${flags} -DCMAKE_CXX_FLAGS=-mno-amx-tile\ -mno-amx-int8\ -mno-amx-bf16"
+    fi
   else
     case "$(uname -m)" in
       x86_64 | amd64)

@@ -167,7 +167,10 @@ def test_web_ui_answer_falls_back_and_the_next_gets_the_restarted_model(
             _restarted(bot, old)
             ask(page, NEXT)
             page.locator("#cb-chat .cb-sentence", has_text="six hours").first.wait_for(timeout=MS)
-            expect(notice).to_have_count(1)  # the second answer came with no failure notice
+            # The second answer may note a routine repair, never a failure.
+            shown = notice.all_inner_texts()
+            assert sum("killed by signal" in text for text in shown) == 1, shown
+            assert not any("failed" in text for text in shown[1:]), shown
             assert page.evaluate("1 + 1") == 2  # the page still talks to a live server
         finally:
             browser.close()

@@ -103,6 +103,28 @@ def summarize(label: str, runs: list[Run], prompt_tokens: int) -> str:
     )
 
 
+def report(kind: str, results: dict[str, list[Run]], prompt_tokens: int) -> None:
+    """The table of medians, then each row's speed relative to the first."""
+    # Other processes competing for the CPUs slow llama.cpp a lot (its threads spin-wait).
+    print(f"CPUs usable {_usable_cpus()}, load average (1 min) {os.getloadavg()[0]:.1f}")
+    print(
+        f"{kind:<22} {'prompt':>8} {'TTFT s':>9} {'prompt tok/s':>12} {'gen tok':>8} "
+        f"{'gen tok/s':>10}"
+    )
+    for label, runs in results.items():
+        print(summarize(label, runs, prompt_tokens))
+    first, *others = results
+    base = results[first]
+    for label in others:
+        ttft = statistics.median(r.ttft for r in results[label]) / statistics.median(
+            r.ttft for r in base
+        )
+        tps = statistics.median(r.tokens_per_second for r in results[label]) / statistics.median(
+            r.tokens_per_second for r in base
+        )
+        print(f"{label} / {first}: TTFT x{ttft:.2f}, generation speed x{tps:.2f}")
+
+
 def compare_builds(builds: list[str], args: argparse.Namespace, model: Path) -> None:
     backends: dict[str, LocalBackend] = {}
     for spec in builds:
@@ -137,20 +159,7 @@ def compare_builds(builds: list[str], args: argparse.Namespace, model: Path) -> 
         f"model {model.name}, n_ctx {args.n_ctx}, {first.n_threads} threads, max_tokens "
         f"{args.max_tokens}, median of {args.runs} alternating runs"
     )
-    print(f"CPUs usable {_usable_cpus()}, load average (1 min) {os.getloadavg()[0]:.1f}")
-    print(
-        f"{'build':<22} {'prompt':>8} {'TTFT s':>9} {'prompt tok/s':>12} {'gen tok':>8} "
-        f"{'gen tok/s':>10}"
-    )
-    for name, measured in runs.items():
-        print(summarize(name, measured, prompt_tokens))
-    base = runs[next(iter(runs))]
-    for name, measured in list(runs.items())[1:]:
-        ttft = statistics.median(r.ttft for r in measured) / statistics.median(r.ttft for r in base)
-        tps = statistics.median(r.tokens_per_second for r in measured) / statistics.median(
-            r.tokens_per_second for r in base
-        )
-        print(f"{name} / {next(iter(runs))}: TTFT x{ttft:.2f}, generation speed x{tps:.2f}")
+    report("build", runs, prompt_tokens)
     for backend in backends.values():
         backend.close()
 
@@ -205,20 +214,7 @@ def main(argv: list[str] | None = None) -> None:
         f"model {model.name}, n_ctx {args.n_ctx}, {local.n_threads} threads, load "
         f"{load_seconds:.2f} s, max_tokens {args.max_tokens}, median of {args.runs} runs"
     )
-    # Other processes competing for the CPUs slow llama.cpp a lot (its threads spin-wait).
-    print(f"CPUs usable {_usable_cpus()}, load average (1 min) {os.getloadavg()[0]:.1f}")
-    print(
-        f"{'path':<22} {'prompt':>8} {'TTFT s':>9} {'prompt tok/s':>12} {'gen tok':>8} "
-        f"{'gen tok/s':>10}"
-    )
-    for label, runs in results.items():
-        print(summarize(label, runs, prompt_tokens))
-    base, other = results["worker process"], results["llama.cpp server HTTP"]
-    ratio_ttft = statistics.median(r.ttft for r in other) / statistics.median(r.ttft for r in base)
-    ratio_tps = statistics.median(r.tokens_per_second for r in other) / statistics.median(
-        r.tokens_per_second for r in base
-    )
-    print(f"server / worker process: TTFT x{ratio_ttft:.2f}, generation speed x{ratio_tps:.2f}")
+    report("path", results, prompt_tokens)
 
 
 if __name__ == "__main__":

@@ -98,6 +98,12 @@ def exit_reason(returncode: int | None) -> str:
     return f"exited with status {returncode}"
 
 
+def worker_env() -> dict[str, str]:
+    """The environment of a worker process: this one's, with llama.cpp's threads passive
+    (spinning OpenMP threads steal the cores the working one needs; a user setting wins)."""
+    return {**os.environ, "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "PASSIVE")}
+
+
 def _default_threads() -> int:
     # The CPUs this process may use (a container may allow fewer than the machine has).
     if hasattr(os, "sched_getaffinity"):
@@ -127,7 +133,6 @@ class _Worker:
     """One running worker process and the thread that sorts its replies by request id."""
 
     def __init__(self, config: EngineConfig, *, module: str, start_timeout: float) -> None:
-        env = {**os.environ, "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "PASSIVE")}
         # What the worker prints besides the protocol (llama.cpp's errors, the traceback of a
         # native crash) is kept for the failure report.
         # Closed in close(): it lives as long as the worker.
@@ -137,7 +142,7 @@ class _Worker:
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=self.log,
-            env=env,
+            env=worker_env(),
             text=True,
             encoding="utf-8",
             errors="replace",

@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from chatbot.llm.llama_engine import EngineConfig
-from chatbot.llm.local import WORKER_MODULE, exit_reason
+from chatbot.llm.local import WORKER_MODULE, exit_reason, worker_env
 
 SELF_TEST_TIMEOUT = 180.0  # the first run also converts the model (~3 s) and loads it
 CACHE_NAME = "local-self-test.json"
@@ -87,7 +87,7 @@ def run_self_test(
                 timeout=timeout,
                 text=True,
                 errors="replace",
-                env={**os.environ, "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "PASSIVE")},
+                env=worker_env(),
             )
         except subprocess.TimeoutExpired:
             return SelfTestResult(False, f"did not finish within {timeout:g} s")

@@ -1,9 +1,10 @@
 """End-to-end answer quality on RealTimeQA-dev, per answering backend (the answers issue's eval).
 
-    python -m evals.answer_quality [--store PATH] [--backends extractive,local] [--limit N]
+    python -m evals.answer_quality [--data dev|heldout] [--backends extractive,local] [--limit N]
     python -m evals.answer_quality --fit         # fit evidence-selection weights (nested CV)
 
-For the 112 questions whose gold answer appears in their own retrieved pages, each backend
+For the questions whose gold answer appears in their own retrieved pages (112 of dev; with
+``--data heldout`` those of the weeks the answer ranker's training held out), each backend
 answers through ``Chatbot.stream`` as of the question's date, and the table reports:
 
 - ``contains_gold``: the answer text contains the gold answer (the user got the answer);
@@ -36,8 +37,9 @@ from pathlib import Path
 from typing import Any
 
 from evals.rtqa import (
-    DEFAULT_STORE,
+    DATASETS,
     Question,
+    default_store,
     load_articles,
     load_questions,
     open_bot,
@@ -290,20 +292,22 @@ def fit(bot: Any, questions: Sequence[Question], folds: int, ranker: Any = None)
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--store", type=Path, default=DEFAULT_STORE)
+    parser.add_argument("--data", choices=DATASETS, default="dev")
+    parser.add_argument("--store", type=Path, default=None, help="default: one per --data")
     parser.add_argument("--backends", default="extractive,local")
     parser.add_argument("--limit", type=int, default=0, help="only the first N questions")
     parser.add_argument("--fit", action="store_true", help="fit selection weights (nested CV)")
     parser.add_argument("--folds", type=int, default=4)
     parser.add_argument("--out", default="answer_quality")
     args = parser.parse_args(argv)
+    store = args.store or default_store(args.data)
 
-    questions = retrieval_questions(load_questions(), load_articles())
+    questions = retrieval_questions(load_questions(args.data), load_articles(args.data))
     if args.limit:
         questions = questions[: args.limit]
-    results: dict[str, Any] = {"questions": len(questions)}
+    results: dict[str, Any] = {"data": args.data, "questions": len(questions)}
     if args.fit:
-        bot = open_bot(args.store, llm_backend="extractive")
+        bot = open_bot(store, args.data, llm_backend="extractive")
         ranker = getattr(bot.strategy, "ranker", None)
         try:
             results["fit"] = fit(
@@ -330,7 +334,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             f"{'ttft p50':>9} {'p95':>6} {'total':>6}"
         )
         for backend in args.backends.split(","):
-            bot = open_bot(args.store, llm_backend=backend)
+            bot = open_bot(store, args.data, llm_backend=backend)
             try:
                 r = answer_all(bot, questions)
             finally:

@@ -1,7 +1,14 @@
-"""RealTimeQA-dev: the store, the questions, and answer-string matching shared by the evals."""
+"""RealTimeQA: the store, the questions, and answer-string matching shared by the evals.
+
+Two question sets: ``dev`` (``../shared/evaldata/realtimeqa-dev``, what the shipped features were
+fitted on) and ``heldout``: the last ``HELDOUT_WEEKS`` weeks of ``../shared/traindata``'s quizzes,
+which the answer ranker's training holds out for validation (``training.answer_ranker``), so
+nothing shipped was fitted on them.
+"""
 
 from __future__ import annotations
 
+import gzip
 import json
 import re
 import time
@@ -10,10 +17,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-EVALDATA = Path(__file__).resolve().parents[2] / "shared" / "evaldata"
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+EVALDATA = SHARED / "evaldata"
 RTQA = EVALDATA / "realtimeqa-dev"
+TRAINDATA = SHARED / "traindata" / "realtimeqa-train"
+# The weeks the answer ranker's training validates on (its --val-weeks default).
+HELDOUT_WEEKS = 16
 RESULTS = Path(__file__).resolve().parent / "results"
-DEFAULT_STORE = Path(__file__).resolve().parent / ".cache" / "rtqa-store"
+CACHE = Path(__file__).resolve().parent / ".cache"
+DEFAULT_STORE = CACHE / "rtqa-store"
+DATASETS = ("dev", "heldout")
 
 
 def normalise(text: str) -> str:
@@ -38,8 +51,18 @@ class Question:
         return any(normalise(a) in norm for a in self.answers)
 
 
-def load_questions() -> list[Question]:
-    rows = [json.loads(line) for line in (RTQA / "questions.jsonl").open()]
+def heldout_weeks(rows: list[dict[str, Any]], weeks: int = HELDOUT_WEEKS) -> set[str]:
+    """The last ``weeks`` quiz weeks of the training questions."""
+    return set(sorted({r["week"] for r in rows})[-weeks:])
+
+
+def load_questions(data: str = "dev") -> list[Question]:
+    if data == "heldout":
+        rows = [json.loads(line) for line in (TRAINDATA / "questions.jsonl").open()]
+        kept = heldout_weeks(rows)
+        rows = [r for r in rows if r["week"] in kept]
+    else:
+        rows = [json.loads(line) for line in (RTQA / "questions.jsonl").open()]
     return [
         Question(
             r["id"],
@@ -54,8 +77,32 @@ def load_questions() -> list[Question]:
     ]
 
 
-def load_articles() -> dict[str, dict[str, Any]]:
+def load_articles(data: str = "dev") -> dict[str, dict[str, Any]]:
+    if data == "heldout":
+        wanted = {a for q in load_questions(data) for a in q.retrieved_article_ids}
+        with gzip.open(TRAINDATA / "articles.jsonl.gz", "rt", encoding="utf-8") as f:
+            return {a["id"]: a for a in map(json.loads, f) if a["id"] in wanted}
     return {a["id"]: a for a in map(json.loads, (RTQA / "articles.jsonl").open())}
+
+
+def default_store(data: str) -> Path:
+    return DEFAULT_STORE if data == "dev" else CACHE / f"rtqa-{data}-store"
+
+
+def corpus_file(data: str) -> Path:
+    """The articles to ingest, as a JSON-lines file (the held-out subset is written to the
+    evals' cache, outside the repository's history)."""
+    if data == "dev":
+        return RTQA / "articles.jsonl"
+    path = CACHE / f"rtqa-{data}-articles.jsonl"
+    if not path.exists():
+        CACHE.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        with tmp.open("w", encoding="utf-8") as f:
+            for article in load_articles(data).values():
+                f.write(json.dumps(article) + "\n")
+        tmp.replace(path)
+    return path
 
 
 def retrieval_questions(questions: list[Question], articles: dict[str, dict]) -> list[Question]:
@@ -71,15 +118,18 @@ def retrieval_questions(questions: list[Question], articles: dict[str, dict]) ->
     ]
 
 
-def open_bot(store: Path, **settings: Any):
-    """A Chatbot over the eval store, ingesting the corpus first if the store is empty."""
+def open_bot(store: Path, data: str = "dev", **settings: Any):
+    """A Chatbot over the eval store, ingesting the corpus first if the store is short of it."""
     from chatbot.api import Chatbot
     from chatbot.config import Settings
 
     bot = Chatbot(Settings(store_path=store, **settings))
-    if bot.store.count_articles() < 1813:
+    corpus = corpus_file(data)
+    with corpus.open(encoding="utf-8") as f:
+        expected = sum(1 for line in f if line.strip())
+    if bot.store.count_articles() < expected:
         started = time.perf_counter()
-        report = bot.ingest([RTQA / "articles.jsonl"])
+        report = bot.ingest([corpus])
         print(f"ingested: {report.summary()} in {time.perf_counter() - started:.0f} s")
     return bot
 

@@ -227,6 +227,9 @@ class AnswerSentence:
     supported: bool
     score: float
     reason: str = ""  # as Citation.reason; empty for sentences that need no source
+    # The sources' own words, shown where (or beside what) the language model wrote: its
+    # sentence was not supported, or left out a fact the question led to.
+    quoted: bool = False
 
 
 @dataclass(frozen=True)
@@ -324,12 +327,18 @@ def sentence_to_dict(s: AnswerSentence) -> dict[str, Any]:
         "supported": s.supported,
         "score": s.score,
         "reason": s.reason,
+        "quoted": s.quoted,
     }
 
 
 def sentence_from_dict(d: dict[str, Any]) -> AnswerSentence:
     return AnswerSentence(
-        d["text"], tuple(d["citations"]), d["supported"], d["score"], d.get("reason", "")
+        d["text"],
+        tuple(d["citations"]),
+        d["supported"],
+        d["score"],
+        d.get("reason", ""),
+        bool(d.get("quoted", False)),
     )
 
 

@@ -15,6 +15,10 @@ from chatbot.answering.strategies import ExtractiveStrategy, GenerativeStrategy,
 from chatbot.api import Chatbot
 from chatbot.index.embeddings import Embedder
 from chatbot.llm.base import LLMError
+from chatbot.presentation.briefing import briefing_html, briefing_markdown
+from chatbot.presentation.html import answer_html
+from chatbot.presentation.labels import QUOTED_MARK
+from chatbot.presentation.text import answer_to_text, summary_to_text
 from tests.fakes import ScriptedLLM
 from tests.store_fixtures import settings_in
 
@@ -89,8 +93,14 @@ def test_an_unsupported_sentence_is_repaired_with_the_evidence_it_cited(
     assert "Moscow" not in answer.text and "three days" not in answer.text
     assert "more than six hours of talks" in answer.text
     assert all(s.supported and s.citations for s in answer.sentences)
-    assert "replaced with the sources' own words" in answer.notice
-    assert answer.repaired == 1
+    # The repair is marked on its sentence, quietly; the banner is for failures and fallbacks.
+    assert not answer.notice
+    # Its one sentence was wrong: all shown is the sources' words (the repair, and the
+    # sentences the extractive answer would add), each marked.
+    assert answer.repaired == 1 and all(s.quoted for s in answer.sentences)
+    page = answer_html(answer, "t1")
+    assert "cb-notice" not in page and page.count(QUOTED_MARK) == len(answer.sentences)
+    assert answer_to_text(answer).count(f"({QUOTED_MARK})") == len(answer.sentences)
     bot.close()
 
 
@@ -104,7 +114,9 @@ def test_an_invented_answer_never_reaches_the_reader(tmp_path, embedder, seed_fi
     answer = bot.ask(QUESTION)
     assert "Pluto" not in answer.text and "1850" not in answer.text
     assert "six hours" in answer.text
-    assert answer.notice  # replaced with the sources' words, or the extractive answer: said
+    # Replaced with the sources' words (each such sentence marked), or the extractive answer
+    # with a notice: either way the reader is told.
+    assert answer.notice or all(s.quoted for s in answer.sentences)
     assert answer.citations and all(c.supported for c in answer.citations)
     bot.close()
 
@@ -139,7 +151,8 @@ def test_only_unsupported_text_falls_back_to_the_extractive_answer(
     )
     answer = bot.ask(QUESTION)
     assert "Zebras" not in answer.text and "six hours" in answer.text
-    assert answer.notice
+    # The sources' words instead, each marked, or the extractive answer with a notice.
+    assert answer.notice or all(s.quoted for s in answer.sentences)
     assert all(s.supported for s in answer.sentences)
     bot.close()
 
@@ -174,7 +187,8 @@ def test_whole_passages_for_strong_models_repaired_the_same_way(
     assert "nine weeks" not in answer.text
     assert "Istanbul" in answer.text
     assert all(s.supported for s in answer.sentences)
-    assert "replaced" in answer.notice
+    assert not answer.notice
+    assert [s.quoted for s in answer.sentences] == [False, True]  # Istanbul kept, weeks quoted
     bot.close()
 
 
@@ -192,11 +206,14 @@ def test_summaries_keep_a_supported_cited_sentence_whatever_the_model_writes(
     summary = bot.summarize(article_id)
     assert "Aliens" not in summary.text and "green" not in summary.text
     assert any(s.supported and s.citations for s in summary.sentences)
-    assert summary.notice
+    assert any(s.quoted for s in summary.sentences) and not summary.notice
+    assert QUOTED_MARK in summary_to_text(summary)
     brief = bot.briefing("2025-02-27")
     assert brief.stories
     for story in brief.stories:
         assert any(supported for _, _, supported in story_sentences(story))
+        assert not story.notice and any(s.quoted for s in story.sentences)
+    assert QUOTED_MARK in briefing_html(brief) and QUOTED_MARK in briefing_markdown(brief)
     bot.close()
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Literal
@@ -146,18 +146,18 @@ def _answer(
     )
 
 
-def repair_notice(count: int) -> str:
-    if count == 1:
-        return (
-            "The language model wrote a sentence its sources do not support; it was replaced "
-            "with the sources' own words."
-        )
-    if count > 1:
-        return (
-            f"The language model wrote {count} sentences its sources do not support; they were "
-            "replaced with the sources' own words."
-        )
-    return ""
+def mark_quoted(checked: CheckedAnswer, quoted: Iterable[str]) -> CheckedAnswer:
+    """The checked answer with the sentences that are the sources' words put in for the
+    language model's marked ``quoted`` (compared as words, citation markers aside)."""
+    keys = {word_key(text) for text in quoted}
+    if not keys:
+        return checked
+    return replace(
+        checked,
+        sentences=tuple(
+            replace(s, quoted=True) if word_key(s.text) in keys else s for s in checked.sentences
+        ),
+    )
 
 
 def as_sentence(text: str) -> str:
@@ -167,15 +167,15 @@ def as_sentence(text: str) -> str:
     return text if re.search(r"[.!?…][\"'”’)\]]*$", text) else f"{text}."
 
 
-def repair(checked: CheckedAnswer, picks: Sequence[tuple[int, str]]) -> tuple[list[str], int]:
-    """The sentences to show, and how many were repaired: supported sentences as written; an
+def repair(checked: CheckedAnswer, picks: Sequence[tuple[int, str]]) -> tuple[list[str], list[str]]:
+    """The sentences to show, and the repaired ones among them: supported sentences as written; an
     unsupported one replaced by a pick (the one from the source it cited, else the best unused
     one), or left out when no pick is left. Picks are the sentences chosen to answer the
     question (passage number, text): a repair never quotes text the question did not lead to,
     however well it matches what the model made up."""
     shown: list[str] = []
     keys: set[str] = set()
-    repaired = 0
+    repaired: list[str] = []
     for sentence in checked.sentences:
         if sentence.supported:
             text = render_sentence(sentence.text, sentence.citations)
@@ -187,7 +187,7 @@ def repair(checked: CheckedAnswer, picks: Sequence[tuple[int, str]]) -> tuple[li
             if pick is None:
                 continue
             text = render_sentence(as_sentence(pick[1]), (pick[0],))
-            repaired += 1
+            repaired.append(text)
         if word_key(text) not in keys:
             keys.add(word_key(text))
             shown.append(text)
@@ -365,8 +365,9 @@ class GenerativeStrategy(AnsweringStrategy):
             )
             yield from self._fall_back(question, focus, found, seen, notice)
             return
-        notice = repair_notice(draft.repaired)
-        answer = _answer(question, draft.checked, draft.sources, self.describe(), notice)
+        # Repairs are marked on their sentences ("quoted from the source"), not in a banner:
+        # the banner is for what a reader must know (a fallback, a failure, nothing found).
+        answer = _answer(question, draft.checked, draft.sources, self.describe(), "")
         yield AnswerEvent(replace(answer, repaired=draft.repaired))
 
     def _recited(self, checked: CheckedAnswer, cited: Sequence[Passage]) -> CheckedAnswer:
@@ -432,6 +433,7 @@ class GenerativeStrategy(AnsweringStrategy):
         ]
         shown: list[str] = []
         repaired = 0
+        quoted: list[str] = []  # the sources' words shown for (or beside) the model's
         declined = False
         mapping = {i: e.n for i, e in enumerate(evidence, 1)}
         for sentence in _sentences(stream):
@@ -442,7 +444,8 @@ class GenerativeStrategy(AnsweringStrategy):
                 check_answer(_tidy_ending(sentence), cited, self.checker), cited
             )
             texts, fixed = repair(checked, [p for p in picks if not _shown(p[1], shown)])
-            repaired += fixed
+            repaired += len(fixed)
+            quoted += fixed
             for text in texts:
                 if _shown(text, shown):
                     continue
@@ -459,8 +462,10 @@ class GenerativeStrategy(AnsweringStrategy):
             quote = render_sentence(as_sentence(text), (i,))
             if i not in used and not _shown(quote, shown):
                 shown.append(quote)
+                quoted.append(quote)
                 yield TokenEvent(renumber_markers(quote, mapping) + " ")
         final = check_answer(" ".join(shown), cited, self.checker, policy=self.policy)
+        final = mark_quoted(final, quoted)
         yield _Draft(to_sources(final, evidence, found.passages), found.passages, repaired)
 
     def _from_passages(
@@ -492,7 +497,7 @@ class GenerativeStrategy(AnsweringStrategy):
         picks = [(p.n, strip_markers(p.text)) for p in self.fallback.picks(focus, passages, seen)]
         shown, repaired = repair(checked, picks)
         final = check_answer(" ".join(shown), passages, self.checker, policy=self.policy)
-        yield _Draft(final, tuple(passages), repaired)
+        yield _Draft(mark_quoted(final, repaired), tuple(passages), len(repaired))
 
     # --- conversation ----------------------------------------------------------------------------
 

@@ -31,9 +31,9 @@ from chatbot.answering.strategies import (
     AnsweringStrategy,
     PromptBudget,
     as_sentence,
+    mark_quoted,
     render_sentence,
     repair,
-    repair_notice,
 )
 from chatbot.answering.support import SupportChecker
 from chatbot.common.dates import date_label
@@ -311,7 +311,7 @@ class Summarizer:
         )
         checked = check_answer(_tidy_generated(text), evidence, self.checker)
         # Every central sentence may replace what the model got wrong.
-        shown, repaired = repair(checked, [(n, p.text) for n, p in enumerate(evidence, 1)])
+        shown, quoted = repair(checked, [(n, p.text) for n, p in enumerate(evidence, 1)])
         # A model that stops short leaves the summary short of what was asked: central sentences
         # it did not cite fill it, in the article's words (as an answer gets the facts a model
         # dropped).
@@ -321,6 +321,7 @@ class Summarizer:
                 break
             if n not in used:
                 shown.append(render_sentence(as_sentence(p.text), (n,)))
+                quoted.append(shown[-1])
         # Evidence numbers -> the article's passage numbers, then the usual check and numbering.
         where = {
             n: _passage_of(source.passages, (p.char_start, p.char_end)) + 1
@@ -329,8 +330,9 @@ class Summarizer:
         cited = "\n".join(
             re.sub(r"\[(\d+)\]", lambda m: f"[{where[int(m.group(1))]}]", line) for line in shown
         )
-        summary = self._checked(cited, source.passages, (source.stored.id,), llm.describe())
-        return replace(summary, notice=repair_notice(repaired))
+        return self._checked(
+            cited, source.passages, (source.stored.id,), llm.describe(), quoted=quoted
+        )
 
     def _llm_article(self, source: _Source, llm: LLMBackend) -> Summary:
         """Map over groups of passages that fit the context, then reduce if there were several."""
@@ -481,6 +483,7 @@ class Summarizer:
         notice: str = "",
         *,
         picks: Sequence[tuple[int, str]] | None = None,
+        quoted: Sequence[str] = (),
     ) -> Summary:
         """Check every sentence against the passages it cites (uncited ones against all), then
         number the cited passages 1..m in order of first citation. With ``picks`` (for generated
@@ -490,7 +493,9 @@ class Summarizer:
         if picks is not None:
             shown, repaired = repair(checked, picks)
             checked = check_answer("\n".join(shown), passages, self.checker, policy=self.policy)
-            notice = notice or repair_notice(repaired)
+            quoted = [*quoted, *repaired]
+        # Repairs are marked on their sentences ("quoted from the source"), not in the notice.
+        checked = mark_quoted(checked, quoted)
         text, sentences, citations = _renumber(checked)
         return Summary(text, citations, sentences, ids, backend, notice=notice)
 

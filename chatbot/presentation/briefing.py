@@ -13,7 +13,14 @@ import nh3
 
 from chatbot.common.dates import utc_label
 from chatbot.common.markers import parse_citations
-from chatbot.presentation.labels import by_source, date_label, outlet_label, safe_url
+from chatbot.presentation.labels import (
+    QUOTED_DETAIL,
+    QUOTED_MARK,
+    by_source,
+    date_label,
+    outlet_label,
+    safe_url,
+)
 from chatbot.vocabulary import Briefing, Citation, StoredArticle, Story
 
 
@@ -86,19 +93,21 @@ def _md_url(url: str) -> str:
     return url.replace("(", "%28").replace(")", "%29").replace(" ", "%20")
 
 
-def _sentence_parts(story: Story) -> list[tuple[str, tuple[int, ...], bool]]:
-    """(text without markers, citation numbers, supported) per summary sentence."""
+def _sentence_parts(story: Story) -> list[tuple[str, tuple[int, ...], bool, bool]]:
+    """(text without markers, citation numbers, supported, quoted) per summary sentence."""
     if story.sentences:
-        return [(s.text, s.citations, s.supported) for s in story.sentences]
-    return [(s.text, s.markers, True) for s in parse_citations(story.summary)]
+        return [(s.text, s.citations, s.supported, s.quoted) for s in story.sentences]
+    return [(s.text, s.markers, True, False) for s in parse_citations(story.summary)]
 
 
 def _md_summary(story: Story) -> str:
     out = []
-    for text, refs, supported in _sentence_parts(story):
+    for text, refs, supported, quoted in _sentence_parts(story):
         piece = _md(text) + "".join(f" \\[{n}\\]" for n in refs)
         if not supported:
             piece += " _(not supported by its source)_"
+        elif quoted:
+            piece += f" _({QUOTED_MARK})_"
         out.append(piece)
     return " ".join(out) or "_No summary._"
 
@@ -139,6 +148,7 @@ box-shadow:0 1px 3px rgba(0,0,0,.08)}
 .story h2 .num{color:#888;margin-right:.35rem}
 a{color:#0b57a4}
 .outlets{color:#555;font-size:.9rem;margin:0 0 .5rem}
+.quoted{font-size:.75rem;color:#888;font-style:italic}
 .unsupported{background:#fde8e8;text-decoration:underline dotted #b00}
 .cite{font-size:.8rem;text-decoration:none;vertical-align:super}
 ol.sources{font-size:.85rem;color:#444;padding-left:1.5rem}
@@ -180,11 +190,13 @@ def _html_story(i: int, story: Story) -> str:
     if story.notice:
         parts.append(f'<p class="notice">{_h(story.notice)}</p>')
     sentences = []
-    for text, refs, supported in _sentence_parts(story):
+    for text, refs, supported, quoted in _sentence_parts(story):
         cites = "".join(f'<a class="cite" href="#s{i}-{n}">[{n}]</a>' for n in refs)
         body = _h(text)
         if not supported:
             body = f'<span class="unsupported" title="not supported by its source">{body}</span>'
+        elif quoted:
+            cites += f' <span class="quoted" title="{_h(QUOTED_DETAIL)}">{_h(QUOTED_MARK)}</span>'
         sentences.append(f"{body}{cites}")
     parts.append(f'<p class="summary">{" ".join(sentences) or "<em>No summary.</em>"}</p>')
     if story.citations:

@@ -13,7 +13,14 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from chatbot.presentation.labels import by_source, date_label, outlet_label, safe_url
+from chatbot.presentation.labels import (
+    QUOTED_DETAIL,
+    QUOTED_MARK,
+    by_source,
+    date_label,
+    outlet_label,
+    safe_url,
+)
 from chatbot.vocabulary import Answer, AnswerSentence, Article, Citation, StoredArticle
 
 ArticleLookup = Callable[[str], Article | None]
@@ -88,7 +95,13 @@ def answer_html(answer: Answer, turn: str) -> str:
     if answer.sentences:
         for s in answer.sentences:
             body = _sentence_body(s, turn, known)
-            if s.supported:
+            if s.supported and s.quoted:
+                # Quiet: the sentence is right, only its words are the source's, not the model's.
+                parts.append(
+                    f'<span class="cb-sentence cb-quoted" title="{esc(QUOTED_DETAIL)}">{body} '
+                    f'<span class="cb-quoted-mark">{esc(QUOTED_MARK)}</span></span>'
+                )
+            elif s.supported:
                 parts.append(f'<span class="cb-sentence">{body}</span>')
             else:
                 parts.append(

@@ -8,6 +8,14 @@ from urllib.parse import urlsplit
 from chatbot.common.dates import date_label
 from chatbot.vocabulary import Citation, StoredArticle
 
+# The quiet mark on a sentence that is a source's own words where the language model's were not
+# supported (or beside them, for a fact it left out), and what it means, on hover.
+QUOTED_MARK = "quoted from the source"
+QUOTED_DETAIL = (
+    "The language model's sentence was not supported by its sources, or left out what they "
+    "say, so the source's own words are shown here."
+)
+
 
 def safe_url(url: str | None) -> str | None:
     """The URL if it is a plain http(s) link (no javascript:, data:, relative paths), else None."""

@@ -2,18 +2,28 @@
 
 from __future__ import annotations
 
-from chatbot.presentation.labels import by_source, citation_header, date_label, outlet_label
-from chatbot.vocabulary import Answer, Summary
+from chatbot.presentation.labels import (
+    QUOTED_MARK,
+    by_source,
+    citation_header,
+    date_label,
+    outlet_label,
+)
+from chatbot.vocabulary import Answer, AnswerSentence, Summary
+
+
+def _mark(s: AnswerSentence) -> str:
+    if not s.supported:
+        return " [unsupported]"
+    return f" ({QUOTED_MARK})" if s.quoted else ""
 
 
 def answer_to_text(answer: Answer) -> str:
     lines: list[str] = []
     if answer.notice:
         lines.append(f"Note: {answer.notice}")
-    if answer.sentences and any(not s.supported for s in answer.sentences):
-        lines.append(
-            " ".join(s.text if s.supported else f"{s.text} [unsupported]" for s in answer.sentences)
-        )
+    if any(_mark(s) for s in answer.sentences):
+        lines.append(" ".join(s.text + _mark(s) for s in answer.sentences))
     else:
         lines.append(answer.text)
     for group in by_source(answer.citations):
@@ -37,9 +47,7 @@ def summary_to_text(summary: Summary) -> str:
     if summary.sentences:
         lines.append(
             "\n".join(
-                s.text
-                + "".join(f" [{n}]" for n in s.citations)
-                + ("" if s.supported else " [unsupported]")
+                s.text + "".join(f" [{n}]" for n in s.citations) + _mark(s)
                 for s in summary.sentences
             )
         )

@@ -47,6 +47,8 @@ CSS = """
 .cb-cite { font-weight: 600; text-decoration: none; padding: 0 1px; cursor: pointer;
   color: #2563eb !important; }
 .cb-unsupported { text-decoration: underline wavy #d97706; text-underline-offset: 3px; }
+.cb-quoted-mark { font-size: 0.72em; opacity: 0.6; font-style: italic; white-space: nowrap;
+  cursor: help; }
 .cb-flag { display: inline-block; font-size: 0.75em; font-weight: 600; color: #b45309;
   background: #fef3c7; border-radius: 4px; padding: 0 4px; margin-left: 2px; }
 .cb-notice, .cb-error { border-left: 4px solid #d97706; background: #fffbeb; color: #78350f;

@@ -57,7 +57,12 @@ def answer_extras(answer: Answer) -> dict[str, Any]:
         "citations": [citation_json(c) for c in answer.citations],
         "sources": [source_json(n, p) for n, p in enumerate(answer.sources, 1)],
         "sentences": [
-            {"text": s.text, "citations": list(s.citations), "supported": s.supported}
+            {
+                "text": s.text,
+                "citations": list(s.citations),
+                "supported": s.supported,
+                "quoted": s.quoted,
+            }
             for s in answer.sentences
         ],
         "refused": answer.refused,

@@ -183,7 +183,20 @@ def test_the_setting_picks_the_ranker(tiny: Path) -> None:
     packaged = create_ranker(Settings(ranker_model="packaged"))
     assert packaged is not None and packaged.path == PACKAGED_RANKER
     own = create_ranker(Settings(ranker_model=str(tiny)))
-    assert own is not None and own.path == tiny
+    assert own is not None and own.path == tiny and own.ready()
+
+
+def test_a_hub_name_that_cannot_be_fetched_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    import huggingface_hub.constants
+
+    # Offline, as this machine is: the hub cache is all there is.
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    ranker = create_ranker(Settings(ranker_model="nobody-here/no-such-ranker"))
+    assert ranker is not None and ranker.encoder.hub_id == "nobody-here/no-such-ranker"
+    assert not ranker.ready()
+    assert ranker.error is not None
+    assert "'nobody-here/no-such-ranker' could not be fetched" in ranker.error
+    assert "local folder" in ranker.error
 
 
 def _quiz(folder: Path) -> Path:

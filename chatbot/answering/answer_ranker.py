@@ -30,8 +30,9 @@ class AnswerRanker:
     """Scores (question, sentence of a passage) pairs; loads its weights once, on first use."""
 
     def __init__(self, path: str | Path = PACKAGED_RANKER) -> None:
-        self.path = Path(path)
-        self.encoder = CrossEncoder(self.path)
+        """``path``: a folder, or (as a string) a Hugging Face hub name."""
+        self.encoder = CrossEncoder(path)
+        self.path = self.encoder.path
         self.error: str | None = None  # why the ranker is off, once loading failed
         self._lock = threading.Lock()
 
@@ -67,8 +68,8 @@ class AnswerRanker:
 
 
 def create_ranker(settings: Settings) -> AnswerRanker | None:
-    """The ranker ``ranker_model`` names: the packaged one, a folder, or none."""
+    """The ranker ``ranker_model`` names: the packaged one, a folder, a hub name, or none."""
     name = settings.ranker_model.strip()
     if name.lower() in ("none", "off", ""):
         return None
-    return AnswerRanker(PACKAGED_RANKER if name == "packaged" else Path(name).expanduser())
+    return AnswerRanker(PACKAGED_RANKER if name == "packaged" else name)

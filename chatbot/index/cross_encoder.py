@@ -8,10 +8,13 @@ Face ``BertForSequenceClassification`` export with one output: ``config.json``,
 between sentences of one question, as the ranker is trained with a softmax over them).
 
 No torch: answering never imports it. The weights load on the first ``score`` call, once.
+A Hugging Face hub name (``owner/name``, for users who are online) is fetched then, once, into
+the hub's own cache; nothing is fetched for the packaged ranker or a local folder.
 """
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Sequence
 from datetime import datetime
@@ -40,6 +43,29 @@ PACKAGED_RANKER = Path(__file__).resolve().parent / "answer_ranker"
 DEFAULT_MAX_LENGTH = 96
 _FILES = ("config.json", "model.safetensors", "tokenizer.json")
 _F32 = np.float32
+_HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")
+
+
+def hub_id(name: str) -> str | None:
+    """``name`` as a hub repository id ("owner/name"), or None for a local path."""
+    name = name.strip()
+    if Path(name).expanduser().exists() or not _HUB_ID.fullmatch(name):
+        return None
+    return name
+
+
+def fetch_from_hub(repo_id: str) -> Path:
+    """The folder of ``repo_id``'s cross-encoder files, downloaded into the hub cache when
+    missing (raises :class:`CrossEncoderError` saying what to do when it cannot be)."""
+    try:
+        from huggingface_hub import snapshot_download
+
+        return Path(snapshot_download(repo_id, allow_patterns=list(_FILES)))
+    except Exception as e:  # offline, unknown repository, no access
+        raise CrossEncoderError(
+            f"cross-encoder {repo_id!r} could not be fetched from the Hugging Face hub ({e}); "
+            "fetch it while online, or set CHATBOT_RANKER_MODEL to a local folder"
+        ) from e
 
 
 class CrossEncoderError(ChatbotError):
@@ -127,9 +153,11 @@ class CrossEncoder:
     def __init__(
         self, path: str | Path, *, batch_size: int = 16, blas_threads: int | None = 1
     ) -> None:
-        """``blas_threads``: as for :class:`~chatbot.index.minilm.NumpyMiniLM` (one BLAS
-        thread was fastest for the small batches of an answer on a busy 2-core machine)."""
-        self.path = Path(path)
+        """``path``: a folder, or a hub name (fetched on first use). ``blas_threads``: as for
+        :class:`~chatbot.index.minilm.NumpyMiniLM` (one BLAS thread was fastest for the small
+        batches of an answer on a busy 2-core machine)."""
+        self.hub_id = hub_id(str(path)) if isinstance(path, str) else None
+        self.path = Path(path).expanduser()
         self.batch_size = batch_size
         self._blas_cap = BlasCap(blas_threads) if blas_threads is not None else None
         self._model: _Model | None = None
@@ -141,6 +169,8 @@ class CrossEncoder:
         if self._model is None:
             with self._lock:
                 if self._model is None:
+                    if self.hub_id is not None:
+                        self.path = fetch_from_hub(self.hub_id)
                     self._model = _load(self.path)
 
     def score(self, query: str, texts: Sequence[str]) -> np.ndarray:

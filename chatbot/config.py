@@ -160,13 +160,13 @@ class Settings(BaseSettings):
         "evidence for the in-process local model, passages for servers and OpenAI.",
     )
     ranker_model: str = Field(
-        "none",
+        "packaged",
         description="A cross-encoder that orders the shortlisted candidate sentences of an "
-        "answer (evidence selection): 'none' = the fitted features alone (default: the ranker "
-        "trained so far lowered dev answers); 'packaged' = chatbot/index/answer_ranker, "
-        "written there by `python -m training.answer_ranker`; or a folder with a "
-        "BertForSequenceClassification export (config.json, model.safetensors, "
-        "tokenizer.json).",
+        "answer (evidence selection): 'packaged' (default) = the answer ranker shipped in "
+        "chatbot/index/answer_ranker, trained by `python -m training.answer_ranker`; 'none' = "
+        "the fitted features alone; a folder with a BertForSequenceClassification export "
+        "(config.json, model.safetensors, tokenizer.json); or a Hugging Face hub name "
+        "(owner/name, fetched on first use, for users who are online).",
     )
     unsupported_policy: Literal["flag", "remove"] = Field(
         "flag", description="What to do with answer sentences their citations do not support."

@@ -125,12 +125,14 @@ def open_bot(store: Path, data: str = "dev", **settings: Any):
 
     bot = Chatbot(Settings(store_path=store, **settings))
     corpus = corpus_file(data)
-    with corpus.open(encoding="utf-8") as f:
-        expected = sum(1 for line in f if line.strip())
-    if bot.store.count_articles() < expected:
+    # Outlets' copies of one report are stored once, so the count can stay below the lines.
+    done = Path(store) / f".ingested-{data}"
+    if not done.exists():
         started = time.perf_counter()
         report = bot.ingest([corpus])
         print(f"ingested: {report.summary()} in {time.perf_counter() - started:.0f} s")
+        if not report.failed:
+            done.write_text(report.summary() + "\n", encoding="utf-8")
     return bot
 
 

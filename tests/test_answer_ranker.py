@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from chatbot.answering.answer_ranker import AnswerRanker, create_ranker
-from chatbot.answering.evidence import select_evidence
+from chatbot.answering.evidence import RANKED_WEIGHTS, select_evidence
 from chatbot.config import Settings
 from chatbot.index.cross_encoder import (
     PACKAGED_RANKER,
@@ -173,13 +173,14 @@ def test_selection_orders_by_the_ranker(tiny: Path, embedder: Embedder) -> None:
     sentences = [(p.text, p.passage) for p in picks]
     scores = ranker.scores(question, sentences)
     assert scores is not None and picks
-    # Best first by the ranker's logit (less the repeat penalty after the first).
-    assert picks[0].score == pytest.approx(max(scores), abs=1e-5)
+    # Best first by the ranker's logit at its temperature (less the repeat penalty after it).
+    assert picks[0].score == pytest.approx(RANKED_WEIGHTS["ranker"] * max(scores), abs=1e-5)
 
 
 def test_the_setting_picks_the_ranker(tiny: Path) -> None:
     assert create_ranker(Settings(ranker_model="none")) is None
-    assert create_ranker(Settings()) is None  # default: the fitted features alone
+    default = create_ranker(Settings())  # the shipped ranker
+    assert default is not None and default.path == PACKAGED_RANKER
     packaged = create_ranker(Settings(ranker_model="packaged"))
     assert packaged is not None and packaged.path == PACKAGED_RANKER
     own = create_ranker(Settings(ranker_model=str(tiny)))

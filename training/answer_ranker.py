@@ -271,9 +271,9 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--out", type=Path, default=PACKAGED_RANKER)
     parser.add_argument("--base", type=Path, default=None, help="start weights (packaged MiniLM)")
-    parser.add_argument("--max-pairs", type=int, default=16000)
-    parser.add_argument("--val-weeks", type=int, default=8)
-    parser.add_argument("--val-questions", type=int, default=80)
+    parser.add_argument("--max-pairs", type=int, default=24000)
+    parser.add_argument("--val-weeks", type=int, default=16)  # evals.rtqa HELDOUT_WEEKS
+    parser.add_argument("--val-questions", type=int, default=200)
     parser.add_argument("--val-pool", type=int, default=30)
     parser.add_argument("--max-length", type=int, default=96)
     parser.add_argument("--groups-per-batch", type=int, default=2)

@@ -85,6 +85,7 @@ def answer_all(bot: Any, questions: Sequence[Question]) -> dict[str, Any]:
                 "answer": answer.text,
                 "contains_gold": gold[-1],
                 "notice": answer.notice,
+                "unsupported": [[s.text, s.reason] for s in sentences if not s.supported],
                 "first_s": round(firsts[-1], 3),
             }
         )

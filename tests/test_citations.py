@@ -85,6 +85,20 @@ def test_text_without_markers() -> None:
     assert all(s.markers == () for s in parsed)
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        # A quoted bullet opens with no capital; a quoted quote opens with a quotation mark.
+        "The FDA announced a recall [2]. ∎ Genova (5 oz.): Kroger and Walmart [3].",
+        'It follows "A Looney Tunes Movie." [2] "\'Coyote\' is a blend," he said [3].',
+    ],
+)
+def test_a_cited_sentence_ends_at_its_marker(text: str) -> None:
+    parsed = parse_citations(text)
+    assert [s.markers for s in parsed] == [(2,), (3,)]
+    assert parsed[1].text.startswith(("∎ Genova", '"'))
+
+
 # Strings built from the pieces markers are made of, so that near-markers are tried often.
 _MARKERY = st.lists(
     st.sampled_from([*"[]【】†0123456789-–,; .!?\n", "Source ", "source", "and", "Istanbul", "A"]),

@@ -86,7 +86,7 @@ def parse_citations(text: str) -> list[CitedSentence]:
     masked = list(text)
     for start, end, _ in markers:
         masked[start:end] = " " * (end - start)
-    spans = sentence_spans("".join(masked))
+    spans = _split_after_cited_ends(sentence_spans("".join(masked)), text, markers)
     if not spans:
         return []
 
@@ -111,6 +111,36 @@ def parse_citations(text: str) -> list[CitedSentence]:
                 end=max([end, *(m[1] for m in mine)]),
             )
         )
+    return result
+
+
+_CITED_END = re.compile(r"[.!?]+\s+(?=\S)")
+_ENDED = re.compile(r"[.!?]+[\"'”’)\]]*\s*$")
+_MORE = re.compile(r"\s+(?=\S)")
+
+
+def _split_after_cited_ends(
+    spans: list[tuple[int, int]], text: str, markers: list[tuple[int, int, tuple[int, ...]]]
+) -> list[tuple[int, int]]:
+    """``spans`` cut after every "[n]." (or '." [n]') that is followed by more text: a cited
+    sentence has ended there even when the next one opens with no capital ("∎ Genova (5 oz.):
+    ...") or with a quotation mark."""
+    cuts = []
+    for start, end, _ in markers:
+        after = _CITED_END.match(text, end)
+        if after:
+            cuts.append((after.start() + len(after.group().rstrip()), after.end()))
+        elif _ENDED.search(text, 0, start) and (more := _MORE.match(text, end)):
+            cuts.append((end, more.end()))
+    if not cuts:
+        return spans
+    result = []
+    for start, end in spans:
+        for stop, resume in cuts:
+            if start < stop and resume < end:
+                result.append((start, stop))
+                start = resume
+        result.append((start, end))
     return result
 
 

@@ -151,11 +151,12 @@ class CrossEncoder:
     float32 rounding), with numpy. Thread-safe; the weights load once, on first use."""
 
     def __init__(
-        self, path: str | Path, *, batch_size: int = 16, blas_threads: int | None = 1
+        self, path: str | Path, *, batch_size: int = 4, blas_threads: int | None = 2
     ) -> None:
         """``path``: a folder, or a hub name (fetched on first use). ``blas_threads``: as for
-        :class:`~chatbot.index.minilm.NumpyMiniLM` (one BLAS thread was fastest for the small
-        batches of an answer on a busy 2-core machine)."""
+        :class:`~chatbot.index.minilm.NumpyMiniLM`. An answer's 8 pairs of about 90 tokens,
+        on a quiet 2-core machine: 166 ms p50 in batches of 4 on 2 threads, 235 ms in one
+        batch on 1 (the pairs differ in length, and 4 pad less)."""
         self.hub_id = hub_id(str(path)) if isinstance(path, str) else None
         self.path = Path(path).expanduser()
         self.batch_size = batch_size

@@ -96,7 +96,9 @@ class Settings(BaseSettings):
         "auto",
         description="auto | openai | openai-compatible | local | extractive. 'auto' picks openai "
         "if a key is set, else openai-compatible if llm_base_url is set, else local if "
-        "llama-cpp-python and a model are installed, else extractive.",
+        "llm_model_path names a model that llama-cpp-python runs here (it passed a self-test), "
+        "else extractive: the packaged SmolLM2 answers no better than the sources' own "
+        "sentences and is six times slower, so it runs only when asked for ('local').",
     )
     llm_model: str | None = Field(
         None, description="Model name for openai/openai-compatible (default gpt-4o-mini)."
@@ -160,13 +162,14 @@ class Settings(BaseSettings):
         "evidence for the in-process local model, passages for servers and OpenAI.",
     )
     ranker_model: str = Field(
-        "packaged",
+        "none",
         description="A cross-encoder that orders the shortlisted candidate sentences of an "
-        "answer (evidence selection): 'packaged' (default) = the answer ranker shipped in "
-        "chatbot/index/answer_ranker, trained by `python -m training.answer_ranker`; 'none' = "
-        "the fitted features alone; a folder with a BertForSequenceClassification export "
-        "(config.json, model.safetensors, tokenizer.json); or a Hugging Face hub name "
-        "(owner/name, fetched on first use, for users who are online).",
+        "answer (evidence selection): 'none' (default) = the fitted features alone; "
+        "'packaged' = the answer ranker shipped in chatbot/index/answer_ranker, trained by "
+        "`python -m training.answer_ranker` (more answers right on unseen weeks of news, but "
+        "blind to the kind of answer asked for: see the README); a folder with a "
+        "BertForSequenceClassification export (config.json, model.safetensors, tokenizer.json); "
+        "or a Hugging Face hub name (owner/name, fetched on first use, for users who are online).",
     )
     unsupported_policy: Literal["flag", "remove"] = Field(
         "flag", description="What to do with answer sentences their citations do not support."

@@ -86,6 +86,8 @@ def answer_all(bot: Any, questions: Sequence[Question]) -> dict[str, Any]:
                 "contains_gold": gold[-1],
                 "notice": answer.notice,
                 "unsupported": [[s.text, s.reason] for s in sentences if not s.supported],
+                "quoted": sum(s.quoted for s in sentences),  # the sources' words in place of
+                "sentences": len(sentences),  # the model's (generative backends)
                 "first_s": round(firsts[-1], 3),
             }
         )
@@ -134,10 +136,11 @@ class CachedRanker:
 
 
 def sentence_tables(
-    bot: Any, questions: Sequence[Question], ranker: Any = None
+    bot: Any, questions: Sequence[Question], ranker: Any = None, drop: Sequence[str] = ()
 ) -> list[dict[str, Any]]:
     """Per question: its top-5 passages and every candidate sentence's features and label
-    (the sentence contains the gold answer); with ``ranker``, its score as a feature."""
+    (the sentence contains the gold answer); with ``ranker``, its score as a feature; less the
+    features named in ``drop``."""
     from chatbot.answering import evidence
 
     tables = []
@@ -158,7 +161,7 @@ def sentence_tables(
             {
                 "question": q,
                 "passages": passages,
-                "features": [c.features for c in pool],
+                "features": [{n: v for n, v in c.features.items() if n not in drop} for c in pool],
                 "labels": [q.answered_by(c.text) for c in pool],
             }
         )
@@ -250,15 +253,22 @@ def choose_lambda(
     return max(LAMBDAS, key=held_out)
 
 
-def fit(bot: Any, questions: Sequence[Question], folds: int, ranker: Any = None) -> dict[str, Any]:
+def fit(
+    bot: Any,
+    questions: Sequence[Question],
+    folds: int,
+    ranker: Any = None,
+    tables: Sequence[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
     """Nested cross-validation across weeks: each fold is answered with weights fitted on the
     others (their L2 strength chosen by an inner cross-validation); then the weights to ship,
     fitted on all weeks. With ``ranker``: the features fitted beside its score, and the
-    ranker alone on the same folds."""
+    ranker alone on the same folds. ``tables``: the questions' sentence tables, when built
+    already (from several stores)."""
     from chatbot.answering import evidence
     from evals.retrieval_cv import week_folds
 
-    tables = sentence_tables(bot, questions, ranker)
+    tables = list(tables) if tables is not None else sentence_tables(bot, questions, ranker)
     outer = week_folds(questions, folds)
     rows = []
     for f, test in enumerate(outer):
@@ -293,7 +303,17 @@ def fit(bot: Any, questions: Sequence[Question], folds: int, ranker: Any = None)
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--data", choices=DATASETS, default="dev")
+    parser.add_argument(
+        "--data",
+        default="dev",
+        help=f"one of {', '.join(DATASETS)}; with --fit, several comma separated are pooled",
+    )
+    parser.add_argument(
+        "--drop",
+        default="",
+        help="with --fit: features left out of the fit (e.g. cosine,cosine_gap: the ranked "
+        "path then need not embed its shortlist)",
+    )
     parser.add_argument("--store", type=Path, default=None, help="default: one per --data")
     parser.add_argument("--backends", default="extractive,local")
     parser.add_argument("--limit", type=int, default=0, help="only the first N questions")
@@ -301,21 +321,28 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--folds", type=int, default=4)
     parser.add_argument("--out", default="answer_quality")
     args = parser.parse_args(argv)
-    store = args.store or default_store(args.data)
+    datas = args.data.split(",")
+    if any(d not in DATASETS for d in datas) or (len(datas) > 1 and not args.fit):
+        parser.error(f"--data: one of {', '.join(DATASETS)} (several only with --fit)")
 
-    questions = retrieval_questions(load_questions(args.data), load_articles(args.data))
-    if args.limit:
-        questions = questions[: args.limit]
-    results: dict[str, Any] = {"data": args.data, "questions": len(questions)}
     if args.fit:
-        bot = open_bot(store, args.data, llm_backend="extractive")
-        ranker = getattr(bot.strategy, "ranker", None)
-        try:
-            results["fit"] = fit(
-                bot, questions, args.folds, CachedRanker(ranker) if ranker else None
-            )
-        finally:
-            bot.close()
+        questions, tables, fitted_ranker = [], [], None
+        drop = [d for d in args.drop.split(",") if d]
+        for data in datas:
+            asked = retrieval_questions(load_questions(data), load_articles(data))
+            asked = asked[: args.limit] if args.limit else asked
+            bot = open_bot(args.store or default_store(data), data, llm_backend="extractive")
+            ranker = getattr(bot.strategy, "ranker", None)
+            try:
+                if ranker is not None and fitted_ranker is None:
+                    fitted_ranker = CachedRanker(ranker)
+                tables += sentence_tables(bot, asked, fitted_ranker, drop)
+            finally:
+                bot.close()
+            questions += asked
+        results: dict[str, Any] = {"data": args.data, "questions": len(questions)}
+        # select_evidence reads passages and the embedder only: the last bot's embedder serves.
+        results["fit"] = fit(bot, questions, args.folds, fitted_ranker, tables)
         for row in results["fit"]["folds"]:
             print(
                 f"fold {row['fold']} ({row['questions']} questions): held-out "
@@ -330,6 +357,11 @@ def main(argv: Sequence[str] | None = None) -> None:
         print(f"weights to ship (lambda {results['fit']['lambda']}):")
         print(json.dumps(results["fit"]["weights"], indent=4))
     else:
+        store = args.store or default_store(args.data)
+        questions = retrieval_questions(load_questions(args.data), load_articles(args.data))
+        if args.limit:
+            questions = questions[: args.limit]
+        results = {"data": args.data, "questions": len(questions)}
         print(
             f"{'backend':<12} {'gold':>6} {'ceiling':>8} {'supp.':>6} {'cited':>6} "
             f"{'ttft p50':>9} {'p95':>6} {'total':>6}"

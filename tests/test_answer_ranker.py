@@ -179,8 +179,7 @@ def test_selection_orders_by_the_ranker(tiny: Path, embedder: Embedder) -> None:
 
 def test_the_setting_picks_the_ranker(tiny: Path) -> None:
     assert create_ranker(Settings(ranker_model="none")) is None
-    default = create_ranker(Settings())  # the shipped ranker
-    assert default is not None and default.path == PACKAGED_RANKER
+    assert create_ranker(Settings()) is None  # opt-in: it misses the kind of answer asked for
     packaged = create_ranker(Settings(ranker_model="packaged"))
     assert packaged is not None and packaged.path == PACKAGED_RANKER
     own = create_ranker(Settings(ranker_model=str(tiny)))

@@ -1,4 +1,5 @@
-"""What a newcomer meets: default settings (the `auto` backend picks the packaged local model),
+"""What a newcomer meets: default settings (the `auto` backend quotes the sources, chosen by
+the fitted evidence features),
 the example article, and its questions asked from Python, the CLI and the web UI's chat
 handler. Every answer must state the fact asked for, with supported citations."""
 
@@ -12,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from chatbot.answering.strategies import GenerativeStrategy
+from chatbot.answering.strategies import ExtractiveStrategy
 from chatbot.api import Chatbot
 from chatbot.config import Settings
 from chatbot.index.embeddings import Embedder
@@ -26,12 +27,9 @@ QUESTIONS = {
 
 
 @pytest.fixture(scope="module")
-def home(
-    tmp_path_factory: pytest.TempPathFactory, seed_file: Path, smollm2_path: Path
-) -> Iterator[Path]:
+def home(tmp_path_factory: pytest.TempPathFactory, seed_file: Path) -> Iterator[Path]:
     """A working folder holding the example article; the environment says nothing, so every
     setting is its default."""
-    pytest.importorskip("llama_cpp", reason="the local extra is not installed")
     folder = tmp_path_factory.mktemp("newcomer")
     saved = {
         k: os.environ.pop(k) for k in list(os.environ) if k.startswith(("CHATBOT_", "OPENAI_"))
@@ -62,10 +60,11 @@ def bot(home: Path, embedder: Embedder, seed_file: Path) -> Iterator[Chatbot]:
     bot.close()
 
 
-def test_the_default_is_the_local_model_writing_from_the_evidence(bot: Chatbot) -> None:
-    assert bot.llm.name == "local"
-    assert isinstance(bot.strategy, GenerativeStrategy) and bot.strategy.context == "evidence"
-    assert "writing from the evidence" in bot.status()["answering"]
+def test_the_default_quotes_the_sources(bot: Chatbot) -> None:
+    assert bot.llm.name == "extractive"
+    assert isinstance(bot.strategy, ExtractiveStrategy) and bot.strategy.ranker is None
+    assert "answers quote the sources" in bot.status()["answering"]
+    assert "as well as the packaged SmolLM2 model" in bot.status()["answering_reason"]
 
 
 @pytest.mark.parametrize(("question", "fact"), QUESTIONS.items())

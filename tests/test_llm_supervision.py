@@ -168,9 +168,10 @@ def test_a_crashing_build_fails_the_self_test_with_its_signal(
 
 
 def test_auto_picks_extractive_when_the_self_test_failed(
-    llm_settings: Callable[..., Settings], tmp_path: Path
+    llm_settings: Callable[..., Settings], tmp_path: Path, smollm2_path: Path
 ) -> None:
-    settings = llm_settings(data_dir=tmp_path / "data")
+    # auto considers the local model only when one is named.
+    settings = llm_settings(data_dir=tmp_path / "data", llm_model_path=smollm2_path)
     config = LocalBackend.from_settings(settings).config
     cache = tmp_path / "data" / "models" / CACHE_NAME
     cache.parent.mkdir(parents=True)

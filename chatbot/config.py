@@ -98,7 +98,7 @@ class Settings(BaseSettings):
         "if a key is set, else openai-compatible if llm_base_url is set, else local if "
         "llm_model_path names a model that llama-cpp-python runs here (it passed a self-test), "
         "else extractive: the packaged SmolLM2 answers no better than the sources' own "
-        "sentences and is six times slower, so it runs only when asked for ('local').",
+        "sentences and is about ten times slower, so it runs only when asked for ('local').",
     )
     llm_model: str | None = Field(
         None, description="Model name for openai/openai-compatible (default gpt-4o-mini)."

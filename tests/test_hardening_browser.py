@@ -103,8 +103,9 @@ def test_obeying_llm_output_is_shown_as_text_and_never_runs(page: Any) -> None:
     chat = page.locator("#cb-chat")
     chat.locator(".cb-unsupported, a.cb-cite").first.wait_for(timeout=MS)  # the checked answer
     # The checked answer replaces what no source supports (the planted markup included) with
-    # the sources' own words, and says so; while streaming, the markup was only ever text.
-    expect(chat).to_contain_text("replaced with the sources' own words", **TEXT)
+    # the sources' own words, and says so on the sentence; while streaming, the markup was only
+    # ever text.
+    expect(chat).to_contain_text("quoted from the source", **TEXT)
     expect(chat).not_to_contain_text("window.PWNED=2", **TEXT)
     assert page.evaluate("window.PWNED") is None
     for selector in ("img[src='x']", "script", "svg[onload]", "iframe", "a[href^='javascript']"):

@@ -265,9 +265,10 @@ def test_an_llm_that_obeys_the_injection_is_contained(
             assert_inert(message["content"], links)
         assert_inert(panel, links)
     final = frames[-1][0][-1]["content"]
-    # What no source supports is not shown at all: replaced with the sources' words, and said.
+    # What no source supports is not shown at all: replaced with the sources' words, and said
+    # on the sentence itself (a banner is for fallbacks, failures and nothing found).
     assert "PWNED" not in html.unescape(final) and "system prompt" not in html.unescape(final)
-    assert "cb-notice" in final and "replaced with the sources" in final
+    assert "cb-quoted-mark" in final and "quoted from the source" in final
 
 
 def test_a_follow_up_cannot_be_steered_by_an_obeying_condense_step(

@@ -17,8 +17,9 @@ in features that transfer from one week of news to the next:
 
 The weights are fitted (``WEIGHTS``), except one set from what its feature means
 (``FIXED_WEIGHTS``). The cheap features pick a shortlist; the answer ranker (a cross-encoder
-trained on public news quizzes, :mod:`.answer_ranker`, on by default) orders it; without it
-(or when its weights cannot be read) the fitted score with the embedding features does.
+trained on public news quizzes, :mod:`.answer_ranker`, opt-in: ``CHATBOT_RANKER_MODEL``)
+orders it; without it (or when its weights cannot be read) the fitted score with the
+embedding features does.
 """
 
 from __future__ import annotations

@@ -278,6 +278,9 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--max-length", type=int, default=96)
     parser.add_argument("--groups-per-batch", type=int, default=2)
     parser.add_argument("--lr", type=float, default=3e-5)
+    parser.add_argument(
+        "--epochs", type=int, default=1, help="passes, each over freshly sampled groups"
+    )
     parser.add_argument("--seed", type=int, default=13)
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args(argv)
@@ -302,7 +305,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     val = [e for e in examples if e.week in val_weeks and e.positives]
     val = random.Random(args.seed).sample(val, min(args.val_questions, len(val)))
     val.sort(key=lambda e: (e.week, e.question))
-    groups = make_groups(train, args.max_pairs, rng)
+    # Each pass samples its own groups: other negatives, and the second positives again.
+    groups = [g for _ in range(args.epochs) for g in make_groups(train, args.max_pairs, rng)]
     pairs = sum(len(g[1]) for g in groups)
     print(
         f"{len(examples)} questions, {len(weeks)} weeks; train {len(train)} questions "
@@ -377,7 +381,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             "lr": args.lr,
             "weight_decay": 0.01,
             "warmup": "10%, then linear decay",
-            "epochs": 1,
+            "epochs": args.epochs,
             "loss": "softmax over group",
             "max_pairs": args.max_pairs,
         },

@@ -450,6 +450,13 @@ reciprocal rank (0 when none is in the pool).
 `model.safetensors` (float16, {info["weights_bytes"] / 1e6:.1f} MB), `config.json`
 (`BertForSequenceClassification`, one label; `ranker_max_length` tokens per pair),
 `tokenizer.json` (the base model's). Licence of the base weights: Apache-2.0.
+
+## Known limitations
+It does not weigh the kind of answer asked for: for "How long did the talks last?" it can rank
+a sentence naming the place above the one naming the duration (the hardest negatives name a
+wrong choice of the same kind, and the quizzes hold almost no duration, number or date
+questions). So the product keeps it opt-in (`CHATBOT_RANKER_MODEL=packaged`); see the README,
+"The answer ranker".
 """
 
 

@@ -301,6 +301,12 @@ def fit(
     }
 
 
+def answerable(data: str, limit: int = 0) -> list[Question]:
+    """The questions of ``data`` whose gold answer is in their own pages (the first ``limit``)."""
+    questions = retrieval_questions(load_questions(data), load_articles(data))
+    return questions[:limit] if limit else questions
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument(
@@ -329,8 +335,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         questions, tables, fitted_ranker = [], [], None
         drop = [d for d in args.drop.split(",") if d]
         for data in datas:
-            asked = retrieval_questions(load_questions(data), load_articles(data))
-            asked = asked[: args.limit] if args.limit else asked
+            asked = answerable(data, args.limit)
             bot = open_bot(args.store or default_store(data), data, llm_backend="extractive")
             ranker = getattr(bot.strategy, "ranker", None)
             try:
@@ -358,9 +363,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         print(json.dumps(results["fit"]["weights"], indent=4))
     else:
         store = args.store or default_store(args.data)
-        questions = retrieval_questions(load_questions(args.data), load_articles(args.data))
-        if args.limit:
-            questions = questions[: args.limit]
+        questions = answerable(args.data, args.limit)
         results = {"data": args.data, "questions": len(questions)}
         print(
             f"{'backend':<12} {'gold':>6} {'ceiling':>8} {'supp.':>6} {'cited':>6} "

@@ -459,7 +459,8 @@ def select_evidence(
         values = [
             score({**c.features, "ranker": r}, final) for c, r in zip(scored, logits, strict=True)
         ]
-    words = [set(word_key(c.text).split()) for c in pool]
+    keys = [word_key(c.text) for c in pool]
+    words = [set(k.split()) for k in keys]
     novel = [set(keyword_tokens(c.text)) - asked.terms for c in pool]
     picks: list[Evidence] = []
     chosen: list[int] = []
@@ -473,8 +474,7 @@ def select_evidence(
         }
         i = max(left, key=adjusted.__getitem__)  # the first of equals: the better unadjusted
         left.remove(i)
-        c = pool[i]
-        key = word_key(c.text)
+        c, key = pool[i], keys[i]
         # The same sentence again, or another outlet's copy of it, tells the reader nothing new.
         if key in seen or any(
             len(words[i] & words[j]) >= NEAR_DUPLICATE * len(words[i] | words[j]) for j in chosen

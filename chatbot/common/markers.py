@@ -114,7 +114,7 @@ def parse_citations(text: str) -> list[CitedSentence]:
     return result
 
 
-_CITED_END = re.compile(r"[.!?]+\s+(?=\S)")
+_CITED_END = re.compile(r"([.!?]+)\s+(?=\S)")
 _ENDED = re.compile(r"[.!?]+[\"'”’)\]]*\s*$")
 _MORE = re.compile(r"\s+(?=\S)")
 
@@ -129,7 +129,7 @@ def _split_after_cited_ends(
     for start, end, _ in markers:
         after = _CITED_END.match(text, end)
         if after:
-            cuts.append((after.start() + len(after.group().rstrip()), after.end()))
+            cuts.append((after.end(1), after.end()))
         elif _ENDED.search(text, 0, start) and (more := _MORE.match(text, end)):
             cuts.append((end, more.end()))
     if not cuts:

@@ -37,7 +37,7 @@ from chatbot.vocabulary import (
 )
 
 if TYPE_CHECKING:
-    from chatbot.api import Chatbot, ChatSession
+    from chatbot.bot import Chatbot, ChatSession
 
 __all__ = [
     "Answer",
@@ -74,7 +74,7 @@ __all__ = [
 def __getattr__(name: str) -> object:
     # Lazy: importing the package (or the CLI) must not load torch or chromadb.
     if name in ("Chatbot", "ChatSession"):
-        from chatbot import api
+        from chatbot import bot
 
-        return getattr(api, name)
+        return getattr(bot, name)
     raise AttributeError(name)

@@ -165,9 +165,9 @@ class Settings(BaseSettings):
         "none",
         description="A cross-encoder that orders the shortlisted candidate sentences of an "
         "answer (evidence selection): 'none' (default) = the fitted features alone; "
-        "'packaged' = the answer ranker shipped in chatbot/index/answer_ranker, trained by "
-        "`python -m training.answer_ranker` (more answers right on unseen weeks of news, but "
-        "blind to the kind of answer asked for: see the README); a folder with a "
+        "'packaged' = the answer ranker shipped in chatbot/models/weights/answer_ranker, "
+        "trained by `python -m training.answer_ranker` (more answers right on unseen weeks of "
+        "news, but blind to the kind of answer asked for: see the README); a folder with a "
         "BertForSequenceClassification export (config.json, model.safetensors, tokenizer.json); "
         "or a Hugging Face hub name (owner/name, fetched on first use, for users who are online).",
     )

@@ -12,3 +12,7 @@ USER_ERRORS: tuple[type[Exception], ...] = (ChatbotError,)
 
 class FeedError(ChatbotError):
     """A subscription cannot be added or found; the message says what to do."""
+
+
+class StoreError(ChatbotError):
+    """The store cannot be opened or written; the message says what to do."""

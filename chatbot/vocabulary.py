@@ -1,20 +1,18 @@
 """The public vocabulary: the data types that users, shells and every stage share.
 
-Plain dataclasses and their JSON forms; no I/O, no models. How they look to people (text,
-Markdown, HTML) is :mod:`chatbot.presentation`.
+Plain dataclasses; no I/O, no models. Their JSON forms are in :mod:`chatbot.codecs`; how they
+look to people (text, Markdown, HTML) is :mod:`chatbot.presentation`.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from chatbot.common.dates import utc_label
+from chatbot.common.ids import article_id_for, content_hash, feed_key
 
 __all__ = [
     "Answer",
@@ -41,32 +39,6 @@ __all__ = [
     "TokenEvent",
     "Turn",
 ]
-
-_TRACKING_PARAMS = ("utm_", "fbclid", "gclid", "mc_cid", "mc_eid", "ref", "cmpid")
-
-
-def canonical_url(url: str) -> str:
-    """Normalise a URL so that the same article gets the same id from any link to it."""
-    parts = urlsplit(url.strip())
-    query = [
-        (k, v)
-        for k, v in parse_qsl(parts.query, keep_blank_values=True)
-        if not k.lower().startswith(_TRACKING_PARAMS)
-    ]
-    path = parts.path.rstrip("/") or "/"
-    return urlunsplit(
-        (parts.scheme.lower(), parts.netloc.lower(), path, urlencode(sorted(query)), "")
-    )
-
-
-def content_hash(*parts: str) -> str:
-    return hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()[:32]
-
-
-def article_id_for(url: str | None, title: str, text: str) -> str:
-    """Stable id: from the canonical URL when there is one, else from the content."""
-    basis = canonical_url(url) if url else content_hash(title.strip(), text.strip())
-    return hashlib.sha256(basis.encode("utf-8")).hexdigest()[:16]
 
 
 @dataclass(frozen=True)
@@ -291,84 +263,6 @@ class Summary:
         return not self.text.strip()
 
 
-def _dt(value: datetime | None) -> str | None:
-    return value.isoformat() if value else None
-
-
-def _from_dt(value: str | None) -> datetime | None:
-    return datetime.fromisoformat(value) if value else None
-
-
-def citation_to_dict(c: Citation) -> dict[str, Any]:
-    return {
-        "n": c.n,
-        "article_id": c.article_id,
-        "title": c.title,
-        "source": c.source,
-        "published_at": _dt(c.published_at),
-        "url": c.url,
-        "quote": c.quote,
-        "char_start": c.char_start,
-        "char_end": c.char_end,
-        "supported": c.supported,
-        "score": c.score,
-        "reason": c.reason,
-    }
-
-
-def citation_from_dict(d: dict[str, Any]) -> Citation:
-    return Citation(**{**d, "published_at": _from_dt(d.get("published_at"))})
-
-
-def sentence_to_dict(s: AnswerSentence) -> dict[str, Any]:
-    return {
-        "text": s.text,
-        "citations": list(s.citations),
-        "supported": s.supported,
-        "score": s.score,
-        "reason": s.reason,
-        "quoted": s.quoted,
-    }
-
-
-def sentence_from_dict(d: dict[str, Any]) -> AnswerSentence:
-    return AnswerSentence(
-        d["text"],
-        tuple(d["citations"]),
-        d["supported"],
-        d["score"],
-        d.get("reason", ""),
-        bool(d.get("quoted", False)),
-    )
-
-
-def summary_to_dict(s: Summary) -> dict[str, Any]:
-    return {
-        "text": s.text,
-        "citations": [citation_to_dict(c) for c in s.citations],
-        "sentences": [sentence_to_dict(x) for x in s.sentences],
-        "article_ids": list(s.article_ids),
-        "backend": s.backend,
-        "notice": s.notice,
-        "skipped": [list(x) for x in s.skipped],
-    }
-
-
-def summary_from_dict(d: dict[str, Any]) -> Summary:
-    return Summary(
-        text=d["text"],
-        citations=tuple(citation_from_dict(c) for c in d["citations"]),
-        sentences=tuple(sentence_from_dict(x) for x in d["sentences"]),
-        article_ids=tuple(d["article_ids"]),
-        backend=d["backend"],
-        notice=d.get("notice", ""),
-        skipped=tuple((a, b) for a, b in d.get("skipped", ())),
-    )
-
-
-JSON_VERSION = 1
-
-
 @dataclass(frozen=True)
 class StoryLink:
     """The story of an earlier briefing that a story continues."""
@@ -430,78 +324,6 @@ class Briefing:
             return self.date.isoformat()
         return f"{utc_label(self.since)} to {utc_label(self.until)}"
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "version": JSON_VERSION,
-            "key": self.key,
-            "date": self.date.isoformat() if self.date else None,
-            "since": self.since.isoformat(),
-            "until": self.until.isoformat(),
-            "generated_at": self.generated_at.isoformat(),
-            "backend": self.backend,
-            "notice": self.notice,
-            "skipped": [list(x) for x in self.skipped],
-            "stories": [
-                {
-                    "number": i,
-                    "headline": s.headline,
-                    "summary": s.summary,
-                    "outlets": list(s.outlets),
-                    "also_reported_by": list(s.also_reported_by),
-                    "notice": s.notice,
-                    "story_id": s.story_id,
-                    "status": s.status,
-                    "continues": (
-                        {
-                            "briefing": s.continues.briefing,
-                            "number": s.continues.number,
-                            "headline": s.continues.headline,
-                        }
-                        if s.continues
-                        else None
-                    ),
-                    "sentences": [sentence_to_dict(x) for x in s.sentences],
-                    "citations": [citation_to_dict(c) for c in s.citations],
-                    "articles": [article_to_dict(a) for a in s.articles],
-                }
-                for i, s in enumerate(self.stories, 1)
-            ],
-        }
-
-    def to_json(self) -> str:
-        return json.dumps(self.to_dict(), ensure_ascii=False, indent=2)
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> Briefing:
-        return cls(
-            date=date.fromisoformat(d["date"]) if d.get("date") else None,
-            since=datetime.fromisoformat(d["since"]),
-            until=datetime.fromisoformat(d["until"]),
-            generated_at=datetime.fromisoformat(d["generated_at"]),
-            backend=d["backend"],
-            notice=d.get("notice", ""),
-            skipped=tuple((a, b) for a, b in d.get("skipped", ())),
-            stories=tuple(
-                Story(
-                    headline=s["headline"],
-                    summary=s["summary"],
-                    citations=tuple(citation_from_dict(c) for c in s["citations"]),
-                    articles=tuple(article_from_dict(a) for a in s["articles"]),
-                    outlets=tuple(s["outlets"]),
-                    sentences=tuple(sentence_from_dict(x) for x in s.get("sentences", ())),
-                    notice=s.get("notice", ""),
-                    story_id=s.get("story_id", ""),
-                    status=s.get("status", ""),
-                    continues=StoryLink(**s["continues"]) if s.get("continues") else None,
-                )
-                for s in d["stories"]
-            ),
-        )
-
-    @classmethod
-    def from_json(cls, text: str) -> Briefing:
-        return cls.from_dict(json.loads(text))
-
 
 def key_of(day: date | None, since: datetime, until: datetime) -> str:
     """A briefing's key (see ``Briefing.key``) before the briefing exists."""
@@ -513,35 +335,6 @@ def _stamp(value: datetime) -> str:
     if value.hour == value.minute == value.second == 0:
         return value.date().isoformat()
     return value.strftime("%Y-%m-%dT%H%M")
-
-
-def article_to_dict(a: StoredArticle) -> dict[str, Any]:
-    return {
-        "id": a.id,
-        "title": a.title,
-        "source": a.source,
-        "published_at": a.published_at.isoformat() if a.published_at else None,
-        "url": a.url,
-        "authors": list(a.authors),
-        "language": a.language,
-        "chunks": a.chunks,
-        "content_hash": a.content_hash,
-    }
-
-
-def article_from_dict(d: dict[str, Any]) -> StoredArticle:
-    published = d.get("published_at")
-    return StoredArticle(
-        id=d["id"],
-        title=d["title"],
-        source=d["source"],
-        published_at=datetime.fromisoformat(published) if published else None,
-        url=d.get("url"),
-        authors=tuple(d.get("authors", ())),
-        language=d.get("language"),
-        chunks=int(d.get("chunks", 0)),
-        content_hash=d.get("content_hash", ""),
-    )
 
 
 @dataclass(frozen=True)
@@ -579,18 +372,6 @@ class IngestEvent:
 ProgressCallback = Callable[[IngestEvent], None]
 
 
-def feed_key(url: str) -> str:
-    return hashlib.sha256(canonical_url(url).encode("utf-8")).hexdigest()[:16]
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value else None
-
-
-def _when(value: Any) -> datetime | None:
-    return datetime.fromisoformat(value) if value else None
-
-
 @dataclass(frozen=True)
 class Subscription:
     """One feed and what the last refreshes found. ``entries`` maps an entry's key to what was
@@ -625,45 +406,6 @@ class Subscription:
 
     def due(self, now: datetime) -> bool:
         return now >= self.next_due
-
-    def to_json(self) -> str:
-        return json.dumps(
-            {
-                "url": self.url,
-                "name": self.name,
-                "every": self.every,
-                "added_at": _iso(self.added_at),
-                "last_checked": _iso(self.last_checked),
-                "last_success": _iso(self.last_success),
-                "last_error": self.last_error,
-                "last_result": self.last_result,
-                "articles_added": self.articles_added,
-                "etag": self.etag,
-                "last_modified": self.last_modified,
-                "retry_at": _iso(self.retry_at),
-                "entries": self.entries,
-            },
-            ensure_ascii=False,
-        )
-
-    @classmethod
-    def from_json(cls, text: str) -> Subscription:
-        d = json.loads(text)
-        return cls(
-            url=d["url"],
-            name=d.get("name") or d["url"],
-            every=int(d["every"]),
-            added_at=_when(d.get("added_at")) or datetime.now(UTC),
-            last_checked=_when(d.get("last_checked")),
-            last_success=_when(d.get("last_success")),
-            last_error=d.get("last_error", ""),
-            last_result=d.get("last_result", ""),
-            articles_added=int(d.get("articles_added", 0)),
-            etag=d.get("etag", ""),
-            last_modified=d.get("last_modified", ""),
-            retry_at=_when(d.get("retry_at")),
-            entries=dict(d.get("entries") or {}),
-        )
 
 
 @dataclass

@@ -53,7 +53,7 @@ from pathlib import Path
 from typing import Any
 
 from evals.rtqa import DEFAULT_STORE, RTQA, load_questions, open_bot, write_results
-from tests.servers import chroma_server, free_port, stop, wait_http
+from harness.servers import chroma_server, free_port, stop, wait_http
 
 CACHE = Path(__file__).resolve().parent / ".cache"
 ALL_SECTIONS = ("ingest", "fast", "retrieval", "server", "answer", "llm", "briefing", "ui")
@@ -149,7 +149,7 @@ class Bots:
         self._embedders: dict[str, Any] = {}
 
     def embedder(self, backend: str | None = None) -> Any:
-        from chatbot.index.embeddings import create_embedder
+        from chatbot.models.embeddings import create_embedder
 
         backend = backend or self.args.embedding_backend
         if backend not in self._embedders:
@@ -161,7 +161,7 @@ class Bots:
         return settings_for(store, self.args.embedding_backend, self.args.static_model_dir, **extra)
 
     def open(self, store: Path, **extra: Any) -> Any:
-        from chatbot.api import Chatbot
+        from chatbot.bot import Chatbot
 
         settings = self.settings(store, **extra)
         return Chatbot(settings, embedder=self.embedder(settings.embedding_backend))
@@ -180,7 +180,7 @@ def ingest_variant(
     """Run one ingest variant and return its measurements (called inside the worker)."""
     from chatbot.common.tokens import count_cl100k
     from chatbot.index.chunking import Chunker
-    from chatbot.index.embeddings import create_embedder
+    from chatbot.models.embeddings import create_embedder
     from chatbot.sources.fetch import Fetcher
     from chatbot.sources.loaders import iter_articles
     from chatbot.vocabulary import Article
@@ -212,7 +212,7 @@ def ingest_variant(
             embedder.embed(texts[i : i + group])
         seconds = time.perf_counter() - started
     elif variant.endswith("pipeline"):
-        from chatbot.api import Chatbot
+        from chatbot.bot import Chatbot
 
         bot = Chatbot(settings, embedder=embedder)
         started = time.perf_counter()

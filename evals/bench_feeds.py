@@ -107,7 +107,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--workers", type=int, default=4)
     args = parser.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    from chatbot.api import Chatbot
+    from chatbot.bot import Chatbot
     from chatbot.config import load_settings
 
     server = _Server()

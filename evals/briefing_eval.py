@@ -108,13 +108,13 @@ def run(workdir: Path, argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from chatbot.answering.strategies import create_strategy
-    from chatbot.api import Chatbot
+    from chatbot.answering.summaries import Summarizer
+    from chatbot.bot import Chatbot
     from chatbot.common.dates import day_range
     from chatbot.config import Settings
     from chatbot.llm.base import LLMError
     from chatbot.llm.extractive import ExtractiveBackend
     from chatbot.news.briefing import BriefingBuilder
-    from chatbot.news.summaries import Summarizer
     from chatbot.vocabulary import Article
 
     rows = [json.loads(line) for line in args.data.open(encoding="utf-8")]

@@ -25,8 +25,8 @@ from typing import Any
 
 from chatbot.common.devices import embedding_device
 from chatbot.index.chunking import Chunker
-from chatbot.index.embeddings import SentenceTransformerEmbedder, packaged_minilm_path
-from chatbot.index.minilm import NumpyMiniLM
+from chatbot.models.embeddings import SentenceTransformerEmbedder, packaged_minilm_path
+from chatbot.models.minilm import NumpyMiniLM
 from chatbot.sources.loaders import iter_articles
 from chatbot.vocabulary import Article
 

@@ -29,7 +29,7 @@ from chatbot.config import Settings
 from chatbot.llm.base import LLMBackend, Message
 from chatbot.llm.local import DEFAULT_N_CTX, LocalBackend, packaged_model_path
 from chatbot.llm.openai_backend import OpenAICompatibleBackend
-from tests.servers import llama_server
+from harness.servers import llama_server
 
 SENTENCES = [
     "The central bank left its main interest rate unchanged on Wednesday, citing sticky "

@@ -120,7 +120,7 @@ def retrieval_questions(questions: list[Question], articles: dict[str, dict]) ->
 
 def open_bot(store: Path, data: str = "dev", **settings: Any):
     """A Chatbot over the eval store, ingesting the corpus first if the store is short of it."""
-    from chatbot.api import Chatbot
+    from chatbot.bot import Chatbot
     from chatbot.config import Settings
 
     bot = Chatbot(Settings(store_path=store, **settings))

@@ -60,7 +60,7 @@ def main() -> None:
 
     import openai
 
-    from chatbot.api import Chatbot
+    from chatbot.bot import Chatbot
     from chatbot.config import Settings
     from chatbot.surfaces import service
 

@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from chatbot.index.embeddings import Embedder
+from chatbot.models.embeddings import Embedder
 
 EVALDATA = Path(__file__).resolve().parents[2] / "shared" / "evaldata"
 DATA = EVALDATA / "realsumm" / "realsumm_cnndm_test100.jsonl"
@@ -111,12 +111,12 @@ def run(workdir: Path, argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from chatbot.answering.strategies import create_strategy
-    from chatbot.api import Chatbot
+    from chatbot.answering.summaries import Summarizer, candidate_sentences
+    from chatbot.bot import Chatbot
     from chatbot.common.text import words
     from chatbot.config import Settings
     from chatbot.llm.base import LLMError
     from chatbot.llm.extractive import ExtractiveBackend
-    from chatbot.news.summaries import Summarizer, candidate_sentences
     from chatbot.vocabulary import Article
 
     rows = [json.loads(line) for line in args.data.open(encoding="utf-8")][: args.limit]

@@ -43,9 +43,9 @@ import numpy as np
 
 from chatbot.answering.citations import SupportChecker
 from chatbot.config import Settings
-from chatbot.index.embeddings import Embedder, create_embedder
 from chatbot.llm.base import LLMBackend
 from chatbot.llm.registry import create_backend
+from chatbot.models.embeddings import Embedder, create_embedder
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = ROOT.parent / "shared" / "evaldata" / "qags" / "qags_xsum.jsonl"

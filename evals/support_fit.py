@@ -42,7 +42,7 @@ from chatbot.answering.support_features import (
     logit,
 )
 from chatbot.config import Settings
-from chatbot.index.embeddings import Embedder, create_embedder
+from chatbot.models.embeddings import Embedder, create_embedder
 from evals.support_checker import DEFAULT_DATA, balanced_accuracy, best_threshold, load, roc_auc
 
 ROOT = Path(__file__).resolve().parents[1]

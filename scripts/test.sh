@@ -9,6 +9,6 @@ if ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
   (apt-get update -qq && apt-get install -y -qq chromium >/dev/null) || echo "chromium not installed"
 fi
 export GRADIO_ANALYTICS_ENABLED=False HF_HUB_OFFLINE=1
-.venv/bin/ruff check chatbot tests evals
+.venv/bin/ruff check chatbot tests evals harness training
 .venv/bin/mypy  # the package's types ([tool.mypy] in pyproject.toml)
 exec .venv/bin/python -m pytest -q --durations=15 "$@"

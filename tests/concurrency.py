@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from chatbot.api import Chatbot
+from chatbot.bot import Chatbot
 from chatbot.config import Settings
-from chatbot.index.embeddings import Embedder, create_embedder
+from chatbot.models.embeddings import Embedder, create_embedder
 from tests.paths import shared_evaldata
 
 

@@ -13,8 +13,8 @@ import numpy as np
 from chatbot.common.text import words
 from chatbot.common.tokens import count_cl100k
 from chatbot.config import Settings
-from chatbot.index.embeddings import Embedder
 from chatbot.llm.base import LLMBackend, LLMError, Message
+from chatbot.models.embeddings import Embedder
 
 _SOURCE = re.compile(r'<source n="(\d+)"[^>]*>\n(.*?)\n</source>', re.S)
 

@@ -27,7 +27,7 @@ from typing import Any
 import pytest
 
 from chatbot.config import Settings
-from tests import servers
+from harness import servers
 
 SERVER_START_TIMEOUT = 60.0
 

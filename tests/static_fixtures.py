@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from chatbot.index.embeddings import STATIC_MODEL_NAME, StaticEmbedder
+from chatbot.models.embeddings import STATIC_MODEL_NAME, StaticEmbedder
 
 
 def static_model_dir(config: pytest.Config) -> Path:

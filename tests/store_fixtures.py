@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from chatbot.config import Settings
-from chatbot.index.embeddings import Embedder, create_embedder
-from tests import servers
+from chatbot.models.embeddings import Embedder, create_embedder
+from harness import servers
 from tests.paths import example_article, shared_evaldata
 
 
@@ -53,7 +53,7 @@ def settings(tmp_path: Path) -> Settings:
 
 @pytest.fixture
 def bot(settings: Settings, embedder: Embedder):
-    from chatbot.api import Chatbot
+    from chatbot.bot import Chatbot
 
     return Chatbot(settings, embedder=embedder)
 

@@ -14,17 +14,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from chatbot.answering.answer_ranker import AnswerRanker, create_ranker
 from chatbot.answering.evidence import RANKED_WEIGHTS, select_evidence
 from chatbot.config import Settings
-from chatbot.index.cross_encoder import (
+from chatbot.models.answer_ranker import AnswerRanker, create_ranker
+from chatbot.models.cross_encoder import (
     PACKAGED_RANKER,
     CrossEncoder,
     CrossEncoderError,
     pair_tokenizer,
     ranker_text,
 )
-from chatbot.index.embeddings import Embedder, packaged_minilm_path
+from chatbot.models.embeddings import Embedder, packaged_minilm_path
 from chatbot.vocabulary import Passage
 
 PAIRS = [

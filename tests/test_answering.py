@@ -12,9 +12,9 @@ import pytest
 
 from chatbot.answering.citations import render_sentence
 from chatbot.answering.strategies import ExtractiveStrategy, GenerativeStrategy, as_sentence
-from chatbot.api import Chatbot
-from chatbot.index.embeddings import Embedder
+from chatbot.bot import Chatbot
 from chatbot.llm.base import LLMError
+from chatbot.models.embeddings import Embedder
 from chatbot.presentation.briefing import briefing_html, briefing_markdown
 from chatbot.presentation.html import answer_html
 from chatbot.presentation.labels import QUOTED_MARK

@@ -17,12 +17,13 @@ import numpy as np
 import pytest
 
 from chatbot.answering.strategies import create_strategy
-from chatbot.api import Chatbot
-from chatbot.index.embeddings import Embedder
+from chatbot.answering.summaries import Summarizer
+from chatbot.bot import Chatbot
+from chatbot.codecs import briefing_from_json, briefing_to_json
 from chatbot.llm.base import LLMBackend
+from chatbot.models.embeddings import Embedder
 from chatbot.news.briefing import BriefingBuilder, BriefingError, story_article_ids
-from chatbot.news.schedule import briefing_job, run_schedule
-from chatbot.news.summaries import Summarizer
+from chatbot.news.schedule import ScheduleError, briefing_job, run_schedule
 from chatbot.presentation.briefing import briefing_html, briefing_markdown
 from chatbot.vocabulary import Article, Briefing, Chunk
 from tests.fakes import ScriptedLLM
@@ -224,9 +225,9 @@ def test_outputs_files_storage_and_replacement(news, day, tmp_path) -> None:
     assert f"## 1. [{briefing.stories[0].headline}](https://" in md
     assert "also reported by" in md and "[1]" in md
     assert "<script>" not in md and "\\<script\\>" in md  # escaped, shown as text
-    data = json.loads(briefing.to_json())
+    data = json.loads(briefing_to_json(briefing))
     assert data["key"] == "2025-02-27" and len(data["stories"]) == 4
-    assert Briefing.from_json(briefing.to_json()) == briefing
+    assert briefing_from_json(briefing_to_json(briefing)) == briefing
 
     out = tmp_path / "out"
     builder = _builder(bot, root, out_dir=out, state_dir=tmp_path / "state")
@@ -339,7 +340,11 @@ def test_schedule_survives_a_failed_run(news, tmp_path) -> None:
     timer.start()
     try:
         stats = run_schedule(
-            run_and_stop, stop_event=stop, trigger=IntervalTrigger(seconds=0.3), poll_seconds=0.05
+            run_and_stop,
+            timezone="UTC",
+            stop_event=stop,
+            trigger=IntervalTrigger(seconds=0.3),
+            poll_seconds=0.05,
         )
     finally:
         timer.cancel()
@@ -349,7 +354,7 @@ def test_schedule_survives_a_failed_run(news, tmp_path) -> None:
 
 
 def test_schedule_rejects_bad_times_and_zones() -> None:
-    with pytest.raises(BriefingError, match="HH:MM"):
-        run_schedule(lambda: None, at="25:00")
-    with pytest.raises(BriefingError, match="time zone"):
+    with pytest.raises(ScheduleError, match="HH:MM"):
+        run_schedule(lambda: None, at="25:00", timezone="UTC")
+    with pytest.raises(ScheduleError, match="time zone"):
         run_schedule(lambda: None, timezone="Mars/Olympus")

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from chatbot.api import Chatbot
+from chatbot.bot import Chatbot
 from chatbot.config import Settings
-from chatbot.index.embeddings import Embedder
+from chatbot.models.embeddings import Embedder
 from chatbot.vocabulary import Article
 
 SEED_ID_QUESTION = "Where did the Russian and US diplomats meet on February 27?"

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from chatbot.answering.citations import CheckedAnswer, SupportChecker, check_answer, parse_citations
 from chatbot.common.text import sentence_spans
 from chatbot.config import Settings
-from chatbot.index.embeddings import Embedder
+from chatbot.models.embeddings import Embedder
 from chatbot.vocabulary import Passage
 from tests.fakes import CountingEmbedder
 from tests.paths import example_article
@@ -446,7 +446,7 @@ def test_llm_judge_verdicts_and_fallbacks(
 
 
 def test_llm_judge_needs_a_generative_backend(embedder: Embedder, tmp_path) -> None:
-    from chatbot.api import Chatbot
+    from chatbot.bot import Chatbot
     from chatbot.errors import ChatbotError
     from chatbot.llm.extractive import ExtractiveBackend
 

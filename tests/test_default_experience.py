@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 
 from chatbot.answering.strategies import ExtractiveStrategy
-from chatbot.api import Chatbot
+from chatbot.bot import Chatbot
 from chatbot.config import Settings
-from chatbot.index.embeddings import Embedder
-from chatbot.surfaces import ui
+from chatbot.models.embeddings import Embedder
+from chatbot.surfaces.web import handlers as ui
 
 QUESTIONS = {
     "Where did the Russian and US diplomats meet?": "Istanbul",

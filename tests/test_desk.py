@@ -18,13 +18,12 @@ from typing import Any
 
 import pytest
 
-from chatbot.api import Chatbot
-from chatbot.index.embeddings import Embedder
-from chatbot.news.desk import NewsDesk
+from chatbot.bot import Chatbot
+from chatbot.models.embeddings import Embedder
 from chatbot.presentation.briefing import briefing_html, briefing_markdown
+from harness.servers import free_port
 from tests.feed_pages import TOPICS, Item, serve_feed, serve_page
 from tests.http_fixtures import ChangingServer
-from tests.servers import free_port
 from tests.store_fixtures import settings_in
 
 pytestmark = pytest.mark.timeout(300)
@@ -120,7 +119,7 @@ def test_missed_briefing_runs_at_start_and_is_delivered_everywhere(
             article("Harbour dredging starts", "harbour", "2025-03-04"),
         ]
     ).ok
-    desk = NewsDesk(bot, clock=lambda: NOW)
+    desk = bot.news_desk(clock=lambda: NOW)
     assert desk.due_day() == DAY
     desk.start()
     try:
@@ -160,7 +159,7 @@ def test_missed_briefing_runs_at_start_and_is_delivered_everywhere(
     }
     assert desk.outbox() == []
     # Restarted the same day: nothing was missed, so nothing runs or is sent again.
-    assert NewsDesk(bot, clock=lambda: NOW).catch_up() is None
+    assert bot.news_desk(clock=lambda: NOW).catch_up() is None
 
 
 def test_failed_deliveries_are_retried_kept_and_delivered_later(
@@ -177,7 +176,7 @@ def test_failed_deliveries_are_retried_kept_and_delivered_later(
     bot = Chatbot(settings, embedder=embedder)
     assert bot.ingest([article("Council backs tram lines", "trams", "2025-03-04")]).ok
     changing_server.post_statuses.extend([500, 503])
-    desk = NewsDesk(bot, clock=lambda: NOW)
+    desk = bot.news_desk(clock=lambda: NOW)
     run = desk.run_briefing(DAY)
     assert run is not None
     by_channel = {d.channel: d for d in run.deliveries}
@@ -217,8 +216,7 @@ def test_the_schedule_refreshes_due_feeds_writes_briefings_and_stops_cleanly(
     ]
     url = serve_feed(server, "/feed.xml", items)
     bot.add_feed(url, every="1s")
-    desk = NewsDesk(
-        bot,
+    desk = bot.news_desk(
         check_seconds=0.5,
         briefing_trigger=IntervalTrigger(seconds=1),
         channels=[],

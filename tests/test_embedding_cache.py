@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from chatbot.index.embeddings import SentenceTransformerEmbedder, packaged_minilm_path
+from chatbot.models.embeddings import SentenceTransformerEmbedder, packaged_minilm_path
 
 pytestmark = pytest.mark.slow
 

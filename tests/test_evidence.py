@@ -20,7 +20,7 @@ from chatbot.answering.evidence import (
     select_evidence,
 )
 from chatbot.answering.strategies import EXTRACTIVE_MARGIN, EXTRACTIVE_SENTENCES
-from chatbot.index.embeddings import Embedder
+from chatbot.models.embeddings import Embedder
 from chatbot.vocabulary import Passage
 
 

@@ -17,8 +17,8 @@ import httpx
 import pytest
 from playwright.sync_api import expect
 
-from chatbot.api import Chatbot
-from chatbot.index.embeddings import Embedder
+from chatbot.bot import Chatbot
+from chatbot.models.embeddings import Embedder
 from chatbot.surfaces import service
 from tests.store_fixtures import settings_in
 from tests.test_ui_browser import CHROMIUM, CHROMIUM_ARGS, MS, TEXT, ask

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from chatbot.api import Chatbot
-from chatbot.index.embeddings import Embedder
+from chatbot.bot import Chatbot
+from chatbot.models.embeddings import Embedder
 from chatbot.news.feeds import TEASER_MARK, FeedError, FeedManager, parse_every
 from tests.feed_pages import TOPICS, Item, rss, serve_feed, serve_page
 from tests.http_fixtures import ChangingServer, Response, etag_of

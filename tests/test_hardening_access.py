@@ -12,10 +12,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-from chatbot.api import Chatbot
-from chatbot.index.embeddings import Embedder
-from chatbot.surfaces import ui, ui_page
-from tests.servers import free_port
+from chatbot.bot import Chatbot
+from chatbot.models.embeddings import Embedder
+from chatbot.surfaces import hosting
+from chatbot.surfaces.web import handlers as ui
+from chatbot.surfaces.web import page as ui_page
+from harness.servers import free_port
 from tests.store_fixtures import settings_in
 
 LIMIT = 2_000  # upload_max_bytes for these tests
@@ -79,7 +81,7 @@ def test_oversized_upload_is_refused_with_a_clear_message(
     rows, _ = ui.ingest_items(bot, [str(big)], "")
     assert rows == [["big.txt", "failed", f"big.txt: {big.stat().st_size:,} bytes is over "
                      f"the upload limit of {LIMIT:,} bytes"]]  # fmt: skip
-    assert not list(ui.uploads_dir(bot.settings).glob("big*"))
+    assert not list(hosting.uploads_dir(bot.settings).glob("big*"))
 
 
 def test_uploaded_names_cannot_leave_the_uploads_folder(
@@ -107,7 +109,7 @@ def test_uploaded_names_cannot_leave_the_uploads_folder(
         assert client.get("/gradio_api/file=/etc/passwd").status_code == 403
     rows, _ = ui.ingest_items(bot, uploaded, "")
     assert [r[1] for r in rows].count("added") == len(names), rows
-    folder = ui.uploads_dir(bot.settings)
+    folder = hosting.uploads_dir(bot.settings)
     saved = sorted(p.name for p in folder.iterdir())
     assert len(saved) == len(names)
     for name in saved:
@@ -131,7 +133,7 @@ def _outside_address() -> str | None:
 
 def test_without_a_login_it_binds_loopback_and_says_so(tmp_path: Path, embedder: Embedder):
     settings = settings_in(tmp_path)
-    assert settings.ui_host == "127.0.0.1" and ui_page.login_for(settings) is None
+    assert settings.ui_host == "127.0.0.1" and hosting.login_for(settings) is None
     lines: list[str] = []
     port = free_port()
     bot = Chatbot(settings, embedder=embedder)

@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from chatbot.api import Chatbot
-from chatbot.index.embeddings import Embedder
+from chatbot.bot import Chatbot
+from chatbot.models.embeddings import Embedder
+from harness.servers import free_port
 from tests.llm_fixtures import FakeLLMServer, FakeReply, stream_events
-from tests.servers import free_port
 from tests.store_fixtures import settings_in
 from tests.test_chat import OTHERS
 from tests.test_ui_browser import CHROMIUM, CHROMIUM_ARGS, MS, TEXT, ask
@@ -56,7 +56,7 @@ def server(
     tmp_path_factory: pytest.TempPathFactory, embedder: Embedder, llm_server: FakeLLMServer
 ) -> Iterator[str]:
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
-    from chatbot.surfaces import ui_page
+    from chatbot.surfaces.web import page as ui_page
 
     tmp = tmp_path_factory.mktemp("ui-injection")
     settings = settings_in(

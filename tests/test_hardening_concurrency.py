@@ -7,9 +7,9 @@ import re
 from pathlib import Path
 from typing import Any
 
-from chatbot.api import Chatbot
-from chatbot.index.embeddings import Embedder
-from chatbot.surfaces import ui
+from chatbot.bot import Chatbot
+from chatbot.models.embeddings import Embedder
+from chatbot.surfaces.web import handlers as ui
 from tests.concurrency import run_concurrency
 
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from chatbot.index.embeddings import Embedder
-from tests.stress import run_crash
+from chatbot.models.embeddings import Embedder
+from harness.stress import run_crash
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
@@ -40,9 +40,9 @@ def test_the_check_catches_half_articles_and_counts_orphans(
     """The crash check must be able to fail: a committed article missing a chunk, and one whose
     text is not a version anybody wrote, are reported; an uncommitted orphan is counted but
     stays invisible to readers."""
-    from chatbot.api import Chatbot
+    from chatbot.bot import Chatbot
     from chatbot.vocabulary import Article
-    from tests.stress import check_store, source_articles, stress_settings
+    from harness.stress import check_store, source_articles, stress_settings
 
     rows = source_articles(3, 1500)
     bot = Chatbot(stress_settings(tmp_path / "vs", tmp_path), embedder=embedder)

@@ -20,11 +20,11 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from chatbot.api import Chatbot
+from chatbot.bot import Chatbot
 from chatbot.config import Settings
-from chatbot.index.embeddings import Embedder
-from chatbot.surfaces import ui
+from chatbot.models.embeddings import Embedder
 from chatbot.surfaces.cli import main
+from chatbot.surfaces.web import handlers as ui
 from tests.llm_fixtures import FakeLLMServer, FakeReply, stream_events
 from tests.store_fixtures import settings_in
 from tests.test_chat import OTHERS

@@ -19,10 +19,10 @@ from pathlib import Path
 import pytest
 
 from chatbot.answering.prompting import render
-from chatbot.api import Chatbot
-from chatbot.index.embeddings import Embedder
+from chatbot.bot import Chatbot
+from chatbot.models.embeddings import Embedder
 from chatbot.presentation import html as ui_render
-from chatbot.surfaces import ui
+from chatbot.surfaces.web import handlers as ui
 from chatbot.vocabulary import Answer
 from tests.llm_fixtures import FakeLLMServer, FakeReply, stream_events
 from tests.store_fixtures import settings_in

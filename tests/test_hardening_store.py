@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from chatbot.api import Chatbot
+from chatbot.bot import Chatbot
 from chatbot.config import Settings
-from chatbot.index.embeddings import Embedder
 from chatbot.index.store import ArticleStore, StoreError
+from chatbot.models.embeddings import Embedder
 
 ROOT = Path(__file__).resolve().parents[1]
 # A tiny fake model identity: the lock is about the folder, not the vectors.

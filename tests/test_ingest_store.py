@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from chatbot.api import Chatbot
+from chatbot.bot import Chatbot
 from chatbot.config import Settings
-from chatbot.index.embeddings import Embedder
 from chatbot.index.store import ArticleStore, StoreError
+from chatbot.models.embeddings import Embedder
 from chatbot.vocabulary import Article
 
 
@@ -127,7 +127,7 @@ def test_store_built_with_another_embedding_model_is_refused(tmp_path: Path) -> 
 
 
 def test_unreachable_chroma_server_gives_a_clear_error(tmp_path: Path) -> None:
-    from tests.servers import free_port
+    from harness.servers import free_port
 
     url = f"http://127.0.0.1:{free_port()}"
     with pytest.raises(StoreError, match="CHATBOT_CHROMA_URL"):

@@ -18,11 +18,11 @@ from pathlib import Path
 
 import pytest
 
-from chatbot.api import Chatbot
+from chatbot.bot import Chatbot
 from chatbot.config import Settings
-from chatbot.index.embeddings import Embedder
 from chatbot.index.keyword_index import KeywordIndex, keyword_tokens
 from chatbot.index.keyword_segments import SegmentFile
+from chatbot.models.embeddings import Embedder
 from chatbot.vocabulary import Article
 from tests.store_fixtures import settings_in
 
@@ -211,7 +211,7 @@ def _run(code: str, settings: Settings) -> subprocess.CompletedProcess[str]:
         f"""
         import json, os, sys
         from datetime import datetime
-        from chatbot.api import Chatbot
+        from chatbot.bot import Chatbot
         from chatbot.config import Settings
         from chatbot.vocabulary import Article
         settings = Settings.model_validate_json({settings.model_dump_json()!r})
@@ -313,7 +313,7 @@ def test_a_writing_and_a_reading_process_share_the_store_and_the_index(
                     f"""
                     import json, sys
                     from datetime import datetime
-                    from chatbot.api import Chatbot
+                    from chatbot.bot import Chatbot
                     from chatbot.config import Settings
                     from chatbot.vocabulary import Article
                     settings = Settings.model_validate_json({settings.model_dump_json()!r})

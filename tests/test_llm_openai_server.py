@@ -16,7 +16,7 @@ import pytest
 from chatbot.config import Settings
 from chatbot.llm.base import LLMError, Message
 from chatbot.llm.openai_backend import OpenAIBackend, OpenAICompatibleBackend
-from tests.servers import free_port
+from harness.servers import free_port
 
 QUESTION = [Message("user", "Name three colours.")]
 LONG_TASK = [Message("user", "Write a long story about a dragon who learns to cook soup.")]

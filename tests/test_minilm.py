@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 
 from chatbot.config import Settings
-from chatbot.index import minilm as minilm_numpy
-from chatbot.index.embeddings import MiniLMEmbedder, create_embedder
-from chatbot.index.minilm import NumpyMiniLM, gelu
+from chatbot.models import minilm as minilm_numpy
+from chatbot.models.embeddings import MiniLMEmbedder, create_embedder
+from chatbot.models.minilm import NumpyMiniLM, gelu
 from tests.paths import REPO
 
 TOLERANCE = 1e-5
@@ -177,7 +177,7 @@ def test_gelu_is_exact_to_float32_rounding() -> None:
 
 def test_import_pulls_in_no_heavy_packages() -> None:
     code = (
-        "import sys\nfrom chatbot.index import minilm as minilm_numpy\n"
+        "import sys\nfrom chatbot.models import minilm as minilm_numpy\n"
         "heavy = {'torch', 'transformers', 'scipy', 'sklearn', 'sentence_transformers'}\n"
         "print(sorted(heavy & {m.split('.')[0] for m in sys.modules}))\n"
     )
@@ -189,7 +189,7 @@ def test_import_pulls_in_no_heavy_packages() -> None:
 
 def test_embedding_pulls_in_no_heavy_packages(model_path: Path) -> None:
     code = (
-        "import sys\nfrom chatbot.index import minilm as minilm_numpy\n"
+        "import sys\nfrom chatbot.models import minilm as minilm_numpy\n"
         f"minilm_numpy.NumpyMiniLM({str(model_path)!r}).embed(['hello'])\n"
         "heavy = {'torch', 'transformers', 'scipy', 'sklearn', 'sentence_transformers'}\n"
         "print(sorted(heavy & {m.split('.')[0] for m in sys.modules}))\n"

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import numpy as np
 
-from chatbot.api import Chatbot
+from chatbot.bot import Chatbot
 from chatbot.index.chunking import CHUNK_FORMAT, embedding_text
-from chatbot.index.embeddings import Embedder
+from chatbot.models.embeddings import Embedder
 from chatbot.vocabulary import Article
 from tests.fakes import HashingEmbedder
 from tests.paths import REPO, example_article

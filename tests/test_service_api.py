@@ -22,15 +22,15 @@ import httpx
 import openai
 import pytest
 
-from chatbot.api import Chatbot
+from chatbot.bot import Chatbot
 from chatbot.errors import ChatbotError
-from chatbot.index.embeddings import Embedder
+from chatbot.models.embeddings import Embedder
 from chatbot.surfaces import service
 from chatbot.surfaces.service import openai_compat
 from chatbot.surfaces.service.access import ApiKeys, RateLimiter
 from chatbot.vocabulary import Article
+from harness.servers import free_port, wait_http
 from tests.http_fixtures import LocalServer
-from tests.servers import free_port, wait_http
 from tests.store_fixtures import settings_in
 
 KEY, KEY2 = "sk-test-first-key-0123456789", "sk-test-second-key-9876543210"

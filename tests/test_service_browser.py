@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from chatbot.api import Chatbot
-from chatbot.index.embeddings import Embedder
+from chatbot.bot import Chatbot
+from chatbot.models.embeddings import Embedder
 from chatbot.surfaces import service
 from tests.store_fixtures import settings_in
 from tests.test_ui_browser import CHROMIUM, CHROMIUM_ARGS, MS, QUESTION, ask

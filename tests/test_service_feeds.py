@@ -10,14 +10,13 @@ from pathlib import Path
 import feedparser
 import httpx
 
-from chatbot.api import Chatbot
-from chatbot.index.embeddings import Embedder
-from chatbot.news.desk import NewsDesk
+from chatbot.bot import Chatbot
+from chatbot.models.embeddings import Embedder
 from chatbot.surfaces import service
 from chatbot.surfaces.service.feeds import feeds_router
+from harness.servers import free_port
 from tests.feed_pages import TOPICS, Item, serve_feed, serve_page
 from tests.http_fixtures import ChangingServer
-from tests.servers import free_port
 from tests.store_fixtures import settings_in
 
 KEY = "sk-feeds-test-key-0123456789"
@@ -45,7 +44,7 @@ def test_feed_routes_and_the_desk_run_with_the_server(
     # Stored before the server starts: the desk's catch-up run at start briefs it.
     lead = {"title": "Mayor opens the tram depot", "text": " ".join(TOPICS["trams"])}
     assert bot.ingest([{**lead, "published_at": "2025-03-04T10:00:00Z"}]).ok
-    desk = NewsDesk(bot, clock=lambda: NOW, channels=[])
+    desk = bot.news_desk(clock=lambda: NOW, channels=[])
     running = service.serve(
         bot,
         "127.0.0.1",

@@ -13,8 +13,8 @@ import httpx
 import openai
 import pytest
 
-from chatbot.api import Chatbot
-from chatbot.index.embeddings import Embedder
+from chatbot.bot import Chatbot
+from chatbot.models.embeddings import Embedder
 from chatbot.surfaces import service
 from tests.llm_fixtures import FakeLLMServer, FakeReply, stream_events
 from tests.store_fixtures import settings_in
@@ -70,7 +70,7 @@ def test_streamed_llm_text_is_followed_by_the_checked_answer(
 
 
 def test_health_says_503_when_the_chroma_server_is_gone(tmp_path: Path, embedder: Embedder) -> None:
-    from tests.servers import chroma_server
+    from harness.servers import chroma_server
 
     with chroma_server(tmp_path / "chroma", timeout=120) as url:
         bot = Chatbot(settings_in(tmp_path, chroma_url=url, api_keys="k"), embedder=embedder)

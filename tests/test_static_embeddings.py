@@ -8,16 +8,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from chatbot.api import Chatbot
+from chatbot.bot import Chatbot
 from chatbot.config import Settings
-from chatbot.index.embeddings import (
+from chatbot.index.store import StoreError
+from chatbot.models.embeddings import (
     STATIC_MODEL_NAME,
     Embedder,
     EmbeddingError,
     StaticEmbedder,
     create_embedder,
 )
-from chatbot.index.store import StoreError
 from tests.static_fixtures import static_model_dir
 from tests.test_chat import OTHERS, SEED_ID_QUESTION
 

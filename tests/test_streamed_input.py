@@ -7,7 +7,7 @@ import json
 import tracemalloc
 from pathlib import Path
 
-from chatbot.api import Chatbot
+from chatbot.bot import Chatbot
 from chatbot.sources.fetch import Fetcher
 from chatbot.sources.loaders import iter_articles
 from chatbot.vocabulary import Article, IngestEvent, LoadFailure

@@ -14,12 +14,12 @@ import numpy as np
 import pytest
 
 from chatbot.answering.strategies import create_strategy
-from chatbot.api import Chatbot
+from chatbot.answering.summaries import Summarizer, SummaryError, central_sentences
+from chatbot.bot import Chatbot
 from chatbot.config import Settings
-from chatbot.index.embeddings import Embedder
 from chatbot.index.store import version_of
 from chatbot.llm.base import LLMBackend
-from chatbot.news.summaries import Summarizer, SummaryError, central_sentences
+from chatbot.models.embeddings import Embedder
 from chatbot.presentation.text import summary_to_text
 from chatbot.vocabulary import Article, Chunk
 from tests.fakes import CountingEmbedder, ScriptedLLM

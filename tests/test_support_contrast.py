@@ -19,7 +19,7 @@ import pytest
 
 from chatbot.answering.citations import SupportChecker, check_answer
 from chatbot.answering.support import Support
-from chatbot.index.embeddings import Embedder
+from chatbot.models.embeddings import Embedder
 from chatbot.vocabulary import Passage
 from tests.paths import REPO, shared_evaldata
 

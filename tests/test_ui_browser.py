@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from chatbot.api import Chatbot
-from chatbot.index.embeddings import Embedder
-from tests.servers import free_port
+from chatbot.bot import Chatbot
+from chatbot.models.embeddings import Embedder
+from harness.servers import free_port
 from tests.store_fixtures import settings_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(180)]
@@ -56,7 +56,7 @@ TEXT = {"use_inner_text": True, "timeout": MS}  # inner text: only what is rende
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Iterator[str]:
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
-    from chatbot.surfaces import ui_page
+    from chatbot.surfaces.web import page as ui_page
 
     tmp = tmp_path_factory.mktemp("ui")
     settings = settings_in(tmp)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import gradio as gr
 import pytest
 
-from chatbot.api import Chatbot
-from chatbot.surfaces import ui
+from chatbot.bot import Chatbot
+from chatbot.surfaces.web import handlers as ui
 from tests.feed_pages import Item, serve_feed, serve_page
 from tests.http_fixtures import ChangingServer
 

@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from chatbot.api import Chatbot
-from chatbot.index.embeddings import Embedder
+from chatbot.bot import Chatbot
+from chatbot.models.embeddings import Embedder
+from harness.servers import free_port
 from tests.feed_pages import Item, serve_feed, serve_page
 from tests.http_fixtures import ChangingServer, Response
-from tests.servers import free_port
 from tests.store_fixtures import settings_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(240)]
@@ -33,7 +33,7 @@ def page(tmp_path: Path, embedder: Embedder) -> Iterator[Any]:
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     from playwright.sync_api import sync_playwright
 
-    from chatbot.surfaces import ui_page
+    from chatbot.surfaces.web import page as ui_page
 
     bot = Chatbot(settings_in(tmp_path, allow_private_urls=True), embedder=embedder)
     app = ui_page.launch(bot, "127.0.0.1", free_port(), block=False)

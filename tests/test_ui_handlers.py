@@ -10,11 +10,12 @@ from pathlib import Path
 import gradio as gr
 import pytest
 
-from chatbot.api import Chatbot
+from chatbot.bot import Chatbot
 from chatbot.config import Settings
-from chatbot.index.embeddings import Embedder
+from chatbot.models.embeddings import Embedder
 from chatbot.presentation import html as ui_render
-from chatbot.surfaces import ui
+from chatbot.surfaces import hosting
+from chatbot.surfaces.web import handlers as ui
 from chatbot.vocabulary import Answer, AnswerSentence, Article, Citation
 from tests.store_fixtures import settings_in
 
@@ -97,21 +98,21 @@ def test_upload_names_are_sanitized_and_stay_in_the_uploads_folder(
     evil.mkdir()
     src = evil / "..%2F..%2Fetc passwd.txt"
     src.write_text("Title\n\nSome article text.")
-    saved = ui.save_upload(settings, src)
-    assert saved.parent == ui.uploads_dir(settings)
+    saved = hosting.save_upload(settings, src)
+    assert saved.parent == hosting.uploads_dir(settings)
     assert re.fullmatch(r"[A-Za-z0-9._-]+\.txt", saved.name)
-    assert ui.safe_upload_name("../../etc/cron.d/x.md") == "x.md"
-    assert ui.safe_upload_name("..\\..\\win.JSONL") == "win.jsonl"
-    assert ui.safe_upload_name(".hidden.txt") == "hidden.txt"
-    with pytest.raises(ui.UploadRejected, match="unsupported file type"):
-        ui.safe_upload_name("payload.exe")
+    assert hosting.safe_upload_name("../../etc/cron.d/x.md") == "x.md"
+    assert hosting.safe_upload_name("..\\..\\win.JSONL") == "win.jsonl"
+    assert hosting.safe_upload_name(".hidden.txt") == "hidden.txt"
+    with pytest.raises(hosting.UploadRejected, match="unsupported file type"):
+        hosting.safe_upload_name("payload.exe")
     small = settings.model_copy(update={"upload_max_bytes": 5})
-    with pytest.raises(ui.UploadRejected, match="over the upload limit"):
-        ui.save_upload(small, src)
+    with pytest.raises(hosting.UploadRejected, match="over the upload limit"):
+        hosting.save_upload(small, src)
     other = tmp_path / "y"
     other.mkdir()
     (other / src.name).write_text("Another\n\nDifferent text.")
-    assert ui.save_upload(settings, other / src.name) != saved  # no silent overwrite
+    assert hosting.save_upload(settings, other / src.name) != saved  # no silent overwrite
 
 
 def test_ingest_reports_each_item_then_delete(bot: Chatbot, seed_file: Path, tmp_path: Path):

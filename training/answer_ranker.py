@@ -35,8 +35,8 @@ from pathlib import Path
 from typing import Any
 
 from chatbot.common.text import sentence_spans
-from chatbot.index.cross_encoder import PACKAGED_RANKER, pair_tokenizer, ranker_text
-from chatbot.index.embeddings import packaged_minilm_path
+from chatbot.models.cross_encoder import PACKAGED_RANKER, pair_tokenizer, ranker_text
+from chatbot.models.embeddings import packaged_minilm_path
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO.parent / "shared" / "traindata" / "realtimeqa-train"
@@ -179,7 +179,7 @@ def git_commit() -> str:
                 "--porcelain",
                 "--",
                 "training",
-                "chatbot/index/cross_encoder.py",
+                "chatbot/models/cross_encoder.py",
             ],
             capture_output=True,
             text=True,
@@ -349,7 +349,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     train_s = time.perf_counter() - train_started
 
     model.eval()
-    from chatbot.index.minilm import NumpyMiniLM
+    from chatbot.models.minilm import NumpyMiniLM
 
     embedder = NumpyMiniLM(packaged_minilm_path(), blas_threads=None)
     val_started = time.perf_counter()
@@ -415,7 +415,7 @@ def model_card(info: dict[str, Any]) -> str:
 
 (question, "title (date): sentence") -> a logit: does this sentence state the answer? Scores
 are log-odds between the sentences of one question. Used by evidence selection
-(`chatbot/answering/evidence.py`) and run by the numpy engine (`chatbot/index/cross_encoder.py`).
+(`chatbot/answering/evidence.py`) and run by the numpy engine (`chatbot/models/cross_encoder.py`).
 Produced by `python -m training.answer_ranker`; do not edit by hand.
 
 ## Data

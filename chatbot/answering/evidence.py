@@ -33,12 +33,12 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from chatbot.common.text import sentence_spans
-from chatbot.index.embeddings import Embedder
 from chatbot.index.keyword_index import keyword_tokens
+from chatbot.models.embeddings import Embedder
 from chatbot.vocabulary import Passage
 
 if TYPE_CHECKING:
-    from chatbot.answering.answer_ranker import AnswerRanker
+    from chatbot.models.answer_ranker import AnswerRanker
 
 # Sentences the embedder re-scores after the cheap shortlist (the transformer pass is most of an
 # extractive answer's time). Eight keep a third sentence's candidates: 6 held out one answer

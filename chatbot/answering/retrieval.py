@@ -11,9 +11,9 @@ import numpy as np
 
 from chatbot.common.dates import TimeScope, time_scope
 from chatbot.common.text import words
-from chatbot.index.embeddings import Embedder
 from chatbot.index.keyword_index import KeywordIndex
 from chatbot.index.store import ArticleStore
+from chatbot.models.embeddings import Embedder
 from chatbot.vocabulary import Filters, Passage
 
 _RRF_K = 60  # the usual reciprocal-rank-fusion constant: damps the head of each list

@@ -21,7 +21,6 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Literal
 
-from chatbot.answering.answer_ranker import AnswerRanker
 from chatbot.answering.citations import (
     CheckedAnswer,
     Policy,
@@ -39,8 +38,9 @@ from chatbot.answering.prompting import fit_passages, neutralise, render, render
 from chatbot.answering.retrieval import Retrieval
 from chatbot.common.dates import date_label
 from chatbot.common.markers import strip_markers
-from chatbot.index.embeddings import Embedder
 from chatbot.llm.base import LLMBackend, LLMError, Message
+from chatbot.models.answer_ranker import AnswerRanker
+from chatbot.models.embeddings import Embedder
 from chatbot.vocabulary import (
     Answer,
     AnswerEvent,

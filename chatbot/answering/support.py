@@ -21,8 +21,8 @@ from chatbot.answering import support_features
 from chatbot.answering.prompting import neutralise, render
 from chatbot.common.markers import MARKER, tidy_sentence
 from chatbot.common.text import sentence_spans
-from chatbot.index.embeddings import Embedder
 from chatbot.llm.base import LLMBackend, LLMError, Message
+from chatbot.models.embeddings import Embedder
 
 log = logging.getLogger(__name__)
 

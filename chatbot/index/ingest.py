@@ -9,8 +9,8 @@ from typing import Protocol
 import numpy as np
 
 from chatbot.index.chunking import CHUNK_FORMAT, Chunker, embedding_text
-from chatbot.index.embeddings import Embedder
 from chatbot.index.store import ArticleStore
+from chatbot.models.embeddings import Embedder
 from chatbot.vocabulary import (
     Article,
     Chunk,

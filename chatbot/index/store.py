@@ -17,8 +17,6 @@ Within the process, the writer lock serialises writers.
 from __future__ import annotations
 
 import contextlib
-import os
-import sys
 import uuid
 import weakref
 from collections.abc import Iterator, Sequence
@@ -31,24 +29,16 @@ import numpy as np
 from chromadb.config import Settings as ChromaSettings
 from filelock import FileLock, Timeout
 
-from chatbot.errors import ChatbotError
+from chatbot.errors import StoreError
 from chatbot.index.chunking import CHUNK_FORMAT
+from chatbot.index.feed_records import FeedRecords
+from chatbot.index.process_lock import ProcessLock
 from chatbot.vocabulary import Article, Chunk, Passage, StoredArticle
 
 _WRITE_BATCH = 1000
 _WRITE_TOKEN = "write_token"
 _FORMAT = "chunk_format"  # on the chunks collection: how its vectors were made
 _PREVIOUS_TOKEN = "previous_write_token"  # the token before the last write began
-_PROCESS_LOCK = ".process.lock"
-
-try:  # POSIX; elsewhere the one-process rule is documented but not enforced
-    import fcntl
-except ImportError:  # pragma: no cover - Windows
-    fcntl = None  # type: ignore[assignment]
-
-
-class StoreError(ChatbotError):
-    """The store cannot be opened or written; the message says what to do."""
 
 
 def _ts(value: datetime | None) -> float:
@@ -63,52 +53,6 @@ def _from_ts(value: Any) -> datetime | None:
 
 def version_of(content_hash: str) -> str:
     return content_hash[:12]
-
-
-class ProcessLock:
-    """This process's claim on an embedded store folder: an ``flock`` on ``.process.lock``
-    holding the owner's pid and command line.
-
-    The kernel drops the lock when the owner exits, even on SIGKILL, so a crash never leaves
-    the store locked. Several stores of the same folder in one process share the claim (Chroma
-    shares one client per folder within a process, so that is safe): only the first holds the
-    lock, the others see their own pid in the file.
-    """
-
-    def __init__(self, folder: Path) -> None:
-        self.path = folder / _PROCESS_LOCK
-        self._fd: int | None = None
-        if fcntl is None:
-            return
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            owner = os.read(fd, 4096).decode("utf-8", "replace")
-            os.close(fd)
-            pid, _, command = owner.partition("\n")
-            if pid.strip() == str(os.getpid()):
-                return  # another store object of this same process holds it
-            raise StoreError(
-                f"The embedded store at {folder} is open in another process (pid "
-                f"{pid.strip() or '?'}: {command.strip() or 'unknown command'}). An embedded "
-                "Chroma store serves one process at a time; reading it while another process "
-                "writes gives stale or missing results. Stop that process first, or share the "
-                f"store through a Chroma server: chroma run --path {folder} --host 127.0.0.1 "
-                "--port 8000, then set CHATBOT_CHROMA_URL=http://127.0.0.1:8000."
-            ) from None
-        os.ftruncate(fd, 0)
-        os.write(fd, f"{os.getpid()}\n{' '.join(sys.argv)[:2000]}\n".encode())
-        self._fd = fd
-
-    @property
-    def held(self) -> bool:
-        return self._fd is not None
-
-    def release(self) -> None:
-        fd, self._fd = self._fd, None
-        if fd is not None:
-            os.close(fd)  # closing the descriptor drops the flock
 
 
 def _close(client: Any, lock: ProcessLock | None) -> None:
@@ -136,9 +80,8 @@ class ArticleStore:
         feeds_collection: str = "feeds",
     ) -> None:
         self.location = location
-        self._feeds_name = feeds_collection
-        self._feeds: Any = None  # created on first use: stores without feeds stay as they were
         self._client = client
+        self.feeds = FeedRecords(client, feeds_collection)
         # Closing the client and dropping the process lock when this object goes away lets
         # another process open the folder after this one is done with it.
         self._finalizer = weakref.finalize(self, _close, client, process_lock)
@@ -436,35 +379,6 @@ class ArticleStore:
         for i in range(0, len(stale), _WRITE_BATCH):
             self._chunks.delete(ids=stale[i : i + _WRITE_BATCH])
         return len(stale)
-
-    # --- feed subscriptions ------------------------------------------------------------------
-    # One small collection next to the articles: subscriptions live wherever the store lives
-    # (a folder or a Chroma server), so every process using the store sees the same feeds.
-    # Records carry a constant 1-d vector (Chroma wants one); the state is the JSON document.
-
-    def _feed_collection(self) -> Any:
-        if self._feeds is None:
-            self._feeds = self._client.get_or_create_collection(
-                self._feeds_name, embedding_function=None, metadata={"kind": "feed subscriptions"}
-            )
-        return self._feeds
-
-    def put_feed(self, key: str, url: str, state: str) -> None:
-        """Create or replace one subscription's record (``state`` is its JSON)."""
-        self._feed_collection().upsert(
-            ids=[key], embeddings=[[1.0]], documents=[state], metadatas=[{"url": url}]
-        )
-
-    def feed_states(self) -> dict[str, str]:
-        """Every subscription: key -> its JSON state."""
-        page = self._feed_collection().get(include=["documents"])
-        return dict(zip(page["ids"], page["documents"], strict=True))
-
-    def delete_feed(self, key: str) -> bool:
-        collection = self._feed_collection()
-        found = collection.get(ids=[key], include=[])["ids"]
-        collection.delete(ids=[key])
-        return bool(found)
 
     # --- reading -----------------------------------------------------------------------------
 

@@ -8,7 +8,7 @@ itself as Markdown, self-contained HTML and JSON; ``write`` puts the files into 
 folder and every built briefing is kept as JSON under ``state_dir`` so that the chat can answer
 "tell me more about the second story" (``story_article_ids``).
 
-Scheduling: ``run_schedule(job, at="07:00", timezone="Europe/Moscow")`` runs ``job`` every day
+Scheduling: ``schedule.run_schedule(job, at="07:00", timezone=...)`` runs ``job`` every day
 with APScheduler; a failed run is logged and the next tick runs as usual. The cron alternative:
 ``0 7 * * * cd /path && chatbot briefing --date today`` (or ``--since-last``: no gaps, no overlap).
 """
@@ -23,12 +23,13 @@ from pathlib import Path
 
 import numpy as np
 
+from chatbot.answering.summaries import Summarizer, SummaryError
+from chatbot.codecs import briefing_from_json, briefing_to_json
 from chatbot.common.dates import DateLike, day_range, to_datetime, utc_label
 from chatbot.common.files import atomic_write
 from chatbot.errors import ChatbotError
-from chatbot.index.embeddings import Embedder
 from chatbot.index.store import ArticleStore
-from chatbot.news.summaries import Summarizer, SummaryError
+from chatbot.models.embeddings import Embedder
 from chatbot.presentation.briefing import briefing_html, briefing_markdown
 from chatbot.vocabulary import (
     Briefing,
@@ -339,7 +340,7 @@ class BriefingBuilder:
         renderers = {
             "md": lambda: briefing_markdown(briefing),
             "html": lambda: briefing_html(briefing),
-            "json": briefing.to_json,
+            "json": lambda: briefing_to_json(briefing),
         }
         wanted = list(dict.fromkeys(formats))
         if unknown := [f for f in wanted if f not in renderers]:
@@ -357,7 +358,7 @@ class BriefingBuilder:
         return [path for path in paths if path.exists()]
 
     def _keep(self, briefing: Briefing) -> Briefing:
-        atomic_write(self._state_path(briefing.key), briefing.to_json())
+        atomic_write(self._state_path(briefing.key), briefing_to_json(briefing))
         return briefing
 
     def _state_path(self, key: str) -> Path:
@@ -367,7 +368,7 @@ class BriefingBuilder:
         found = []
         for path in sorted(self.state_dir.glob("briefing-*.json")):
             try:
-                found.append(Briefing.from_json(path.read_text(encoding="utf-8")))
+                found.append(briefing_from_json(path.read_text(encoding="utf-8")))
             except (OSError, ValueError, KeyError, TypeError) as exc:
                 log.warning("ignoring unreadable stored briefing %s: %s", path, exc)
         return found
@@ -388,7 +389,7 @@ class BriefingBuilder:
                 f"No stored briefing for {text_key}; build it first (`chatbot briefing --date "
                 f"{text_key}`). Stored: {known}."
             )
-        return Briefing.from_json(path.read_text(encoding="utf-8"))
+        return briefing_from_json(path.read_text(encoding="utf-8"))
 
     def latest_briefing(self) -> Briefing | None:
         """The most recently generated briefing (the one the user last saw)."""

@@ -1,6 +1,6 @@
 """The news desk: a scheduler that keeps the store fresh and delivers the daily briefing.
 
-``NewsDesk(bot).start()`` runs, in background threads (APScheduler):
+``bot.news_desk().start()`` runs, in background threads (APScheduler):
 
 - every ``desk_check_seconds``: a refresh of the due feeds, then a retry of failed deliveries;
 - every day at ``desk_briefing_at`` (in ``desk_timezone``): a refresh of the due feeds, then the
@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import signal
 import smtplib
 import ssl
@@ -31,20 +30,28 @@ from datetime import UTC, date, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import httpx
 
+from chatbot.codecs import briefing_to_dict
 from chatbot.common.files import atomic_write
 from chatbot.config import Settings
 from chatbot.errors import ChatbotError
-from chatbot.news.briefing import FORMATS
+from chatbot.news.briefing import FORMATS, BriefingBuilder
+from chatbot.news.feeds import FeedManager
+from chatbot.news.schedule import (
+    JOB_OPTIONS,
+    background_scheduler,
+    daily_trigger,
+    interval_trigger,
+    time_of_day,
+    time_zone,
+)
 from chatbot.presentation.atom import FEED_FILE, briefings_atom
 from chatbot.presentation.briefing import briefing_html, briefing_markdown
 from chatbot.vocabulary import Briefing
 
 if TYPE_CHECKING:
-    from chatbot.api import Chatbot
     from chatbot.vocabulary import RefreshReport
 
 log = logging.getLogger(__name__)
@@ -112,7 +119,7 @@ class EmailChannel:
 
 
 class WebhookChannel:
-    """The briefing's JSON (as ``Briefing.to_dict``) POSTed to a URL the operator configured."""
+    """The briefing's JSON (``codecs.briefing_to_dict``) POSTed to a URL the operator set."""
 
     name = "webhook"
 
@@ -123,7 +130,7 @@ class WebhookChannel:
         # The URL comes from the operator's settings, not from article content: no SSRF guard.
         response = httpx.post(
             self.url,
-            json=briefing.to_dict(),
+            json=briefing_to_dict(briefing),
             timeout=self.timeout,
             follow_redirects=False,
             headers={"User-Agent": "chatbot-news-desk/0.1"},
@@ -176,29 +183,15 @@ class BriefingRun:
     deliveries: list[Delivery] = field(default_factory=list)
 
 
-def _parse_at(at: str) -> tuple[int, int]:
-    match = re.fullmatch(r"\s*([01]?\d|2[0-3]):([0-5]\d)\s*", at or "")
-    if not match:
-        raise DeskError(f"Cannot read {at!r} as a time of day; use HH:MM, e.g. 07:00.")
-    return int(match[1]), int(match[2])
-
-
-def _zone(name: str) -> ZoneInfo:
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise DeskError(
-            f"Unknown time zone {name!r}; use a name like Europe/Moscow or UTC."
-        ) from exc
-
-
 class NewsDesk:
-    """Scheduled refresh, daily briefing and delivery for one ``Chatbot``; start/stop object."""
+    """Scheduled refresh, daily briefing and delivery; a start/stop object. It is given the
+    briefing builder and the feed manager it drives (``Chatbot.news_desk`` wires them)."""
 
     def __init__(
         self,
-        bot: Chatbot,
-        settings: Settings | None = None,
+        briefings: BriefingBuilder,
+        feeds: FeedManager,
+        settings: Settings,
         *,
         briefing_at: str | None = None,
         timezone: str | None = None,
@@ -208,13 +201,13 @@ class NewsDesk:
         briefing_trigger: Any = None,
         formats: Sequence[str] = FORMATS,
     ) -> None:
-        self.bot = bot
-        s = settings or bot.settings
-        self.settings = s
+        self.briefings = briefings
+        self.feeds = feeds
+        s = self.settings = settings
         self.briefing_at = briefing_at or s.desk_briefing_at
-        self.hour, self.minute = _parse_at(self.briefing_at)
+        self.hour, self.minute = time_of_day(self.briefing_at)
         self.timezone = timezone or s.desk_timezone
-        self.zone = _zone(self.timezone)
+        self.zone = time_zone(self.timezone)
         self.check_seconds = check_seconds or s.desk_check_seconds
         self.channels = list(channels_from_settings(s) if channels is None else channels)
         self.retries = s.delivery_retries
@@ -232,26 +225,21 @@ class NewsDesk:
     # --- lifecycle ---------------------------------------------------------------------------
 
     def start(self) -> NewsDesk:
-        from apscheduler.schedulers.background import BackgroundScheduler
-        from apscheduler.triggers.cron import CronTrigger
-        from apscheduler.triggers.interval import IntervalTrigger
-
         if self._scheduler is not None:
             return self
         self._stop.clear()
-        scheduler = BackgroundScheduler(timezone=self.zone)
+        scheduler = background_scheduler(self.zone)
         now = datetime.now(self.zone)
-        common = {"max_instances": 1, "coalesce": True, "misfire_grace_time": 3600}
         scheduler.add_job(
             self._guard(self.check),
-            IntervalTrigger(seconds=self.check_seconds, timezone=self.zone),
+            interval_trigger(self.check_seconds, self.zone),
             id="check",
-            **common,
+            **JOB_OPTIONS,
         )
-        trigger = self._trigger or CronTrigger(
-            hour=self.hour, minute=self.minute, timezone=self.zone
+        trigger = self._trigger or daily_trigger(self.briefing_at, self.zone)
+        scheduler.add_job(
+            self._guard(self.scheduled_briefing), trigger, id="briefing", **JOB_OPTIONS
         )
-        scheduler.add_job(self._guard(self.scheduled_briefing), trigger, id="briefing", **common)
         # At start: fresh feeds first, so that a missed briefing includes what they bring.
         scheduler.add_job(self._guard(self.startup), id="startup", next_run_time=now)
         scheduler.start()
@@ -315,7 +303,7 @@ class NewsDesk:
 
     def check(self) -> None:
         """Refresh the due feeds, then retry deliveries waiting in the outbox."""
-        self.last_refresh = self.bot.feed_manager.refresh(should_stop=self._stop.is_set)
+        self.last_refresh = self.feeds.refresh(should_stop=self._stop.is_set)
         self.retry_outbox()
 
     def startup(self) -> None:
@@ -333,7 +321,7 @@ class NewsDesk:
 
     def scheduled_briefing(self) -> BriefingRun | None:
         # The due feeds first: the briefing should hold what they published until now.
-        self.last_refresh = self.bot.feed_manager.refresh(should_stop=self._stop.is_set)
+        self.last_refresh = self.feeds.refresh(should_stop=self._stop.is_set)
         return self.run_briefing(self.due_day())
 
     def catch_up(self) -> BriefingRun | None:
@@ -350,8 +338,8 @@ class NewsDesk:
         with self._work:
             if self._stop.is_set():
                 return None
-            briefing = self.bot.briefing(day)
-            paths = self.bot.write_briefing(briefing, self.formats)
+            briefing = self.briefings.build(day)
+            paths = self.briefings.write(briefing, self.formats)
             paths.append(self.write_atom())
             self._save_state(last_day=day.isoformat(), last_run=self._clock().isoformat())
             run = BriefingRun(day, briefing, paths)
@@ -370,9 +358,9 @@ class NewsDesk:
     def write_atom(self) -> Path:
         """Rewrite ``briefings.atom`` in the briefings folder from the stored briefings."""
         stored = []
-        for key in self.bot.list_briefings():
+        for key in self.briefings.list_briefings():
             try:
-                stored.append(self.bot.load_briefing(key))
+                stored.append(self.briefings.load_briefing(key))
             except (ChatbotError, ValueError, KeyError) as exc:
                 log.warning("briefing %s left out of the Atom feed: %s", key, exc)
         path = Path(self.settings.briefings_dir) / FEED_FILE
@@ -451,7 +439,7 @@ class NewsDesk:
                 if channel is None:
                     continue  # that channel is no longer configured: kept, shown in status
                 try:
-                    briefing = self.bot.load_briefing(waiting.briefing)
+                    briefing = self.briefings.load_briefing(waiting.briefing)
                 except ChatbotError as exc:
                     log.warning("outbox: %s", exc)
                     continue

@@ -1,6 +1,6 @@
 """Feed subscriptions: RSS/Atom feeds polled on an interval, their entries stored as full articles.
 
-A ``Subscription`` lives in the store (``ArticleStore.put_feed``), so it survives restarts and is
+A ``Subscription`` lives in the store (``ArticleStore.feeds``), so it survives restarts and is
 shared by every process using the same store. ``FeedManager.refresh`` polls the due feeds:
 
 - the feed itself with a conditional GET (ETag / Last-Modified): a 304 costs one request and
@@ -28,6 +28,8 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from chatbot.codecs import subscription_from_json, subscription_to_json
+from chatbot.common.ids import feed_key
 from chatbot.errors import FeedError
 from chatbot.index.ingest import Ingestor
 from chatbot.index.store import ArticleStore
@@ -40,7 +42,7 @@ from chatbot.sources.loaders import (
     LoadFailure,
     article_from_page,
 )
-from chatbot.vocabulary import Article, FeedReport, RefreshReport, Subscription, feed_key
+from chatbot.vocabulary import Article, FeedReport, RefreshReport, Subscription
 
 log = logging.getLogger(__name__)
 
@@ -125,15 +127,15 @@ class FeedManager:
                     every=seconds or self._default_every,
                     added_at=self._clock(),
                 )
-            self._store.put_feed(sub.key, sub.url, sub.to_json())
+            self._store.feeds.put(sub.key, sub.url, subscription_to_json(sub))
             return sub
 
     def list(self) -> builtins.list[Subscription]:
         with self._lock:
             subs = []
-            for key, state in self._store.feed_states().items():
+            for key, state in self._store.feeds.states().items():
                 try:
-                    subs.append(Subscription.from_json(state))
+                    subs.append(subscription_from_json(state))
                 except (ValueError, KeyError, TypeError) as exc:
                     log.warning("ignoring unreadable feed record %s: %s", key, exc)
             return sorted(subs, key=lambda s: (s.name.lower(), s.url))
@@ -145,11 +147,11 @@ class FeedManager:
     def remove(self, url: str) -> bool:
         """Unsubscribe; the feed's stored articles stay."""
         with self._lock:
-            return self._store.delete_feed(feed_key(url.strip()))
+            return self._store.feeds.delete(feed_key(url.strip()))
 
     def _get(self, key: str) -> Subscription | None:
-        state = self._store.feed_states().get(key)
-        return Subscription.from_json(state) if state else None
+        state = self._store.feeds.states().get(key)
+        return subscription_from_json(state) if state else None
 
     def _save(self, sub: Subscription) -> bool:
         """Store ``sub`` unless it was removed meanwhile (a refresh must not resurrect it)."""
@@ -159,7 +161,7 @@ class FeedManager:
                 return False
             # The name and interval may have been changed while the refresh ran: keep those.
             sub = replace(sub, name=current.name, every=current.every)
-            self._store.put_feed(sub.key, sub.url, sub.to_json())
+            self._store.feeds.put(sub.key, sub.url, subscription_to_json(sub))
             return True
 
     # --- refresh ------------------------------------------------------------------------------

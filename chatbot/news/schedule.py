@@ -1,4 +1,5 @@
-"""Briefings on a schedule: build (and write) the briefing every day at a set time."""
+"""The one scheduler module: times of day, time zones and APScheduler, for the daily briefing
+(``run_schedule``) and the news desk (``NewsDesk``)."""
 
 from __future__ import annotations
 
@@ -9,10 +10,55 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from chatbot.news.briefing import FORMATS, BriefingBuilder, BriefingError
+from chatbot.errors import ChatbotError
+from chatbot.news.briefing import FORMATS, BriefingBuilder
 
 log = logging.getLogger(__name__)
+
+# Jobs run one at a time; runs missed while the machine slept collapse into one.
+JOB_OPTIONS: dict[str, Any] = {"max_instances": 1, "coalesce": True, "misfire_grace_time": 3600}
+
+
+class ScheduleError(ChatbotError):
+    """A time of day or a time zone cannot be read; the message says what to write."""
+
+
+def time_of_day(at: str) -> tuple[int, int]:
+    """(hour, minute) of "HH:MM"."""
+    match = re.fullmatch(r"\s*([01]?\d|2[0-3]):([0-5]\d)\s*", at or "")
+    if not match:
+        raise ScheduleError(f"Cannot read {at!r} as a time of day; use HH:MM, e.g. 07:00.")
+    return int(match[1]), int(match[2])
+
+
+def time_zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ScheduleError(
+            f"Unknown time zone {name!r}; use a name like Europe/Moscow or UTC."
+        ) from exc
+
+
+def daily_trigger(at: str, zone: ZoneInfo) -> Any:
+    from apscheduler.triggers.cron import CronTrigger
+
+    hour, minute = time_of_day(at)
+    return CronTrigger(hour=hour, minute=minute, timezone=zone)
+
+
+def interval_trigger(seconds: float, zone: ZoneInfo) -> Any:
+    from apscheduler.triggers.interval import IntervalTrigger
+
+    return IntervalTrigger(seconds=seconds, timezone=zone)
+
+
+def background_scheduler(zone: ZoneInfo) -> Any:
+    from apscheduler.schedulers.background import BackgroundScheduler
+
+    return BackgroundScheduler(timezone=zone)
 
 
 @dataclass
@@ -45,30 +91,17 @@ def run_schedule(
     job: Callable[[], object],
     *,
     at: str = "07:00",
-    timezone: str = "Europe/Moscow",
+    timezone: str,
     stop_event: threading.Event | None = None,
     trigger: Any = None,
     poll_seconds: float = 0.5,
 ) -> ScheduleStats:
     """Run ``job`` every day at ``at`` (HH:MM in ``timezone``) until ``stop_event`` is set or
     the process is interrupted. A run that raises is logged and counted; the next tick runs as
-    usual. ``trigger`` replaces the daily CronTrigger (tests use a one-second IntervalTrigger)."""
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-    from apscheduler.schedulers.background import BackgroundScheduler
-    from apscheduler.triggers.cron import CronTrigger
-
-    try:
-        zone = ZoneInfo(timezone)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise BriefingError(
-            f"Unknown time zone {timezone!r}; use a name like Europe/Moscow or UTC."
-        ) from exc
+    usual. ``trigger`` replaces the daily trigger (tests use a one-second interval)."""
+    zone = time_zone(timezone)
     if trigger is None:
-        match = re.fullmatch(r"\s*([01]?\d|2[0-3]):([0-5]\d)\s*", at)
-        if not match:
-            raise BriefingError(f"Cannot read {at!r} as a time of day; use HH:MM, e.g. 07:00.")
-        trigger = CronTrigger(hour=int(match[1]), minute=int(match[2]), timezone=zone)
+        trigger = daily_trigger(at, zone)
     stats = ScheduleStats()
 
     def guarded() -> None:
@@ -83,11 +116,8 @@ def run_schedule(
             with stats._lock:
                 stats.runs += 1
 
-    scheduler = BackgroundScheduler(timezone=zone)
-    # One run at a time; runs missed while the machine slept collapse into one.
-    scheduler.add_job(
-        guarded, trigger, id="briefing", max_instances=1, coalesce=True, misfire_grace_time=3600
-    )
+    scheduler = background_scheduler(zone)
+    scheduler.add_job(guarded, trigger, id="briefing", **JOB_OPTIONS)
     stop = stop_event or threading.Event()
     scheduler.start()
     job_ = scheduler.get_job("briefing")

@@ -230,7 +230,7 @@ def sources_html(answer: Answer, turn: str, lookup: ArticleLookup) -> str:
 
 def sources_panel(sections: Iterable[str]) -> str:
     """All turns' source sections, newest first; CSS shows the newest, a citation click shows
-    its own turn (see ``ui_page.CLIENT_JS``)."""
+    its own turn (see ``surfaces.web.page.CLIENT_JS``)."""
     body = "".join(reversed(list(sections)))
     if not body:
         return (

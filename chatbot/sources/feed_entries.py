@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from chatbot.common.ids import content_hash
 from chatbot.sources.formats import (
     clean_text,
     html_to_text,
@@ -21,7 +22,7 @@ from chatbot.sources.formats import (
     split_authors,
     url_host,
 )
-from chatbot.vocabulary import LoadFailure, content_hash
+from chatbot.vocabulary import LoadFailure
 
 MIN_ENTRY_TEXT = 400
 

@@ -1,4 +1,4 @@
-"""The ``chatbot`` command: a thin shell over ``chatbot.api.Chatbot``."""
+"""The ``chatbot`` command: a thin shell over ``chatbot.bot.Chatbot``."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ from chatbot.vocabulary import (
 )
 
 if TYPE_CHECKING:  # the facade loads chromadb: imported when a command needs a bot
-    from chatbot.api import Chatbot, NewsDesk
+    from chatbot.bot import Chatbot, NewsDesk
 
 
 class Context:
@@ -40,7 +40,7 @@ class Context:
 
     def bot(self, **more: Any) -> Chatbot:
         if self._bot is None:
-            from chatbot.api import Chatbot
+            from chatbot.bot import Chatbot
 
             self._bot = Chatbot(self.settings(**more))
         return self._bot
@@ -122,7 +122,8 @@ def ingest(obj: Context, items: tuple[str, ...], quiet: bool) -> None:
     for item, reason in report.skipped:
         click.echo(f"skipped: {item}: {reason}", err=True)
     click.echo(report.summary())
-    click.echo(f"Store: {bot.store.count_articles()} articles, {bot.store.count_chunks()} chunks")
+    articles, chunks = bot.counts()
+    click.echo(f"Store: {articles} articles, {chunks} chunks")
     if report.failed:
         click.echo("Failed:", err=True)
         for item, reason in report.failed:
@@ -240,7 +241,7 @@ def _split(options: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
 
 
 def _ask(bot: Chatbot, stream: Iterable[StreamEvent]) -> Answer:
-    live = bot.strategy.streams_tokens and sys.stderr.isatty()
+    live = bot.streams_tokens and sys.stderr.isatty()
     answer = None
     for event in stream:
         if isinstance(event, TokenEvent) and live:
@@ -278,7 +279,7 @@ def chat(obj: Context, **options: Any) -> None:
     backend, filters = _split(options)
     bot = obj.bot(**backend)
     session = bot.chat_session(**filters)
-    click.echo(f"Using {bot.llm.describe()}. Empty line or Ctrl-D to quit; /new to start over.")
+    click.echo(f"Using {bot.llm_description}. Empty line or Ctrl-D to quit; /new to start over.")
     while True:
         try:
             question = input("> ").strip()
@@ -307,7 +308,7 @@ def chat(obj: Context, **options: Any) -> None:
 @friendly_errors
 def ui(obj: Context, host: str | None, port: int | None, example: bool) -> None:
     """The web UI: cited chat, article library, daily briefings."""
-    from chatbot.surfaces import ui_page as web
+    from chatbot.surfaces.web import page as web
 
     bot = obj.bot()
     click.echo(f"LLM: {bot.backend_reason}")
@@ -410,7 +411,7 @@ def summarize(
 @click.option("--out", type=click.Path(file_okay=False), help="Output folder.")
 @click.option("--max-stories", type=int, help="Most stories in the briefing.")
 @click.option("--schedule", metavar="HH:MM", help="Keep running; write the briefing daily then.")
-@click.option("--timezone", default="Europe/Moscow", show_default=True, help="For --schedule.")
+@click.option("--timezone", help="For --schedule (default: CHATBOT_DESK_TIMEZONE, Europe/Moscow).")
 @click.pass_obj
 @friendly_errors
 def briefing(
@@ -423,12 +424,13 @@ def briefing(
     out: str | None,
     max_stories: int | None,
     schedule: str | None,
-    timezone: str,
+    timezone: str | None,
 ) -> None:
     """The day's stories, each told once with citations, as Markdown/HTML/JSON files."""
     bot = obj.bot(briefings_dir=out, briefing_max_stories=max_stories)
     wanted = list(formats) or ["md", "html", "json"]
     if schedule:
+        timezone = timezone or bot.settings.desk_timezone
         click.echo(
             f"Writing the briefing every day at {schedule} ({timezone}) into "
             f"{bot.settings.briefings_dir}; Ctrl-C to stop.",

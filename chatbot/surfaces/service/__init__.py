@@ -1,5 +1,5 @@
 """The HTTP service of ``chatbot serve``: the web UI, an OpenAI-compatible chat API and REST
-for articles, ingest and briefings on one host and port; a thin shell over ``chatbot.api``.
+for articles, ingest and briefings on one host and port; a thin shell over ``chatbot.bot``.
 
 ``create_app`` builds the FastAPI app (other features add routers and background services
 through its parameters); ``Service`` runs it with uvicorn.

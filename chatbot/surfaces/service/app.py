@@ -22,14 +22,20 @@ from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi_offline import FastAPIOffline
 
 from chatbot.errors import ChatbotError
+from chatbot.surfaces.hosting import (
+    LOOPBACK_HOSTS,
+    login_for,
+    login_warning,
+    reach,
+    warm_up_in_background,
+)
 from chatbot.surfaces.service.access import Access, ApiKeys, BodyLimit, RateLimiter
 from chatbot.surfaces.service.errors import ApiError, install_error_handlers
 from chatbot.surfaces.service.openai_compat import chat_router
 from chatbot.surfaces.service.rest import health_router, rest_router
-from chatbot.surfaces.ui_page import LOOPBACK_HOSTS
 
 if TYPE_CHECKING:
-    from chatbot.api import Chatbot
+    from chatbot.bot import Chatbot
     from chatbot.config import Settings
 
 log = logging.getLogger(__name__)
@@ -57,7 +63,7 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        threading.Thread(target=_warm_up, args=(bot,), name="warm-up", daemon=True).start()
+        warm_up_in_background(bot)
         try:
             for start in on_startup:
                 start()
@@ -119,12 +125,12 @@ def _mount_ui(app: FastAPI, bot: Chatbot, settings: Settings) -> None:
     """The web UI at ``/`` with the same options and login as ``chatbot ui``."""
     import gradio as gr
 
-    from chatbot.surfaces import ui_page as web
+    from chatbot.surfaces.web import page as web
 
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no calls home
     blocks = web.build_app(bot)
     blocks.queue(default_concurrency_limit=2)
-    auth = web.login_for(settings)
+    auth = login_for(settings)
     # launch() options that mounting also takes (not e.g. ``quiet``, which is launch-only).
     accepted = inspect.signature(gr.mount_gradio_app).parameters
     options = {k: v for k, v in web.launch_options(settings).items() if k in accepted}
@@ -138,31 +144,14 @@ def _mount_ui(app: FastAPI, bot: Chatbot, settings: Settings) -> None:
     )
 
 
-def _warm_up(bot: Chatbot) -> None:
-    try:
-        bot.warm_up()
-    except Exception as exc:  # the first question reports real problems; this only saves time
-        log.warning("warm-up failed: %s", exc)
-
-
 def startup_message(url: str, host: str, *, keys: bool, login: bool) -> str:
     """Where the service listens, what is there, and who can reach it."""
-    reach = (
-        "only this machine can reach it"
-        if host in LOOPBACK_HOSTS
-        else f"bound to {host}: other machines can reach it"
-    )
     line = (
         f"Serving on {url}: web UI at /, OpenAI-compatible API at /v1, REST at /api, docs at "
-        f"/docs ({reach}; API {'needs a key' if keys else 'open: no API keys set'}; web UI "
+        f"/docs ({reach(host)}; API {'needs a key' if keys else 'open: no API keys set'}; web UI "
         f"{'login required' if login else 'no login'})"
     )
-    if not login and host not in LOOPBACK_HOSTS:
-        line += (
-            " — WARNING: the web UI is reachable from other machines without a login; set "
-            "CHATBOT_UI_USERNAME and CHATBOT_UI_PASSWORD"
-        )
-    return line
+    return line + login_warning(host, login, "the web UI ")
 
 
 def check_exposure(host: str, settings: Settings) -> None:
@@ -256,15 +245,13 @@ def serve(
     """Serve the UI and the API (host/port default to the ui_host/ui_port settings; 127.0.0.1
     unless told otherwise). ``app_options`` go to ``create_app`` (extra_routers, on_startup,
     on_shutdown, ui). With ``block=False`` it returns the started Service; call ``stop()``."""
-    from chatbot.surfaces import ui_page as web
-
     settings = bot.settings
     host = host or settings.ui_host
     port = settings.ui_port if port is None else port
     check_exposure(host, settings)
     service = Service(create_app(bot, settings, **app_options), host, port).start()
     if announce is not None:
-        login = web.login_for(settings) is not None
+        login = login_for(settings) is not None
         keys = bool(settings.api_keys)
         announce(startup_message(service.url + "/", host, keys=keys, login=login))
     if block:

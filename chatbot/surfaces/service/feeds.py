@@ -18,7 +18,7 @@ from chatbot.surfaces.service.errors import ApiError
 from chatbot.vocabulary import FeedReport, RefreshReport, Subscription
 
 if TYPE_CHECKING:
-    from chatbot.api import Chatbot, NewsDesk
+    from chatbot.bot import Chatbot, NewsDesk
 
 
 class FeedRequest(BaseModel):
@@ -101,7 +101,7 @@ def feeds_router(bot: Chatbot, desk: NewsDesk | None = None) -> APIRouter:
         if body.refresh:
             report = await run_in_threadpool(bot.refresh, [sub.url])
             result["refresh"] = refresh_json(report)
-            result["feed"] = feed_json(bot.feed_manager.get(sub.url) or sub)
+            result["feed"] = feed_json(bot.feed(sub.url) or sub)
         return result
 
     @router.delete("/feeds")

@@ -22,7 +22,7 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from chatbot.api import ChatSession, make_filters
+from chatbot.bot import ChatSession, make_filters
 from chatbot.common.dates import to_datetime
 from chatbot.common.tokens import count_cl100k
 from chatbot.errors import USER_ERRORS
@@ -32,7 +32,7 @@ from chatbot.surfaces.service.shapes import answer_extras
 from chatbot.vocabulary import Answer, AnswerEvent, Filters, TokenEvent, Turn
 
 if TYPE_CHECKING:
-    from chatbot.api import Chatbot
+    from chatbot.bot import Chatbot
     from chatbot.surfaces.service.access import Access
 
 log = logging.getLogger(__name__)
@@ -174,7 +174,7 @@ def chat_router(bot: Chatbot, access: Access) -> APIRouter:
             "object": "model",
             "created": started,
             "owned_by": "chatbot",
-            "description": f"Cited answers from the stored news ({bot.llm.describe()}).",
+            "description": f"Cited answers from the stored news ({bot.llm_description}).",
         }
 
     @router.get("/models", dependencies=[Depends(access)])

@@ -16,16 +16,17 @@ from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Res
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 
+from chatbot.codecs import briefing_to_dict
 from chatbot.common.dates import DateParseError, to_datetime
 from chatbot.presentation.briefing import briefing_html, briefing_markdown
 from chatbot.presentation.labels import safe_url
-from chatbot.surfaces import ui
+from chatbot.surfaces import hosting
 from chatbot.surfaces.service.errors import ApiError
 from chatbot.surfaces.service.shapes import article_json, report_json, stored_article_json
 from chatbot.vocabulary import IngestReport
 
 if TYPE_CHECKING:
-    from chatbot.api import Chatbot
+    from chatbot.bot import Chatbot
     from chatbot.surfaces.service.access import Access
 
 log = logging.getLogger(__name__)
@@ -71,7 +72,7 @@ def _briefing_response(briefing: Any, fmt: str) -> Response:
         return PlainTextResponse(briefing_markdown(briefing), media_type="text/markdown")
     if fmt == "html":
         return HTMLResponse(briefing_html(briefing))
-    return JSONResponse(briefing.to_dict())
+    return JSONResponse(briefing_to_dict(briefing))
 
 
 def health_router(bot: Chatbot) -> APIRouter:
@@ -82,7 +83,7 @@ def health_router(bot: Chatbot) -> APIRouter:
         """Liveness and the article count; no API key needed. 503 when the store cannot be
         read (e.g. the Chroma server is down)."""
         try:
-            return {"status": "ok", "articles": bot.store.count_articles()}
+            return {"status": "ok", "articles": bot.counts()[0]}
         except Exception as exc:
             log.warning("health check: the store cannot be read: %s", exc)
             return JSONResponse(
@@ -259,8 +260,8 @@ async def _run_ingest(bot: Chatbot, files: list[Path], urls: list[str]) -> dict[
     items: list[str] = []
     for path in files:
         try:
-            items.append(str(ui.save_upload(bot.settings, path)))
-        except (ui.UploadRejected, OSError) as exc:
+            items.append(str(hosting.save_upload(bot.settings, path)))
+        except (hosting.UploadRejected, OSError) as exc:
             failed.append((path.name, str(exc)))
     for url in urls:
         if safe_url(url) is None:  # anything else would be read as a server path
@@ -270,7 +271,7 @@ async def _run_ingest(bot: Chatbot, files: list[Path], urls: list[str]) -> dict[
     if not items and not failed:
         raise ApiError(400, "Nothing to ingest: send urls and/or files.")
     report = await run_in_threadpool(bot.ingest, items) if items else None
-    folder = str(ui.uploads_dir(bot.settings)) + os.sep
+    folder = str(hosting.uploads_dir(bot.settings)) + os.sep
     out = report_json(report or IngestReport())
     out["failed"] = [{"item": i, "reason": r} for i, r in failed] + [
         {"item": f["item"].replace(folder, ""), "reason": f["reason"].replace(folder, "")}

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 import os
-import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -15,10 +14,16 @@ import gradio as gr
 from chatbot.config import Settings
 from chatbot.errors import ChatbotError
 from chatbot.presentation import html as render
-from chatbot.surfaces.ui import (
+from chatbot.surfaces.hosting import (
+    UPLOAD_EXTENSIONS,
+    login_for,
+    login_warning,
+    reach,
+    warm_up_in_background,
+)
+from chatbot.surfaces.web.handlers import (
     FEED_HEADERS,
     FEED_INTERVALS,
-    UPLOAD_EXTENSIONS,
     ChatState,
     add_feed,
     article_table,
@@ -37,7 +42,7 @@ from chatbot.surfaces.ui import (
 )
 
 if TYPE_CHECKING:
-    from chatbot.api import Chatbot
+    from chatbot.bot import Chatbot
 
 log = logging.getLogger(__name__)
 
@@ -378,37 +383,12 @@ def launch_options(settings: Settings) -> dict[str, Any]:
     }
 
 
-def login_for(settings: Settings) -> tuple[str, str] | None:
-    if settings.ui_username and settings.ui_password:
-        return settings.ui_username, settings.ui_password.get_secret_value()
-    return None
-
-
-LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
-
-
 def startup_message(url: str, host: str, login: bool) -> str:
     """The line printed at start: where the UI listens, who can reach it, whether it asks for a
     login (and a warning when it is reachable from the network without one)."""
-    reach = (
-        "only this machine can reach it"
-        if host in LOOPBACK_HOSTS
-        else f"bound to {host}: other machines can reach it"
-    )
-    line = f"Web UI listening on {url} ({reach}; {'login required' if login else 'no login'})"
-    if not login and host not in LOOPBACK_HOSTS:
-        line += (
-            " — WARNING: reachable from other machines without a login; set "
-            "CHATBOT_UI_USERNAME and CHATBOT_UI_PASSWORD"
-        )
-    return line
-
-
-def _warm_up(bot: Chatbot) -> None:
-    try:
-        bot.warm_up()
-    except Exception as exc:  # the first question reports real problems; this only saves time
-        log.warning("warm-up failed: %s", exc)
+    login_text = "login required" if login else "no login"
+    line = f"Web UI listening on {url} ({reach(host)}; {login_text})"
+    return line + login_warning(host, login, "")
 
 
 def launch(
@@ -448,7 +428,7 @@ def launch(
         raise ChatbotError(f"Cannot start the web UI on {host}:{port}: {exc}") from exc
     if announce is not None:
         announce(startup_message(str(app.local_url), host, auth is not None))
-    threading.Thread(target=_warm_up, args=(bot,), name="warm-up", daemon=True).start()
+    warm_up_in_background(bot)
     if block:
         app.block_thread()
     return app

@@ -39,10 +39,10 @@ from typing import Any
 
 import numpy as np
 
-from chatbot.api import Chatbot
+from chatbot.bot import Chatbot
 from chatbot.config import Settings
-from chatbot.index.embeddings import Embedder, create_embedder
 from chatbot.index.store import ArticleStore, version_of
+from chatbot.models.embeddings import Embedder, create_embedder
 from tests.concurrency import (
     run_concurrency,
     source_articles,
@@ -139,7 +139,7 @@ def run_and_kill(
     errors = store.parent / f"worker-{op}.err"
     with errors.open("w") as err:  # a file, not a pipe: a full pipe would stall the worker
         proc = subprocess.Popen(
-            [sys.executable, "-m", "tests.stress", "worker", op, str(store), str(items)],
+            [sys.executable, "-m", "harness.stress", "worker", op, str(store), str(items)],
             cwd=ROOT,
             env=_worker_env(),
             stdout=subprocess.PIPE,

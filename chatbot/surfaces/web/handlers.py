@@ -1,4 +1,4 @@
-"""The Gradio web UI: a thin shell over ``chatbot.api.Chatbot`` (no retrieval or prompt logic).
+"""The Gradio web UI: a thin shell over ``chatbot.bot.Chatbot`` (no retrieval or prompt logic).
 
 Handlers are plain functions that take the bot and plain values, so tests call them without a
 browser; ``build_app`` only wires them to components. Per-browser-session state (the ChatSession,
@@ -8,7 +8,6 @@ the shown messages, the sources of each answer) lives in a ``gr.State``, never i
 from __future__ import annotations
 
 import functools
-import hashlib
 import logging
 import os
 import re
@@ -19,28 +18,22 @@ from typing import TYPE_CHECKING, Any
 
 import gradio as gr
 
-from chatbot.api import ChatSession, make_filters
+from chatbot.bot import ChatSession, make_filters
 from chatbot.common.dates import day_range, to_datetime
-from chatbot.config import Settings
 from chatbot.errors import USER_ERRORS
 from chatbot.presentation import html as render
 from chatbot.presentation.briefing import briefing_markdown
 from chatbot.presentation.labels import format_every
+from chatbot.surfaces.hosting import UploadRejected, save_upload, uploads_dir
 from chatbot.vocabulary import AnswerEvent, IngestEvent, TokenEvent
 
 if TYPE_CHECKING:
-    from chatbot.api import Chatbot
+    from chatbot.bot import Chatbot
 
 log = logging.getLogger(__name__)
 
-UPLOAD_EXTENSIONS = (".txt", ".md", ".html", ".htm", ".json", ".jsonl")
 _DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
-_UNSAFE_NAME_RE = re.compile(r"[^A-Za-z0-9._-]+")
 Progress = Callable[..., Any]
-
-
-class UploadRejected(ValueError):
-    """An uploaded file the UI refuses (type, size, empty); the message names the file."""
 
 
 def readable(exc: BaseException) -> str:
@@ -170,55 +163,6 @@ def new_conversation(bot: Chatbot, state: ChatState | None) -> tuple[list[Any], 
 
 
 # --- library ---------------------------------------------------------------------------------
-
-
-def uploads_dir(settings: Settings) -> Path:
-    return (Path(settings.data_dir) / "uploads").resolve()
-
-
-def safe_upload_name(name: str) -> str:
-    """A file name that cannot leave the uploads folder or surprise a shell: base name only,
-    [A-Za-z0-9._-], no leading dot, a known extension kept as is."""
-    base = re.split(r"[\\/]", name)[-1]
-    stem, dot, ext = base.rpartition(".")
-    if not dot:
-        stem, ext = base, ""
-    ext = f".{ext.lower()}" if ext else ""
-    if ext not in UPLOAD_EXTENSIONS:
-        raise UploadRejected(
-            f"{base}: unsupported file type {ext or '(none)'}; use {', '.join(UPLOAD_EXTENSIONS)}"
-        )
-    clean = _UNSAFE_NAME_RE.sub("_", stem).strip("._-")[:80] or "upload"
-    return clean + ext
-
-
-def save_upload(settings: Settings, source: str | os.PathLike[str]) -> Path:
-    """Copy an uploaded file into ``data_dir/uploads`` under a sanitized name; a different file
-    that already has the name gets a content-hash suffix instead of replacing it."""
-    src = Path(source)
-    name = safe_upload_name(src.name)
-    size = src.stat().st_size
-    if size > settings.upload_max_bytes:
-        raise UploadRejected(
-            f"{src.name}: {size:,} bytes is over the upload limit of "
-            f"{settings.upload_max_bytes:,} bytes"
-        )
-    if size == 0:
-        raise UploadRejected(f"{src.name}: the file is empty")
-    data = src.read_bytes()
-    folder = uploads_dir(settings)
-    folder.mkdir(parents=True, exist_ok=True)
-    dest = folder / name
-    if dest.exists() and dest.read_bytes() != data:
-        digest = hashlib.sha256(data).hexdigest()[:8]
-        dest = folder / f"{dest.stem}-{digest}{dest.suffix}"
-    if dest.resolve().parent != folder:  # belt and braces: the name was sanitized above
-        raise UploadRejected(f"{src.name}: refused file name")
-    if not dest.exists():
-        tmp = dest.with_name(f".{dest.name}.part")
-        tmp.write_bytes(data)
-        tmp.replace(dest)
-    return dest
 
 
 def ingest_items(

@@ -20,7 +20,7 @@ import numpy as np
 
 from chatbot.common.devices import embedding_device
 from chatbot.errors import ChatbotError
-from chatbot.index.minilm import NumpyMiniLM
+from chatbot.models.minilm import NumpyMiniLM
 
 if TYPE_CHECKING:
     from chatbot.config import Settings

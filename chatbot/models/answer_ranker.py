@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from chatbot.index.cross_encoder import (
+from chatbot.models.cross_encoder import (
     PACKAGED_RANKER,
     CrossEncoder,
     CrossEncoderError,

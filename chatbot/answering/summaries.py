@@ -36,14 +36,15 @@ from chatbot.answering.strategies import (
     repair,
 )
 from chatbot.answering.support import SupportChecker
+from chatbot.codecs import summary_from_dict, summary_to_dict
 from chatbot.common.dates import date_label
 from chatbot.common.files import atomic_write
 from chatbot.common.markers import parse_citations, strip_markers
 from chatbot.common.text import sentence_spans, words
 from chatbot.errors import ChatbotError
-from chatbot.index.embeddings import Embedder
 from chatbot.index.store import ArticleStore, version_of
 from chatbot.llm.base import LLMBackend, LLMError, Message
+from chatbot.models.embeddings import Embedder
 from chatbot.vocabulary import (
     AnswerSentence,
     Article,
@@ -51,8 +52,6 @@ from chatbot.vocabulary import (
     Passage,
     StoredArticle,
     Summary,
-    summary_from_dict,
-    summary_to_dict,
 )
 
 log = logging.getLogger(__name__)

@@ -10,26 +10,26 @@ from os import PathLike
 from pathlib import Path
 from typing import Any
 
-from chatbot.answering.answer_ranker import create_ranker
 from chatbot.answering.chat import ChatEngine, ChatSession
 from chatbot.answering.citations import SupportChecker
 from chatbot.answering.retrieval import Retriever
 from chatbot.answering.strategies import create_strategy
+from chatbot.answering.summaries import Summarizer, SummaryError
 from chatbot.common.dates import DateLike, to_datetime
 from chatbot.config import Settings, load_settings
 from chatbot.errors import ChatbotError
 from chatbot.index.chunking import CHUNK_FORMAT, Chunker
-from chatbot.index.embeddings import Embedder, create_embedder
 from chatbot.index.ingest import Ingestor
 from chatbot.index.keyword_index import KeywordIndex
 from chatbot.index.store import ArticleStore
 from chatbot.llm.base import LLMBackend, LLMError
 from chatbot.llm.registry import create_backend
+from chatbot.models.answer_ranker import create_ranker
+from chatbot.models.embeddings import Embedder, create_embedder
 from chatbot.news.briefing import FORMATS, BriefingBuilder, story_article_ids
 from chatbot.news.desk import NewsDesk
 from chatbot.news.feeds import FeedManager
 from chatbot.news.schedule import ScheduleStats, briefing_job, run_schedule
-from chatbot.news.summaries import Summarizer, SummaryError
 from chatbot.sources.fetch import Fetcher
 from chatbot.sources.loaders import iter_articles
 from chatbot.vocabulary import (
@@ -200,7 +200,7 @@ class Chatbot:
     def news_desk(self, **options: Any) -> NewsDesk:
         """The scheduler that refreshes feeds and writes and delivers the daily briefing
         (options: ``briefing_at``, ``timezone``, ``channels``, ...; see ``NewsDesk``)."""
-        return NewsDesk(self, **options)
+        return NewsDesk(self.briefings, self.feed_manager, self.settings, **options)
 
     # --- feed subscriptions --------------------------------------------------------------------
 
@@ -210,6 +210,10 @@ class Chatbot:
 
     def feeds(self) -> list[Subscription]:
         return self.feed_manager.list()
+
+    def feed(self, url: str) -> Subscription | None:
+        """One subscription as stored now (None: not subscribed)."""
+        return self.feed_manager.get(url)
 
     def remove_feed(self, url: str) -> bool:
         """Unsubscribe; articles already stored from the feed stay."""
@@ -326,14 +330,14 @@ class Chatbot:
         self,
         *,
         at: str = "07:00",
-        timezone: str = "Europe/Moscow",
+        timezone: str | None = None,
         formats: Iterable[str] = FORMATS,
         stop_event: threading.Event | None = None,
     ) -> ScheduleStats:
         return run_schedule(
             briefing_job(lambda: self.briefings, formats),
             at=at,
-            timezone=timezone,
+            timezone=timezone or self.settings.desk_timezone,
             stop_event=stop_event,
         )
 
@@ -358,6 +362,20 @@ class Chatbot:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    def counts(self) -> tuple[int, int]:
+        """(articles, chunks) in the store."""
+        return self.store.count_articles(), self.store.count_chunks()
+
+    @property
+    def streams_tokens(self) -> bool:
+        """Whether answers arrive word by word (a writing model) or whole (quoted sources)."""
+        return self.strategy.streams_tokens
+
+    @property
+    def llm_description(self) -> str:
+        """The LLM backend in words, e.g. 'local llama.cpp (SmolLM2-135M, 1 thread)'."""
+        return self.llm.describe()
 
     def llm_health(self) -> dict[str, Any] | None:
         """The local model's process: state, pid, restarts, last failure (None: no process)."""

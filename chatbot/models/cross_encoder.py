@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from chatbot.errors import ChatbotError
-from chatbot.index.minilm import BertWeights, BlasCap, bert_states, load_bert, read_json
+from chatbot.models.minilm import BertWeights, BlasCap, bert_states, load_bert, read_json
 
 if TYPE_CHECKING:
     from tokenizers import Tokenizer
@@ -38,7 +38,7 @@ __all__ = [
 ]
 
 # The shipped answer ranker (package data next to this module).
-PACKAGED_RANKER = Path(__file__).resolve().parent / "answer_ranker"
+PACKAGED_RANKER = Path(__file__).resolve().parent / "weights" / "answer_ranker"
 # Questions and news sentences are short: 96 tokens hold nearly all pairs (training used it).
 DEFAULT_MAX_LENGTH = 96
 _FILES = ("config.json", "model.safetensors", "tokenizer.json")
@@ -154,7 +154,7 @@ class CrossEncoder:
         self, path: str | Path, *, batch_size: int = 4, blas_threads: int | None = 2
     ) -> None:
         """``path``: a folder, or a hub name (fetched on first use). ``blas_threads``: as for
-        :class:`~chatbot.index.minilm.NumpyMiniLM`. An answer's 8 pairs of about 90 tokens,
+        :class:`~chatbot.models.minilm.NumpyMiniLM`. An answer's 8 pairs of about 90 tokens,
         on a quiet 2-core machine: 166 ms p50 in batches of 4 on 2 threads, 235 ms in one
         batch on 1 (the pairs differ in length, and 4 pad less)."""
         self.hub_id = hub_id(str(path)) if isinstance(path, str) else None

@@ -1,0 +1,1 @@
+"""Harness code that tests and evals share: local servers, the stress runner."""

@@ -34,6 +34,7 @@ from chatbot.vocabulary import (
     Summary,
     TokenEvent,
     Turn,
+    final_answer,
 )
 
 if TYPE_CHECKING:
@@ -67,6 +68,7 @@ __all__ = [
     "Summary",
     "TokenEvent",
     "Turn",
+    "final_answer",
     "load_settings",
 ]
 

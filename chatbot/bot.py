@@ -34,7 +34,6 @@ from chatbot.sources.fetch import Fetcher
 from chatbot.sources.loaders import iter_articles
 from chatbot.vocabulary import (
     Answer,
-    AnswerEvent,
     Article,
     Briefing,
     Filters,
@@ -45,6 +44,7 @@ from chatbot.vocabulary import (
     StreamEvent,
     Subscription,
     Summary,
+    final_answer,
 )
 
 log = logging.getLogger(__name__)
@@ -250,12 +250,7 @@ class Chatbot:
         return self.engine.stream(question, filters)
 
     def ask(self, question: str, **filters: Any) -> Answer:
-        answer: Answer | None = None
-        for event in self.stream(question, **filters):
-            if isinstance(event, AnswerEvent):
-                answer = event.answer
-        assert answer is not None
-        return answer
+        return final_answer(self.stream(question, **filters))
 
     def chat_session(self, **filters: Any) -> ChatSession:
         """A conversation with its own memory; follow-up questions are understood in context."""

@@ -6,7 +6,7 @@ look to people (text, Markdown, HTML) is :mod:`chatbot.presentation`.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -38,6 +38,7 @@ __all__ = [
     "Summary",
     "TokenEvent",
     "Turn",
+    "final_answer",
 ]
 
 
@@ -245,6 +246,17 @@ class AnswerEvent:
 
 
 StreamEvent = TokenEvent | AnswerEvent
+
+
+def final_answer(events: Iterable[StreamEvent]) -> Answer:
+    """The checked Answer that ends a stream of events (the text pieces before it dropped)."""
+    answer = None
+    for event in events:
+        if isinstance(event, AnswerEvent):
+            answer = event.answer
+    if answer is None:  # every stream ends with its answer; this would be a bug
+        raise RuntimeError("The answer stream ended without an answer; please report this.")
+    return answer
 
 
 @dataclass(frozen=True)

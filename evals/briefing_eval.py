@@ -113,7 +113,7 @@ def run(workdir: Path, argv: Sequence[str] | None = None) -> int:
     from chatbot.common.dates import day_range
     from chatbot.config import Settings
     from chatbot.llm.base import LLMError
-    from chatbot.llm.extractive import ExtractiveBackend
+    from chatbot.llm.no_llm import NoLLM
     from chatbot.news.briefing import BriefingBuilder
     from chatbot.vocabulary import Article
 
@@ -152,7 +152,7 @@ def run(workdir: Path, argv: Sequence[str] | None = None) -> int:
     notes: list[str] = []
     for name in [b.strip() for b in args.backends.split(",") if b.strip()]:
         if name == "extractive":
-            backends.append((name, ExtractiveBackend(), args.max_stories, days))
+            backends.append((name, NoLLM(), args.max_stories, days))
             continue
         from chatbot.llm.registry import create_backend
 

@@ -110,13 +110,14 @@ def run(workdir: Path, argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=RESULTS / "summaries_realsumm.json")
     args = parser.parse_args(argv)
 
+    from chatbot.answering.centrality import candidate_sentences
     from chatbot.answering.strategies import create_strategy
-    from chatbot.answering.summaries import Summarizer, candidate_sentences
+    from chatbot.answering.summaries import Summarizer
     from chatbot.bot import Chatbot
     from chatbot.common.text import words
     from chatbot.config import Settings
     from chatbot.llm.base import LLMError
-    from chatbot.llm.extractive import ExtractiveBackend
+    from chatbot.llm.no_llm import NoLLM
     from chatbot.vocabulary import Article
 
     rows = [json.loads(line) for line in args.data.open(encoding="utf-8")][: args.limit]
@@ -145,7 +146,7 @@ def run(workdir: Path, argv: Sequence[str] | None = None) -> int:
     extractive = Summarizer(
         bot.store,
         embedder,
-        create_strategy(ExtractiveBackend(), embedder, bot.checker),
+        create_strategy(NoLLM(), embedder, bot.checker),
         bot.checker,
         cache_dir=workdir / "cache-extractive",
         sentences=3,

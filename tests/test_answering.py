@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from chatbot.answering.citations import render_sentence
-from chatbot.answering.strategies import ExtractiveStrategy, GenerativeStrategy, as_sentence
+from chatbot.answering.strategies import ExtractiveStrategy, GenerativeStrategy
+from chatbot.answering.writing import as_sentence
 from chatbot.bot import Chatbot
 from chatbot.llm.base import LLMError
 from chatbot.models.embeddings import Embedder

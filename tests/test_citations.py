@@ -448,10 +448,10 @@ def test_llm_judge_verdicts_and_fallbacks(
 def test_llm_judge_needs_a_generative_backend(embedder: Embedder, tmp_path) -> None:
     from chatbot.bot import Chatbot
     from chatbot.errors import ChatbotError
-    from chatbot.llm.extractive import ExtractiveBackend
+    from chatbot.llm.no_llm import NoLLM
 
     with pytest.raises(ValueError, match="generative"):
-        SupportChecker(embedder, method="llm", judge=ExtractiveBackend())
+        SupportChecker(embedder, method="llm", judge=NoLLM())
     settings = Settings(store_path=tmp_path / "vs", llm_backend="extractive", support_method="llm")
     with pytest.raises(ChatbotError, match="CHATBOT_SUPPORT_METHOD=hybrid"):
         Chatbot(settings, embedder=embedder)

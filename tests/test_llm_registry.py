@@ -10,7 +10,7 @@ import pytest
 
 from chatbot.config import Settings
 from chatbot.llm.base import LLMError, Message
-from chatbot.llm.extractive import ExtractiveBackend
+from chatbot.llm.no_llm import NoLLM
 from chatbot.llm.openai_backend import OpenAIBackend, OpenAICompatibleBackend
 from chatbot.llm.registry import BACKENDS, create_backend
 from tests.fakes import EchoBackend
@@ -64,7 +64,7 @@ def test_auto_quotes_the_sources_when_no_model_is_named(llm_settings: MakeSettin
     # The packaged SmolLM2 answers no better than the sources' own sentences and is slower,
     # so without a named model or server auto picks extractive and says why.
     backend, reason = create_backend(llm_settings())
-    assert isinstance(backend, ExtractiveBackend)
+    assert isinstance(backend, NoLLM)
     assert reason.startswith("auto: picked extractive")
     assert "as well as the packaged SmolLM2 model, faster" in reason
     assert "CHATBOT_LLM_BACKEND=local" in reason
@@ -82,7 +82,7 @@ def test_auto_extractive_without_llama_cpp(
 ) -> None:
     monkeypatch.setitem(sys.modules, "llama_cpp", None)
     backend, reason = create_backend(llm_settings(llm_model_path=tmp_path / "model.gguf"))
-    assert isinstance(backend, ExtractiveBackend)
+    assert isinstance(backend, NoLLM)
     assert reason.startswith("auto: picked extractive")
     assert "llama-cpp-python is not installed" in reason
     assert "pip install 'chatbot[local]'" in reason
@@ -91,7 +91,7 @@ def test_auto_extractive_without_llama_cpp(
 def test_auto_extractive_without_model_file(llm_settings: MakeSettings, tmp_path: Path) -> None:
     missing = tmp_path / "gone.gguf"
     backend, reason = create_backend(llm_settings(llm_model_path=missing))
-    assert isinstance(backend, ExtractiveBackend)
+    assert isinstance(backend, NoLLM)
     assert f"the model file {missing} does not exist" in reason
     assert "CHATBOT_LLM_MODEL_PATH" in reason or "llama-cpp-python is not installed" in reason
 

@@ -10,7 +10,7 @@ import pytest
 from chatbot.common import tokens
 from chatbot.config import Settings
 from chatbot.llm.base import LLMError, Message
-from chatbot.llm.extractive import ExtractiveBackend
+from chatbot.llm.no_llm import NoLLM
 
 
 @pytest.fixture
@@ -60,7 +60,7 @@ def test_model_encoding_offline(
 
 
 def test_extractive_writes_no_text(llm_settings: Callable[..., Settings]) -> None:
-    backend = ExtractiveBackend.from_settings(llm_settings())
+    backend = NoLLM.from_settings(llm_settings())
     assert backend.generative is False
     assert backend.model == "none"
     assert backend.name == "extractive"
@@ -74,7 +74,7 @@ def test_extractive_writes_no_text(llm_settings: Callable[..., Settings]) -> Non
 
 
 def test_extractive_context_window_setting(llm_settings: Callable[..., Settings]) -> None:
-    backend = ExtractiveBackend.from_settings(llm_settings(llm_context_window=2048))
+    backend = NoLLM.from_settings(llm_settings(llm_context_window=2048))
     assert backend.context_window == 2048
 
 

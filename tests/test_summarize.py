@@ -13,8 +13,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from chatbot.answering.centrality import central_sentences
 from chatbot.answering.strategies import create_strategy
-from chatbot.answering.summaries import Summarizer, SummaryError, central_sentences
+from chatbot.answering.summaries import Summarizer, SummaryError
 from chatbot.bot import Chatbot
 from chatbot.config import Settings
 from chatbot.index.store import version_of

@@ -5,11 +5,19 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from chatbot.answering.retrieval import Retrieval, Retriever
-from chatbot.answering.strategies import AnsweringStrategy
-from chatbot.vocabulary import Answer, AnswerEvent, Filters, StreamEvent, TokenEvent, Turn
+from chatbot.answering.strategies import AnsweringStrategy, Question
+from chatbot.vocabulary import (
+    Answer,
+    AnswerEvent,
+    Filters,
+    StreamEvent,
+    TokenEvent,
+    Turn,
+    final_answer,
+)
 
 _FOLLOW_UP = re.compile(
     r"^\s*(and|but|so|also|what about|how about|then|why|who|when|where)\b|"
@@ -47,17 +55,18 @@ class ChatEngine:
         standalone = self.condense(question, history)
         found = self.retriever.retrieve(standalone, self.top_k, filters)
         if not found.passages or found.best_similarity < self.min_relevance:
-            events: Iterator[StreamEvent] = iter([AnswerEvent(self._refusal(question, found))])
-        else:
-            focus = _focus(question, standalone) if standalone != question else question
-            # Only a follow-up ("and then?") wants something not said yet; a question of its own
-            # wants its answer, even if an earlier answer already quoted it.
-            seen = tuple(t.answer for t in history) if standalone != question else ()
-            events = self.strategy.answer(question, focus, found, seen)
-        for event in events:
-            if isinstance(event, AnswerEvent):
-                event = AnswerEvent(replace(event.answer, interpreted_as=standalone))
-            yield event
+            yield AnswerEvent(self._refusal(question, standalone, found))
+            return
+        follow_up = standalone != question
+        asked = Question(
+            question,
+            standalone,
+            _focus(question, standalone) if follow_up else question,
+            # Only a follow-up ("and then?") wants something not said yet; a question of its
+            # own wants its answer, even if an earlier answer already quoted it.
+            tuple(t.answer for t in history) if follow_up else (),
+        )
+        yield from self.strategy.answer(asked, found)
 
     def condense(self, question: str, history: Sequence[Turn]) -> str:
         """A standalone question for retrieval: the rule always; the strategy's rewrite (an
@@ -71,7 +80,7 @@ class ChatEngine:
 
     # --- the outcomes ------------------------------------------------------------------------
 
-    def _refusal(self, question: str, found: Retrieval) -> Answer:
+    def _refusal(self, question: str, standalone: str, found: Retrieval) -> Answer:
         closest = list(dict.fromkeys(f"“{p.title}” ({p.source})" for p in found.passages))[:3]
         text = "The stored articles do not cover this question."
         if found.scope.phrase and found.filters.since:
@@ -84,7 +93,13 @@ class ChatEngine:
         if closest:
             text += " The closest articles are: " + "; ".join(closest) + "."
         return Answer(
-            question, text, (), found.passages, backend=self.strategy.describe(), refused=True
+            question,
+            text,
+            (),
+            found.passages,
+            backend=self.strategy.describe(),
+            refused=True,
+            interpreted_as=standalone,
         )
 
 
@@ -123,12 +138,7 @@ class ChatSession:
                 yield event
 
     def ask(self, question: str, filters: Filters | None = None) -> Answer:
-        answer: Answer | None = None
-        for event in self.stream(question, filters):
-            if isinstance(event, AnswerEvent):
-                answer = event.answer
-        assert answer is not None
-        return answer
+        return final_answer(self.stream(question, filters))
 
     def reset(self) -> None:
         with self._lock:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Literal
@@ -36,6 +36,7 @@ from chatbot.answering.evidence import (
 )
 from chatbot.answering.prompting import fit_passages, neutralise, render, render_source
 from chatbot.answering.retrieval import Retrieval
+from chatbot.answering.writing import PromptBudget, as_sentence, mark_quoted, repair
 from chatbot.common.dates import date_label
 from chatbot.common.markers import strip_markers
 from chatbot.llm.base import LLMBackend, LLMError, Message
@@ -59,22 +60,8 @@ EXTRACTIVE_SENTENCES = 3
 EXTRACTIVE_MARGIN = LIKELY_ALTERNATIVE  # a further sentence at least half as likely
 EVIDENCE_SENTENCES = 3  # what the small model reads: ~150 tokens of evidence
 EVIDENCE_MAX_TOKENS = 160  # two or three short sentences
-_TEMPLATE_OVERHEAD = 32  # chat-template tokens around the messages
 # A finished sentence in a stream: its citation markers (and end punctuation) then a space.
 _SENTENCE_DONE = re.compile(r"(?:\[\d{1,2}\])+\s*[.!?]?(?=\s)|[.!?][\"”')]?(?=\s+[A-Z\"“])")
-
-
-class PromptBudget:
-    """Tokens left for sources once the fixed parts of a prompt and the answer are counted:
-    the one place chat and summaries size their prompts."""
-
-    def __init__(self, llm: LLMBackend, max_tokens: int) -> None:
-        self.llm = llm
-        self.max_tokens = max_tokens
-
-    def left(self, *fixed: str) -> int:
-        used = sum(self.llm.count_tokens(text) for text in fixed)
-        return max(64, self.llm.context_window - self.max_tokens - used - _TEMPLATE_OVERHEAD)
 
 
 def evidence_passage(e: Evidence) -> Passage:
@@ -132,66 +119,44 @@ def to_sources(
     )
 
 
-def _answer(
-    question: str, checked: CheckedAnswer, sources: Sequence[Passage], backend: str, notice: str
+@dataclass(frozen=True)
+class Question:
+    """A question as the strategies answer it: ``text`` as the user typed it, ``standalone``
+    what retrieval used (a follow-up with what it refers to), ``focus`` what the answer should
+    address, ``seen`` earlier answers of the conversation (not to be repeated)."""
+
+    text: str
+    standalone: str = ""
+    focus: str = ""
+    seen: tuple[str, ...] = ()
+
+    @classmethod
+    def alone(cls, text: str) -> Question:
+        """A question without a conversation around it."""
+        return cls(text, text, text)
+
+
+def build_answer(
+    question: Question,
+    checked: CheckedAnswer,
+    sources: Sequence[Passage],
+    backend: str,
+    *,
+    notice: str = "",
+    repaired: int = 0,
 ) -> Answer:
+    """The one place an answer is made: every field set here, none patched afterwards."""
     return Answer(
-        question=question,
+        question=question.text,
         text=checked.text,
         citations=tuple(checked.citations),
         sources=tuple(sources),
         sentences=tuple(checked.sentences),
         backend=backend,
         notice=notice,
+        interpreted_as=question.standalone,
+        repaired=repaired,
     )
-
-
-def mark_quoted(checked: CheckedAnswer, quoted: Iterable[str]) -> CheckedAnswer:
-    """The checked answer with the sentences that are the sources' words put in for the
-    language model's marked ``quoted`` (compared as words, citation markers aside)."""
-    keys = {word_key(text) for text in quoted}
-    if not keys:
-        return checked
-    return replace(
-        checked,
-        sentences=tuple(
-            replace(s, quoted=True) if word_key(s.text) in keys else s for s in checked.sentences
-        ),
-    )
-
-
-def as_sentence(text: str) -> str:
-    """A quoted line without end punctuation (a heading, a caption) ends with a full stop, so
-    that it stays a sentence of its own next to the one that follows it."""
-    text = text.strip()
-    return text if re.search(r"[.!?…][\"'”’)\]]*$", text) else f"{text}."
-
-
-def repair(checked: CheckedAnswer, picks: Sequence[tuple[int, str]]) -> tuple[list[str], list[str]]:
-    """The sentences to show, and the repaired ones among them: supported sentences as written; an
-    unsupported one replaced by a pick (the one from the source it cited, else the best unused
-    one), or left out when no pick is left. Picks are the sentences chosen to answer the
-    question (passage number, text): a repair never quotes text the question did not lead to,
-    however well it matches what the model made up."""
-    shown: list[str] = []
-    keys: set[str] = set()
-    repaired: list[str] = []
-    for sentence in checked.sentences:
-        if sentence.supported:
-            text = render_sentence(sentence.text, sentence.citations)
-        else:
-            unused = [p for p in picks if word_key(p[1]) not in keys]
-            pick = next((p for p in unused if p[0] in sentence.citations), None) or next(
-                iter(unused), None
-            )
-            if pick is None:
-                continue
-            text = render_sentence(as_sentence(pick[1]), (pick[0],))
-            repaired.append(text)
-        if word_key(text) not in keys:
-            keys.add(word_key(text))
-            shown.append(text)
-    return shown, repaired
 
 
 class AnsweringStrategy(ABC):
@@ -205,12 +170,8 @@ class AnsweringStrategy(ABC):
     context: Context | None = None
 
     @abstractmethod
-    def answer(
-        self, question: str, focus: str, found: Retrieval, seen: Sequence[str] = ()
-    ) -> Iterator[StreamEvent]:
-        """TokenEvents, then the checked Answer. ``question`` is what the user typed; ``focus``
-        what the answer should address (the question with what a follow-up refers to);
-        ``seen`` earlier answers of the conversation (not to be repeated)."""
+    def answer(self, question: Question, found: Retrieval) -> Iterator[StreamEvent]:
+        """TokenEvents, then the checked Answer (an AnswerEvent, always last)."""
 
     def rewrite(self, question: str, history: Sequence[str]) -> str | None:
         """A standalone version of a follow-up question, or None (the rule alone is used)."""
@@ -271,26 +232,24 @@ class ExtractiveStrategy(AnsweringStrategy):
             ranker=self.ranker,
         )
 
-    def checked(
-        self, focus: str, found: Retrieval, seen: Sequence[str] = ()
-    ) -> tuple[CheckedAnswer, list[str]]:
-        picks = self.picks(focus, found.passages, seen, found.filters.as_of)
-        parts = [render_sentence(as_sentence(strip_markers(p.text)), (p.n,)) for p in picks]
-        checked = check_answer(" ".join(parts), found.passages, self.checker, policy=self.policy)
-        return checked, parts
-
     def answer(
-        self, question: str, focus: str, found: Retrieval, seen: Sequence[str] = ()
+        self, question: Question, found: Retrieval, *, notice: str = ""
     ) -> Iterator[StreamEvent]:
-        checked, parts = self.checked(focus, found, seen)
+        """The quoted sentences; ``notice`` says why they stand in for a model's answer."""
+        picks = self.picks(question.focus, found.passages, question.seen, found.filters.as_of)
+        parts = [render_sentence(as_sentence(strip_markers(p.text)), (p.n,)) for p in picks]
         for part in parts:
             yield TokenEvent(part + " ")
-        yield AnswerEvent(_answer(question, checked, found.passages, self.describe(), ""))
+        checked = check_answer(" ".join(parts), found.passages, self.checker, policy=self.policy)
+        yield AnswerEvent(
+            build_answer(question, checked, found.passages, self.describe(), notice=notice)
+        )
 
 
 @dataclass(frozen=True)
 class _Draft:
-    """What a generation produced after checking, before it becomes an Answer."""
+    """What a generation produced after checking, before it becomes an Answer: the return
+    value of a writing generator (which yields only the text as it is shown)."""
 
     checked: CheckedAnswer
     sources: tuple[Passage, ...]
@@ -306,6 +265,7 @@ class GenerativeStrategy(AnsweringStrategy):
     when unsupported; no supported sentence at all means the extractive answer, with a notice."""
 
     name = "generative"
+    writer: LLMBackend
 
     def __init__(
         self,
@@ -319,7 +279,6 @@ class GenerativeStrategy(AnsweringStrategy):
         reason: str = "",
     ) -> None:
         self.writer = llm
-        self.llm = llm
         self.fallback = fallback
         self.checker = fallback.checker
         self.policy = fallback.policy
@@ -331,46 +290,45 @@ class GenerativeStrategy(AnsweringStrategy):
         self.reason = reason or f"generative: {llm.describe()} writes from the {context}"
 
     def describe(self) -> str:
-        return f"{self.llm.describe()}, writing from the {self.context}, checked"
+        return f"{self.writer.describe()}, writing from the {self.context}, checked"
 
     # --- the answer ------------------------------------------------------------------------------
 
-    def answer(
-        self, question: str, focus: str, found: Retrieval, seen: Sequence[str] = ()
-    ) -> Iterator[StreamEvent]:
+    def answer(self, question: Question, found: Retrieval) -> Iterator[StreamEvent]:
         write = self._from_evidence if self.context == "evidence" else self._from_passages
-        draft: _Draft | None = None
         try:
-            for event in write(question, focus, found, seen):
-                if isinstance(event, _Draft):
-                    draft = event
-                else:
-                    yield event
+            draft = yield from write(question, found)
         except LLMError as exc:
             log.warning("generation failed: %s", exc)
             notice = f"The language model failed ({exc}); showing sentences from the sources."
-            yield from self._fall_back(question, focus, found, seen, notice)
+            yield from self.fallback.answer(question, found, notice=notice)
             return
         if draft is not None and draft.declined:
             notice = (
                 "The language model found no answer in the sources; showing the sentences "
                 "that best match the question."
             )
-            yield from self._fall_back(question, focus, found, seen, notice)
+            yield from self.fallback.answer(question, found, notice=notice)
             return
         if draft is None or not draft.checked.supported_count:
             notice = (
                 "The language model's answer was not supported by the sources; showing "
                 "sentences from the sources instead."
             )
-            yield from self._fall_back(question, focus, found, seen, notice)
+            yield from self.fallback.answer(question, found, notice=notice)
             return
         # Repairs are marked on their sentences ("quoted from the source"), not in a banner:
         # the banner is for what a reader must know (a fallback, a failure, nothing found).
-        answer = _answer(question, draft.checked, draft.sources, self.describe(), "")
-        yield AnswerEvent(replace(answer, repaired=draft.repaired))
+        yield AnswerEvent(
+            build_answer(
+                question, draft.checked, draft.sources, self.describe(), repaired=draft.repaired
+            )
+        )
 
-    def _recited(self, checked: CheckedAnswer, cited: Sequence[Passage]) -> CheckedAnswer:
+    @staticmethod
+    def _recited(
+        checked: CheckedAnswer, cited: Sequence[Passage], checker: SupportChecker
+    ) -> CheckedAnswer:
         """Right words, wrong number: an unsupported sentence that another evidence sentence
         clearly supports cites that one instead (all of them were chosen for the question)."""
         if all(s.supported for s in checked.sentences):
@@ -378,39 +336,32 @@ class GenerativeStrategy(AnsweringStrategy):
         parts = []
         for s in checked.sentences:
             if not s.supported:
-                again = check_answer(s.text, cited, self.checker)  # uncited: best source, if clear
+                again = check_answer(s.text, cited, checker)  # uncited: best source, if clear
                 if again.supported_count:
                     parts.append(again.text)
                     continue
             parts.append(render_sentence(s.text, s.citations))
-        return check_answer(" ".join(parts), cited, self.checker)
-
-    def _fall_back(
-        self, question: str, focus: str, found: Retrieval, seen: Sequence[str], notice: str
-    ) -> Iterator[StreamEvent]:
-        for event in self.fallback.answer(question, focus, found, seen):
-            if isinstance(event, AnswerEvent):
-                yield AnswerEvent(replace(event.answer, notice=notice))
-            else:
-                yield event
+        return check_answer(" ".join(parts), cited, checker)
 
     def _from_evidence(
-        self, question: str, focus: str, found: Retrieval, seen: Sequence[str]
-    ) -> Iterator[StreamEvent | _Draft]:
+        self, question: Question, found: Retrieval
+    ) -> Generator[StreamEvent, None, _Draft | None]:
         """The model reads only the selected sentences and must cite one per sentence; each
         sentence is checked (and repaired) before it is shown."""
+        focus = question.focus
         evidence = select_evidence(
             focus,
             found.passages,
             self.fallback.embedder,
             self.evidence_sentences,
-            avoid=seen,
+            avoid=question.seen,
             reference=found.filters.as_of,
             ranker=self.fallback.ranker,
         )
         if not evidence:
-            return
+            return None
         cited = [evidence_passage(e) for e in evidence]
+        checker = self.checker.remembering()  # each sentence is scored once, however checked
         messages = [
             Message("system", render("evidence_system")),
             Message(
@@ -418,7 +369,7 @@ class GenerativeStrategy(AnsweringStrategy):
                 render("evidence_answer", evidence=render_evidence(evidence), question=focus),
             ),
         ]
-        stream = self.llm.stream_cited(
+        stream = self.writer.stream_cited(
             messages,
             len(evidence),
             max_tokens=min(self.max_tokens, EVIDENCE_MAX_TOKENS),
@@ -441,7 +392,7 @@ class GenerativeStrategy(AnsweringStrategy):
                 declined = True
                 continue
             checked = self._recited(
-                check_answer(_tidy_ending(sentence), cited, self.checker), cited
+                check_answer(_tidy_ending(sentence), cited, checker), cited, checker
             )
             texts, fixed = repair(checked, [p for p in picks if not _shown(p[1], shown)])
             repaired += len(fixed)
@@ -452,8 +403,7 @@ class GenerativeStrategy(AnsweringStrategy):
                 shown.append(text)
                 yield TokenEvent(renumber_markers(text, mapping) + " ")
         if not shown:
-            yield _Draft(_NOTHING, found.passages, repaired, declined=declined)
-            return
+            return _Draft(_NOTHING, found.passages, repaired, declined=declined)
         # Never less than the extractive answer: a sentence it would quote that nothing shown
         # cites is added, in the sources' own words (a small model often drops the fact asked
         # for, e.g. the duration, while what it wrote is true).
@@ -464,18 +414,19 @@ class GenerativeStrategy(AnsweringStrategy):
                 shown.append(quote)
                 quoted.append(quote)
                 yield TokenEvent(renumber_markers(quote, mapping) + " ")
-        final = check_answer(" ".join(shown), cited, self.checker, policy=self.policy)
+        final = check_answer(" ".join(shown), cited, checker, policy=self.policy)
         final = mark_quoted(final, quoted)
-        yield _Draft(to_sources(final, evidence, found.passages), found.passages, repaired)
+        return _Draft(to_sources(final, evidence, found.passages), found.passages, repaired)
 
     def _from_passages(
-        self, question: str, focus: str, found: Retrieval, seen: Sequence[str]
-    ) -> Iterator[StreamEvent | _Draft]:
+        self, question: Question, found: Retrieval
+    ) -> Generator[StreamEvent, None, _Draft | None]:
         """Whole passages, fitted to the context window (least relevant dropped whole); the
         text streams as written, then every sentence is checked and repaired."""
+        focus = question.focus
         system = render("system")
         left = self.budget.left(system, render("answer", sources="", question=focus))
-        passages = fit_passages(found.passages, left, self.llm.count_tokens) or list(
+        passages = fit_passages(found.passages, left, self.writer.count_tokens) or list(
             found.passages[:1]
         )
         sources = "\n".join(render_source(n, p) for n, p in enumerate(passages, 1))
@@ -484,20 +435,23 @@ class GenerativeStrategy(AnsweringStrategy):
             Message("user", render("answer", sources=sources, question=focus)),
         ]
         pieces: list[str] = []
-        for piece in self.llm.stream(
+        for piece in self.writer.stream(
             messages, max_tokens=self.max_tokens, temperature=self.temperature
         ):
             pieces.append(piece)
             yield TokenEvent(piece)
         text = "".join(pieces).strip()
         if _is_no_answer(text):
-            yield _Draft(_NOTHING, tuple(passages), 0, declined=True)
-            return
-        checked = check_answer(text, passages, self.checker)
-        picks = [(p.n, strip_markers(p.text)) for p in self.fallback.picks(focus, passages, seen)]
+            return _Draft(_NOTHING, tuple(passages), 0, declined=True)
+        checker = self.checker.remembering()
+        checked = check_answer(text, passages, checker)
+        picks = [
+            (p.n, strip_markers(p.text))
+            for p in self.fallback.picks(focus, passages, question.seen)
+        ]
         shown, repaired = repair(checked, picks)
-        final = check_answer(" ".join(shown), passages, self.checker, policy=self.policy)
-        yield _Draft(mark_quoted(final, repaired), tuple(passages), len(repaired))
+        final = check_answer(" ".join(shown), passages, checker, policy=self.policy)
+        return _Draft(mark_quoted(final, repaired), tuple(passages), len(repaired))
 
     # --- conversation ----------------------------------------------------------------------------
 
@@ -507,13 +461,13 @@ class GenerativeStrategy(AnsweringStrategy):
         if self.context != "passages":
             return None
         lines = list(history)
-        budget = max(256, self.llm.context_window // 4)
-        while len(lines) > 1 and self.llm.count_tokens("\n".join(lines)) > budget:
+        budget = max(256, self.writer.context_window // 4)
+        while len(lines) > 1 and self.writer.count_tokens("\n".join(lines)) > budget:
             lines.pop(0)  # trim the oldest turns to the budget
         prompt = render("condense", history="\n".join(lines), question=question)
         try:
             rewrite = (
-                self.llm.complete([Message("user", prompt)], max_tokens=64, temperature=0.0)
+                self.writer.complete([Message("user", prompt)], max_tokens=64, temperature=0.0)
                 .strip()
                 .splitlines()
             )

@@ -7,16 +7,11 @@ map (each article's summary, cached) then reduce (one text whose citations point
 of the articles' passages). Every LLM call fits the model's context window; notes that do not fit
 are reduced in batches, so no selected article is ever dropped to make room.
 
-Extractive selection is PacSum-style directed centrality (Zheng & Lapata 2019) over sentence
-embeddings: a sentence scores for resembling the sentences after it and loses for resembling the
-ones before it. On the 100 REALSumm CNN/DM articles it beats Lead-3 on ROUGE-1/2 where plain
-centrality (similarity to the article mean) does not (``python -m evals.summary_rouge``).
+Extractive selection is :mod:`.centrality`; summaries are cached on disk (:mod:`.summary_cache`).
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import re
 from collections.abc import Callable, Sequence
@@ -25,20 +20,14 @@ from pathlib import Path
 
 import numpy as np
 
-from chatbot.answering.citations import CheckedAnswer, Policy, check_answer
+from chatbot.answering.centrality import candidate_sentences, central_sentences
+from chatbot.answering.citations import CheckedAnswer, Policy, check_answer, render_sentence
 from chatbot.answering.prompting import neutralise, render, render_source
-from chatbot.answering.strategies import (
-    AnsweringStrategy,
-    PromptBudget,
-    as_sentence,
-    mark_quoted,
-    render_sentence,
-    repair,
-)
+from chatbot.answering.strategies import AnsweringStrategy
+from chatbot.answering.summary_cache import SummaryCache
 from chatbot.answering.support import SupportChecker
-from chatbot.codecs import summary_from_dict, summary_to_dict
+from chatbot.answering.writing import PromptBudget, as_sentence, mark_quoted, repair
 from chatbot.common.dates import date_label
-from chatbot.common.files import atomic_write
 from chatbot.common.markers import parse_citations, strip_markers
 from chatbot.common.text import sentence_spans, words
 from chatbot.errors import ChatbotError
@@ -56,8 +45,6 @@ from chatbot.vocabulary import (
 
 log = logging.getLogger(__name__)
 
-# Bump when summaries would come out differently for the same article: old cache files are ignored.
-CACHE_VERSION = 1
 EXTRACTIVE = "extractive"
 _MIN_WORDS = 6  # shorter "sentences" are bylines, datelines and captions
 _SAME_SENTENCE = 0.9  # story sentences this similar are copies (syndicated wire text)
@@ -111,7 +98,7 @@ class Summarizer:
         self.llm = strategy.writer
         self.evidence_first = strategy.context == "evidence"
         self.checker = checker
-        self.cache_dir = Path(cache_dir)
+        self.cache = SummaryCache(cache_dir)
         self.max_tokens = max_tokens
         self.sentences = sentences
         self.temperature = temperature
@@ -183,34 +170,15 @@ class Summarizer:
 
     def _cache_path(self, sources: Sequence[_Source], backend: str) -> Path:
         """One file per (articles and their content versions, backend, settings)."""
-        key = json.dumps(
-            [
-                CACHE_VERSION,
-                [(s.stored.id, s.stored.content_hash, s.stored.chunks) for s in sources],
-                backend,
-                self.embedder.name,
-                self.sentences,
-                self.max_tokens if backend != EXTRACTIVE else 0,
-                self.max_candidates,
-            ]
-        )
-        digest = hashlib.sha256(key.encode("utf-8")).hexdigest()[:20]
-        name = sources[0].stored.id if len(sources) == 1 else "story"
-        return self.cache_dir / f"{name}-{digest}.json"
-
-    def _cached(self, path: Path) -> Summary | None:
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-            return summary_from_dict(data["summary"])
-        except FileNotFoundError:
-            return None
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            log.warning("ignoring unreadable summary cache %s: %s", path, exc)
-            return None
-
-    def _store_cache(self, path: Path, summary: Summary) -> None:
-        payload = json.dumps({"version": CACHE_VERSION, "summary": summary_to_dict(summary)})
-        atomic_write(path, payload)
+        key = [
+            [(s.stored.id, s.stored.content_hash, s.stored.chunks) for s in sources],
+            backend,
+            self.embedder.name,
+            self.sentences,
+            self.max_tokens if backend != EXTRACTIVE else 0,
+            self.max_candidates,
+        ]
+        return self.cache.path(sources[0].stored.id if len(sources) == 1 else "story", key)
 
     def backend_label(self) -> str:
         return self.llm.describe() if self.llm is not None else EXTRACTIVE
@@ -227,7 +195,7 @@ class Summarizer:
         if self.llm is None:
             return self._extractive_article(source)
         path = self._cache_path([source], self._llm_key())
-        if (hit := self._cached(path)) is not None:
+        if (hit := self.cache.get(path)) is not None:
             return hit
         try:
             if self.evidence_first:
@@ -242,7 +210,7 @@ class Summarizer:
         if not _has_support(summary):
             # Never worse than extractive: nothing the model wrote held up.
             summary = replace(self._extractive_article(source), notice=_UNSUPPORTED_NOTICE)
-        self._store_cache(path, summary)
+        self.cache.put(path, summary)
         return summary
 
     def _central(self, source: _Source, count: int) -> list[tuple[tuple[int, int], str]]:
@@ -265,7 +233,7 @@ class Summarizer:
 
     def _extractive_article(self, source: _Source) -> Summary:
         path = self._cache_path([source], EXTRACTIVE)
-        if (hit := self._cached(path)) is not None:
+        if (hit := self.cache.get(path)) is not None:
             return hit
         # One sentence per line: a line break always ends a sentence, even before a lowercase
         # word, so the checker sees exactly the sentences that were picked.
@@ -274,7 +242,7 @@ class Summarizer:
             for span, text in self._central(source, self.sentences)
         )
         summary = self._checked(cited, source.passages, (source.stored.id,), EXTRACTIVE)
-        self._store_cache(path, summary)
+        self.cache.put(path, summary)
         return summary
 
     def _evidence_article(self, source: _Source, llm: LLMBackend) -> Summary:
@@ -361,11 +329,11 @@ class Summarizer:
     def _multi(self, sources: list[_Source]) -> Summary:
         """A story is cached like an article: re-running a briefing re-reads nothing."""
         path = self._cache_path(sources, self._llm_key())
-        if (hit := self._cached(path)) is not None:
+        if (hit := self.cache.get(path)) is not None:
             return hit
         summary = self._combine(sources)
         if not summary.notice:  # a fallback is not cached: the next run tries the LLM again
-            self._store_cache(path, summary)
+            self.cache.put(path, summary)
         return summary
 
     def _combine(self, sources: list[_Source]) -> Summary:
@@ -499,38 +467,6 @@ class Summarizer:
         return Summary(text, citations, sentences, ids, backend, notice=notice)
 
 
-# --- extractive selection -----------------------------------------------------------------------
-
-
-def central_sentences(
-    vectors: np.ndarray,
-    count: int,
-    eligible: Sequence[bool] | None = None,
-    *,
-    backward: float = -2.0,
-    forward: float = 1.0,
-) -> list[int]:
-    """Indices of the ``count`` most central sentences (best first), PacSum-style.
-
-    Edge weights are cosine similarities shifted so the least similar pair weighs 0. A sentence
-    gains ``forward`` x its similarity to later sentences and ``backward`` (negative) x its
-    similarity to earlier ones: what the rest of the article elaborates on, not what repeats
-    what came before. Deterministic: ties go to the earlier sentence."""
-    n = len(vectors)
-    if n == 0 or count <= 0:
-        return []
-    sims = vectors @ vectors.T
-    edges = np.maximum(0.0, sims - sims.min())
-    np.fill_diagonal(edges, 0.0)
-    before = np.tril(edges, -1).sum(axis=1)
-    after = np.triu(edges, 1).sum(axis=1)
-    scores = backward * before + forward * after
-    order = [int(i) for i in np.argsort(-scores, kind="stable")]
-    if eligible is not None and sum(bool(x) for x in eligible) >= min(count, n):
-        order = [i for i in order if eligible[i]]
-    return order[:count]
-
-
 def _passage_of(passages: Sequence[Passage], span: tuple[int, int]) -> int:
     """Index of the passage that contains the span (the most overlap if none does)."""
     s, e = span
@@ -542,16 +478,6 @@ def _passage_of(passages: Sequence[Passage], span: tuple[int, int]) -> int:
         if overlap > best_overlap:
             best, best_overlap = i, overlap
     return best
-
-
-def candidate_sentences(text: str, limit: int) -> tuple[list[tuple[int, int]], list[str]]:
-    """The first ``limit`` sentences of an article: spans, and text ready to quote (a bracketed
-    number in article text must not read as one of our citation markers)."""
-    spans = sentence_spans(text)[:limit]
-    cleaned = [
-        re.sub(r"\s+", " ", re.sub(r"\[(\d+)\]", r"(\1)", text[s:e])).strip() for s, e in spans
-    ]
-    return spans, cleaned
 
 
 # --- text helpers ---------------------------------------------------------------------------------

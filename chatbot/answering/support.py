@@ -403,6 +403,11 @@ class SupportChecker:
     def supported(self, score: float) -> bool:
         return score >= self.threshold
 
+    def remembering(self) -> SupportChecker:
+        """This checker with a memory for one answer: a generated answer is checked sentence
+        by sentence as it streams, then as a whole, and no (claim, source) pair is scored twice."""
+        return RememberingChecker(self)
+
     def score(self, claim: str, evidence: str) -> Support:
         """Support score in [0, 1] and the span in ``evidence`` of the best-supporting
         sentence(s), as a :class:`Support` (a ``(score, span)`` tuple with a ``reason``)."""
@@ -646,3 +651,25 @@ class SupportChecker:
         hits = sum(any(lex.has(w) for lex in lexicons) for w in claim.content)
         hits += sum(any(n in lex.numbers for lex in lexicons) for n in claim.numbers)
         return hits / len(words)
+
+
+class RememberingChecker(SupportChecker):
+    """A :class:`SupportChecker` that scores each distinct (claim, evidence) pair once."""
+
+    def __init__(self, checker: SupportChecker) -> None:
+        super().__init__(
+            checker.embedder,
+            method=checker.method,
+            threshold=checker.threshold,
+            judge=checker.judge,
+        )
+        self._known: dict[tuple[str, str], Support] = {}
+
+    def score_many(self, pairs: Sequence[tuple[str, str]]) -> list[Support]:
+        new = [pair for pair in dict.fromkeys(pairs) if pair not in self._known]
+        if new:
+            self._known.update(zip(new, super().score_many(new), strict=True))
+        return [self._known[pair] for pair in pairs]
+
+    def remembering(self) -> SupportChecker:
+        return self

@@ -32,9 +32,9 @@ def _local(settings: Settings) -> LLMBackend:
 
 
 def _extractive(settings: Settings) -> LLMBackend:
-    from chatbot.llm.extractive import ExtractiveBackend
+    from chatbot.llm.no_llm import NoLLM
 
-    return ExtractiveBackend.from_settings(settings)
+    return NoLLM.from_settings(settings)
 
 
 BACKENDS: Mapping[str, BackendFactory] = MappingProxyType(

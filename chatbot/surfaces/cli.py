@@ -4,22 +4,21 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from functools import wraps
 from typing import TYPE_CHECKING, Any
 
 import click
 
 from chatbot.config import Settings, load_settings
-from chatbot.errors import ChatbotError
 from chatbot.presentation.text import answer_to_text, summary_to_text
 from chatbot.vocabulary import (
     Answer,
-    AnswerEvent,
     IngestEvent,
     RefreshReport,
     StreamEvent,
     TokenEvent,
+    final_answer,
 )
 
 if TYPE_CHECKING:  # the facade loads chromadb: imported when a command needs a bot
@@ -241,18 +240,18 @@ def _split(options: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
 
 
 def _ask(bot: Chatbot, stream: Iterable[StreamEvent]) -> Answer:
+    """The answer, its text shown live (dimmed, on stderr) while a model writes it."""
     live = bot.streams_tokens and sys.stderr.isatty()
-    answer = None
-    for event in stream:
-        if isinstance(event, TokenEvent) and live:
-            click.secho(event.text, nl=False, err=True, dim=True)
-        elif isinstance(event, AnswerEvent):
-            answer = event.answer
-    if live:
-        click.echo("", err=True)
-    if answer is None:  # every stream ends with its answer; this would be a bug
-        raise ChatbotError("The answer did not arrive; please report this.")
-    return answer
+
+    def shown(events: Iterable[StreamEvent]) -> Iterator[StreamEvent]:
+        for event in events:
+            if isinstance(event, TokenEvent) and live:
+                click.secho(event.text, nl=False, err=True, dim=True)
+            yield event
+        if live:
+            click.echo("", err=True)
+
+    return final_answer(shown(stream))
 
 
 @main.command()

@@ -1,4 +1,5 @@
-"""The no-LLM backend: a marker that tells chat and summaries to answer from source sentences."""
+"""No LLM at all (``CHATBOT_LLM_BACKEND=extractive``): it stands where a backend would, so that
+chat and summaries know to quote source sentences and budgets still count tokens."""
 
 from __future__ import annotations
 
@@ -11,8 +12,9 @@ from chatbot.llm.base import LLMBackend, LLMError, Message
 DEFAULT_CONTEXT_WINDOW = 8192
 
 
-class ExtractiveBackend(LLMBackend):
-    """Writes no text. ``generative`` is False, so callers must never ask it to stream."""
+class NoLLM(LLMBackend):
+    """Writes no text: ``generative`` is False, and asking it to stream is an error that says
+    which setting chooses a model that writes."""
 
     name = "extractive"
     model = "none"
@@ -23,7 +25,7 @@ class ExtractiveBackend(LLMBackend):
         self.context_window = context_window or DEFAULT_CONTEXT_WINDOW
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> ExtractiveBackend:
+    def from_settings(cls, settings: Settings) -> NoLLM:
         return cls(context_window=settings.llm_context_window)
 
     def stream(

@@ -174,11 +174,14 @@ class Settings(BaseSettings):
     unsupported_policy: Literal["flag", "remove"] = Field(
         "flag", description="What to do with answer sentences their citations do not support."
     )
-    support_method: Literal["hybrid", "embedding", "lexical", "llm"] = Field(
+    support_method: Literal["hybrid", "embedding", "lexical", "llm", "trained"] = Field(
         "hybrid",
         description="How answer sentences are checked against cited passages: embedding "
-        "similarity, lexical evidence (words, names, numbers), both (hybrid), or the LLM as "
-        "judge (llm: one yes/no call per cited sentence; needs a generative backend).",
+        "similarity, lexical evidence (words, names, numbers), both (hybrid), the trained "
+        "support checker shipped in chatbot/models/weights/support_checker (trained: a "
+        "cross-encoder reading the claim and each window of three source sentences; the "
+        "features decide when its weights cannot be read), or the LLM as judge (llm: one "
+        "yes/no call per cited sentence; needs a generative backend).",
     )
     support_threshold: float = Field(
         0.5, ge=0, le=1, description="Support score at or above which a sentence is supported."

@@ -23,10 +23,11 @@ from chatbot.common.markers import MARKER, tidy_sentence
 from chatbot.common.text import sentence_spans
 from chatbot.llm.base import LLMBackend, LLMError, Message
 from chatbot.models.embeddings import Embedder
+from chatbot.models.support_model import SupportModel, windows
 
 log = logging.getLogger(__name__)
 
-Method = Literal["embedding", "lexical", "hybrid", "llm"]
+Method = Literal["embedding", "lexical", "hybrid", "llm", "trained"]
 
 _STOP = frozenset(
     """a about above after again against all almost along already also although always am among
@@ -385,8 +386,9 @@ class SupportChecker:
         method: Method = "hybrid",
         threshold: float = 0.5,
         judge: LLMBackend | None = None,
+        model: SupportModel | None = None,
     ) -> None:
-        if method not in ("embedding", "lexical", "hybrid", "llm"):
+        if method not in ("embedding", "lexical", "hybrid", "llm", "trained"):
             raise ValueError(f"unknown support method {method!r}")
         if not 0.0 <= threshold <= 1.0:
             raise ValueError(f"threshold must be within [0, 1] (got {threshold})")
@@ -399,6 +401,8 @@ class SupportChecker:
         self.method: Method = method
         self.threshold = threshold
         self.judge = judge
+        # The trained cross-encoder ("trained"); its features stand in when it cannot load.
+        self.model = model or (SupportModel() if method == "trained" else None)
 
     def supported(self, score: float) -> bool:
         return score >= self.threshold
@@ -445,7 +449,44 @@ class SupportChecker:
                     reason = "supported" if self.supported(verdict) else "the judge says no"
                     result = Support(verdict, result.span, f"{reason} (LLM judge)")
             results.append(result)
+        if self.method == "trained":
+            self._read_with_model(pairs, claims, evidence, quoted, results)
         return results
+
+    def _read_with_model(
+        self,
+        pairs: Sequence[tuple[str, str]],
+        claims: dict[str, str],
+        evidence: dict[str, _Evidence],
+        quoted: dict[tuple[str, str], tuple[int, int] | None],
+        results: list[Support],
+    ) -> None:
+        """Replace the feature scores of the pairs not quoted word for word with the trained
+        model's: the best of the source's windows, one batch per claim. The features keep the
+        span they found and a reason that names a contradiction or a missing name."""
+        assert self.model is not None
+        wanted: dict[str, list[tuple[int, str]]] = {}  # claim -> (pair index, window text)
+        for i, (claim, text) in enumerate(pairs):
+            if quoted[claim, text] is None and claims[claim] and evidence[text].spans:
+                for start, end in windows(text, evidence[text].spans, claims[claim]):
+                    wanted.setdefault(claims[claim], []).append((i, text[start:end]))
+        best: dict[int, float] = {}
+        for clean, items in wanted.items():
+            logits = self.model.logits(clean, [window for _, window in items])
+            if logits is None:
+                return  # the model is off: the features decide (logged once)
+            for (i, _), logit in zip(items, logits, strict=True):
+                best[i] = max(best.get(i, -math.inf), float(logit))
+        for i, logit in best.items():
+            features = results[i]
+            score = self.model.probability(logit, features.score)
+            if self.supported(score):
+                reason = "supported"
+            elif features.reason.startswith(("contradicts", "not found in the source: ")):
+                reason = features.reason
+            else:
+                reason = "not supported: no passage of the source says this"
+            results[i] = Support(score, features.span, reason)
 
     def _ask_judge(self, claim: str, evidence: str) -> float | None:
         """The judge's yes/no as a score; None (use the hybrid score) if it gives neither."""

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "PACKAGED_RANKER",
+    "PACKAGED_SUPPORT",
     "CrossEncoder",
     "CrossEncoderError",
     "pair_tokenizer",
@@ -39,6 +40,8 @@ __all__ = [
 
 # The shipped answer ranker (package data next to this module).
 PACKAGED_RANKER = Path(__file__).resolve().parent / "weights" / "answer_ranker"
+# The shipped support checker (claim x source window), `python -m training.support_checker`.
+PACKAGED_SUPPORT = Path(__file__).resolve().parent / "weights" / "support_checker"
 # Questions and news sentences are short: 96 tokens hold nearly all pairs (training used it).
 DEFAULT_MAX_LENGTH = 96
 _FILES = ("config.json", "model.safetensors", "tokenizer.json")

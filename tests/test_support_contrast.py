@@ -391,4 +391,4 @@ def test_the_support_eval_reads_any_qags_format_file(
     hybrid = results["hybrid"]
     assert hybrid["roc_auc"] == 1.0
     assert hybrid["balanced_accuracy"] == 1.0
-    assert set(results) == {"embedding", "lexical", "hybrid"}
+    assert set(results) == {"embedding", "lexical", "hybrid", "trained"}

@@ -143,6 +143,7 @@ def test_a_smoke_training_run(tmp_path: Path, tiny: Path) -> None:
 
     data = _traindata(tmp_path / "data")
     args = ["--data", str(data), "--max-pairs", "48", "--seed", "3", "--base", str(tiny)]
+    args += ["--sentences-per-article", "3"]
     started = time.perf_counter()
     info = support_checker.main([*args, "--out", str(tmp_path / "a"), "--max-length", "64"])
     assert time.perf_counter() - started < 60

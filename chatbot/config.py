@@ -177,10 +177,11 @@ class Settings(BaseSettings):
     support_method: Literal["hybrid", "embedding", "lexical", "llm", "trained"] = Field(
         "hybrid",
         description="How answer sentences are checked against cited passages: embedding "
-        "similarity, lexical evidence (words, names, numbers), both (hybrid), the trained "
-        "support checker shipped in chatbot/models/weights/support_checker (trained: a "
-        "cross-encoder reading the claim and each window of three source sentences; the "
-        "features decide when its weights cannot be read), or the LLM as judge (llm: one "
+        "similarity, lexical evidence (words, names, numbers), both (hybrid), a trained "
+        "support checker (trained: a cross-encoder reading the claim and each window of three "
+        "source sentences, from chatbot/models/weights/support_checker, which `python -m "
+        "training.support_checker --out` writes; none ships yet, and without weights the "
+        "features decide, with one logged error), or the LLM as judge (llm: one "
         "yes/no call per cited sentence; needs a generative backend).",
     )
     support_threshold: float = Field(

@@ -40,7 +40,8 @@ __all__ = [
 
 # The shipped answer ranker (package data next to this module).
 PACKAGED_RANKER = Path(__file__).resolve().parent / "weights" / "answer_ranker"
-# The shipped support checker (claim x source window), `python -m training.support_checker`.
+# Where the support checker's weights go (claim x source window; none ship yet: see
+# docs/evaluation.md), written by `python -m training.support_checker`.
 PACKAGED_SUPPORT = Path(__file__).resolve().parent / "weights" / "support_checker"
 # Questions and news sentences are short: 96 tokens hold nearly all pairs (training used it).
 DEFAULT_MAX_LENGTH = 96

@@ -158,7 +158,7 @@ def test_a_smoke_training_run(tmp_path: Path, tiny: Path) -> None:
     # What it wrote, the checker reads.
     model = SupportModel(tmp_path / "a")
     assert model.ready() and model.error is None
-    logits = model.logits("The buses run.", ["Mayor Anna Berg said the buses will not run."])
+    logits = model.score("The buses run.", ["Mayor Anna Berg said the buses will not run."])
     assert logits is not None and np.isfinite(logits).all()
     # Again with the same seed: the same weights, byte for byte.
     support_checker.main([*args, "--out", str(tmp_path / "b"), "--max-length", "64"])

@@ -24,9 +24,6 @@ import json
 import math
 import random
 import re
-import shutil
-import subprocess
-import sys
 import time
 import unicodedata
 from collections.abc import Iterable, Sequence
@@ -37,6 +34,15 @@ from typing import Any
 from chatbot.common.text import sentence_spans
 from chatbot.models.cross_encoder import PACKAGED_RANKER, pair_tokenizer, ranker_text
 from chatbot.models.embeddings import packaged_minilm_path
+from training.common import (
+    deterministic_torch,
+    encode_pairs,
+    export,
+    fit,
+    run_record,
+    score_pairs,
+    write_run,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO.parent / "shared" / "traindata" / "realtimeqa-train"
@@ -162,65 +168,6 @@ def make_groups(
     return groups
 
 
-def git_commit() -> str:
-    try:
-        out = subprocess.run(
-            ["git", "-C", str(REPO), "log", "-1", "--format=%H", "--", "training"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-        dirty = subprocess.run(
-            [
-                "git",
-                "-C",
-                str(REPO),
-                "status",
-                "--porcelain",
-                "--",
-                "training",
-                "chatbot/models/cross_encoder.py",
-            ],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-        return (out or "unknown") + (" (with uncommitted changes)" if dirty else "")
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-
-
-def _batches(tokenizer: Any, question: str | None, texts: Sequence[tuple[str, str]]) -> Any:
-    import torch
-
-    enc = tokenizer.encode_batch(list(texts))
-    length = max(len(e.ids) for e in enc)
-    ids = torch.zeros((len(enc), length), dtype=torch.long)
-    types = torch.zeros_like(ids)
-    mask = torch.zeros_like(ids)
-    for i, e in enumerate(enc):
-        n = len(e.ids)
-        ids[i, :n] = torch.tensor(e.ids)
-        types[i, :n] = torch.tensor(e.type_ids)
-        mask[i, :n] = 1
-    return ids, types, mask
-
-
-def score_pairs(
-    model: Any, tokenizer: Any, pairs: Sequence[tuple[str, str]], batch: int = 32
-) -> list[float]:
-    import torch
-
-    model.eval()
-    out: list[float] = []
-    with torch.inference_mode():
-        for s in range(0, len(pairs), batch):
-            ids, types, mask = _batches(tokenizer, None, pairs[s : s + batch])
-            logits = model(input_ids=ids, token_type_ids=types, attention_mask=mask).logits
-            out.extend(logits[:, 0].tolist())
-    return out
-
-
 def _rank_metrics(labels_in_order: Iterable[list[bool]]) -> dict[str, float]:
     rr, top1, top3, n = 0.0, 0, 0, 0
     for labels in labels_in_order:
@@ -287,13 +234,9 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
 
     import numpy as np
     import torch
-    from transformers import BertForSequenceClassification, get_linear_schedule_with_warmup
-    from transformers.utils import logging as hf_logging
+    from transformers import BertForSequenceClassification
 
-    hf_logging.set_verbosity_error()
-    torch.set_num_threads(args.threads)
-    torch.manual_seed(args.seed)
-    torch.use_deterministic_algorithms(True)
+    deterministic_torch(args.threads, args.seed)
     rng = random.Random(args.seed)
     started = time.perf_counter()
     base = args.base or packaged_minilm_path()
@@ -320,33 +263,17 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     model = BertForSequenceClassification.from_pretrained(base, num_labels=1)
     model.config.ranker_max_length = args.max_length
     steps = math.ceil(len(groups) / args.groups_per_batch)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01)
-    schedule = get_linear_schedule_with_warmup(optimizer, max(1, steps // 10), steps)
-    model.train()
-    train_started = time.perf_counter()
-    losses: list[float] = []
-    for step in range(steps):
+
+    def batch_loss(step: int) -> Any:
         chunk = groups[step * args.groups_per_batch : (step + 1) * args.groups_per_batch]
         texts = [(q, t) for q, group in chunk for t in group]
-        ids, types, mask = _batches(tokenizer, None, texts)
+        ids, types, mask = encode_pairs(tokenizer, texts)
         logits = model(input_ids=ids, token_type_ids=types, attention_mask=mask).logits
         logits = logits.view(len(chunk), GROUP)
         # The positive is first in each group: softmax cross-entropy over the group.
-        loss = torch.nn.functional.cross_entropy(logits, torch.zeros(len(chunk), dtype=torch.long))
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
-        schedule.step()
-        optimizer.zero_grad()
-        losses.append(loss.item())
-        if (step + 1) % 50 == 0 or step + 1 == steps:
-            rate = (step + 1) / (time.perf_counter() - train_started)
-            print(
-                f"step {step + 1}/{steps} loss {np.mean(losses[-50:]):.4f} "
-                f"({rate:.2f} steps/s, eta {(steps - step - 1) / rate / 60:.1f} min)",
-                flush=True,
-            )
-    train_s = time.perf_counter() - train_started
+        return torch.nn.functional.cross_entropy(logits, torch.zeros(len(chunk), dtype=torch.long))
+
+    losses, train_s = fit(model, steps, args.lr, batch_loss, log_every=50)
 
     model.eval()
     from chatbot.models.minilm import NumpyMiniLM
@@ -357,12 +284,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     val_s = time.perf_counter() - val_started
     print(json.dumps(metrics, indent=2), flush=True)
 
-    args.out.mkdir(parents=True, exist_ok=True)
-    model.half().save_pretrained(args.out, safe_serialization=True)
-    shutil.copyfile(base / "tokenizer.json", args.out / "tokenizer.json")
-    for junk in ("generation_config.json",):
-        (args.out / junk).unlink(missing_ok=True)
-    size = (args.out / "model.safetensors").stat().st_size
+    size = export(model, base, args.out)
     info = {
         "data": str(args.data.name),
         "questions": len(examples),
@@ -385,20 +307,14 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             "loss": "softmax over group",
             "max_pairs": args.max_pairs,
         },
-        "seed": args.seed,
-        "threads": args.threads,
         "train_seconds": round(train_s, 1),
         "validation_seconds": round(val_s, 1),
-        "total_seconds": round(time.perf_counter() - started, 1),
         "final_loss_last50": round(float(np.mean(losses[-50:])), 4),
         "validation": metrics,
         "weights_bytes": size,
-        "git_commit": git_commit(),
-        "torch": torch.__version__,
-        "python": sys.version.split()[0],
+        **run_record(args, started),
     }
-    (args.out / "metrics.json").write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
-    (args.out / "MODEL_CARD.md").write_text(model_card(info), encoding="utf-8")
+    write_run(args.out, info, model_card)
     print(f"written to {args.out} ({size / 1e6:.1f} MB) in {info['total_seconds']} s", flush=True)
     return info
 

@@ -32,8 +32,6 @@ import json
 import math
 import random
 import re
-import shutil
-import sys
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -42,7 +40,15 @@ from typing import Any
 from chatbot.common.text import sentence_spans
 from chatbot.models.cross_encoder import PACKAGED_SUPPORT, pair_tokenizer
 from chatbot.models.embeddings import packaged_minilm_path
-from training.answer_ranker import _batches, git_commit, score_pairs
+from training.common import (
+    deterministic_torch,
+    encode_pairs,
+    export,
+    fit,
+    run_record,
+    score_pairs,
+    write_run,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO.parent / "shared" / "traindata"
@@ -499,13 +505,9 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
 
     import numpy as np
     import torch
-    from transformers import BertForSequenceClassification, get_linear_schedule_with_warmup
-    from transformers.utils import logging as hf_logging
+    from transformers import BertForSequenceClassification
 
-    hf_logging.set_verbosity_error()
-    torch.set_num_threads(args.threads)
-    torch.manual_seed(args.seed)
-    torch.use_deterministic_algorithms(True)
+    deterministic_torch(args.threads, args.seed)
     rng = random.Random(args.seed)
     started = time.perf_counter()
     base = args.base or packaged_minilm_path()
@@ -526,8 +528,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         info["metrics"] = assess(model, tokenizer, val, args.seed)
         print(json.dumps(info["metrics"], indent=2), flush=True)
         write_config(args.out, info["metrics"])
-        (args.out / "metrics.json").write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
-        (args.out / "MODEL_CARD.md").write_text(model_card(info), encoding="utf-8")
+        write_run(args.out, info, model_card)
         return info
 
     tokenizer = pair_tokenizer(base, args.max_length)
@@ -535,34 +536,18 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     model.config.ranker_max_length = args.max_length
     steps_per_epoch = math.ceil(len(train) / args.batch)
     steps = steps_per_epoch * args.epochs
-    optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01)
-    schedule = get_linear_schedule_with_warmup(optimizer, max(1, steps // 10), steps)
-    model.train()
-    train_started = time.perf_counter()
-    losses: list[float] = []
-    for step in range(steps):
+
+    def batch_loss(step: int) -> Any:
         if step and step % steps_per_epoch == 0:
             rng.shuffle(train)
         at = (step % steps_per_epoch) * args.batch
         chunk = train[at : at + args.batch]
-        ids, types, mask = _batches(tokenizer, None, [(c, w) for c, w, _, _ in chunk])
+        ids, types, mask = encode_pairs(tokenizer, [(c, w) for c, w, _, _ in chunk])
         logits = model(input_ids=ids, token_type_ids=types, attention_mask=mask).logits[:, 0]
         target = torch.tensor([float(y) for _, _, y, _ in chunk])
-        loss = torch.nn.functional.binary_cross_entropy_with_logits(logits, target)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
-        schedule.step()
-        optimizer.zero_grad()
-        losses.append(loss.item())
-        if (step + 1) % 100 == 0 or step + 1 == steps:
-            rate = (step + 1) / (time.perf_counter() - train_started)
-            print(
-                f"step {step + 1}/{steps} loss {np.mean(losses[-100:]):.4f} "
-                f"({rate:.2f} steps/s, eta {(steps - step - 1) / rate / 60:.1f} min)",
-                flush=True,
-            )
-    train_s = time.perf_counter() - train_started
+        return torch.nn.functional.binary_cross_entropy_with_logits(logits, target)
+
+    losses, train_s = fit(model, steps, args.lr, batch_loss, log_every=100)
 
     model.eval()
     val_started = time.perf_counter()
@@ -570,12 +555,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     val_s = time.perf_counter() - val_started
     print(json.dumps(metrics, indent=2), flush=True)
 
-    args.out.mkdir(parents=True, exist_ok=True)
-    model.half().save_pretrained(args.out, safe_serialization=True)
+    size = export(model, base, args.out)
     write_config(args.out, metrics)
-    shutil.copyfile(base / "tokenizer.json", args.out / "tokenizer.json")
-    (args.out / "generation_config.json").unlink(missing_ok=True)
-    size = (args.out / "model.safetensors").stat().st_size
     info = {
         "train_pairs": len(train),
         "train_supported": sum(y for _, _, y, _ in train),
@@ -595,20 +576,14 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             "loss": "binary cross-entropy on one logit",
             "max_pairs": args.max_pairs,
         },
-        "seed": args.seed,
-        "threads": args.threads,
         "train_seconds": round(train_s, 1),
         "validation_seconds": round(val_s, 1),
-        "total_seconds": round(time.perf_counter() - started, 1),
         "final_loss_last100": round(float(np.mean(losses[-100:])), 4),
         "metrics": metrics,
         "weights_bytes": size,
-        "git_commit": git_commit(),
-        "torch": torch.__version__,
-        "python": sys.version.split()[0],
+        **run_record(args, started),
     }
-    (args.out / "metrics.json").write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
-    (args.out / "MODEL_CARD.md").write_text(model_card(info), encoding="utf-8")
+    write_run(args.out, info, model_card)
     print(f"written to {args.out} ({size / 1e6:.1f} MB) in {info['total_seconds']} s", flush=True)
     return info
 

@@ -472,7 +472,7 @@ class SupportChecker:
                     wanted.setdefault(claims[claim], []).append((i, text[start:end]))
         best: dict[int, float] = {}
         for clean, items in wanted.items():
-            logits = self.model.logits(clean, [window for _, window in items])
+            logits = self.model.score(clean, [window for _, window in items])
             if logits is None:
                 return  # the model is off: the features decide (logged once)
             for (i, _), logit in zip(items, logits, strict=True):
@@ -703,6 +703,7 @@ class RememberingChecker(SupportChecker):
             method=checker.method,
             threshold=checker.threshold,
             judge=checker.judge,
+            model=checker.model,  # the loaded model, not a second copy per answer
         )
         self._known: dict[tuple[str, str], Support] = {}
 

@@ -5,17 +5,10 @@ that selection falls back to the fitted features instead of failing the answer."
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING
 
-from chatbot.models.cross_encoder import (
-    PACKAGED_RANKER,
-    CrossEncoder,
-    CrossEncoderError,
-    ranker_text,
-)
+from chatbot.models.cross_encoder import PACKAGED_RANKER, OptionalCrossEncoder, ranker_text
 
 if TYPE_CHECKING:
     from chatbot.config import Settings
@@ -26,45 +19,16 @@ log = logging.getLogger(__name__)
 __all__ = ["AnswerRanker", "create_ranker"]
 
 
-class AnswerRanker:
+class AnswerRanker(OptionalCrossEncoder):
     """Scores (question, sentence of a passage) pairs; loads its weights once, on first use."""
 
-    def __init__(self, path: str | Path = PACKAGED_RANKER) -> None:
-        """``path``: a folder, or (as a string) a Hugging Face hub name."""
-        self.encoder = CrossEncoder(path)
-        self.path = self.encoder.path
-        self.error: str | None = None  # why the ranker is off, once loading failed
-        self._lock = threading.Lock()
-
-    def ready(self) -> bool:
-        """Whether the weights load (on the first call; then remembered)."""
-        if self.error is not None:
-            return False
-        try:
-            self.encoder.load()
-        except CrossEncoderError as e:
-            self._off(e)
-            return False
-        return True
+    off_message = "answer ranker off, evidence selection uses the fitted features: %s"
 
     def scores(self, question: str, sentences: Sequence[tuple[str, Passage]]) -> list[float] | None:
         """One logit per (sentence, its passage), or None when the weights are unusable."""
-        if not self.ready():
-            return None
         texts = [ranker_text(s, p.title, p.published_at) for s, p in sentences]
-        try:
-            return [float(x) for x in self.encoder.score(question, texts)]
-        except CrossEncoderError as e:
-            self._off(e)
-            return None
-
-    def _off(self, error: CrossEncoderError) -> None:
-        with self._lock:
-            if self.error is None:
-                self.error = str(error)
-                log.error(
-                    "answer ranker off, evidence selection uses the fitted features: %s", error
-                )
+        logits = self.score(question, texts)
+        return None if logits is None else [float(x) for x in logits]
 
 
 def create_ranker(settings: Settings) -> AnswerRanker | None:

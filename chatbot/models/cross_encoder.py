@@ -14,6 +14,7 @@ the hub's own cache; nothing is fetched for the packaged ranker or a local folde
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 from collections.abc import Sequence
@@ -29,11 +30,14 @@ from chatbot.models.minilm import BertWeights, BlasCap, bert_states, load_bert, 
 if TYPE_CHECKING:
     from tokenizers import Tokenizer
 
+log = logging.getLogger(__name__)
+
 __all__ = [
     "PACKAGED_RANKER",
     "PACKAGED_SUPPORT",
     "CrossEncoder",
     "CrossEncoderError",
+    "OptionalCrossEncoder",
     "pair_tokenizer",
     "ranker_text",
 ]
@@ -209,3 +213,52 @@ class CrossEncoder:
                 cls = np.tanh(cls @ m.pooler[0] + m.pooler[1])
             out[chunk] = (cls @ m.head[0] + m.head[1])[:, 0]
         return out
+
+
+class OptionalCrossEncoder:
+    """A cross-encoder the caller can do without: its weights load once, on first use, and
+    the first failure (a missing or corrupt file) is logged once, naming the file; after it
+    :meth:`score` gives None, so that the caller falls back instead of failing."""
+
+    off_message = "cross-encoder off: %s"  # what the caller does without it
+
+    def __init__(self, path: str | Path, *, batch_size: int = 4) -> None:
+        """``path``: a folder, or (as a string) a Hugging Face hub name."""
+        self.encoder = CrossEncoder(path, batch_size=batch_size)
+        self.path = self.encoder.path
+        self.error: str | None = None  # why it is off, once loading or scoring failed
+        self._loaded = False
+        self._lock = threading.Lock()
+
+    def ready(self) -> bool:
+        """Whether the weights load (on the first call; then remembered)."""
+        if self.error is not None:
+            return False
+        if not self._loaded:
+            try:
+                self.encoder.load()
+                self.configure(read_json(self.encoder.path / "config.json"))
+            except (CrossEncoderError, OSError, ValueError, TypeError) as e:
+                self._off(e)
+                return False
+            self._loaded = True
+        return True
+
+    def configure(self, config: dict[str, Any]) -> None:
+        """Read what the model's ``config.json`` says beyond the network (once, at load)."""
+
+    def score(self, query: str, texts: Sequence[str]) -> np.ndarray | None:
+        """One logit per text, or None when the weights are unusable."""
+        if not self.ready():
+            return None
+        try:
+            return self.encoder.score(query, texts)
+        except CrossEncoderError as e:
+            self._off(e)
+            return None
+
+    def _off(self, error: Exception) -> None:
+        with self._lock:
+            if self.error is None:
+                self.error = str(error)
+                log.error(self.off_message, error)

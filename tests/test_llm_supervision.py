@@ -131,6 +131,26 @@ def test_repeated_crashes_back_off(monkeypatch: pytest.MonkeyPatch, smollm2_path
         backend.close()
 
 
+def test_a_death_noticed_twice_counts_once(
+    monkeypatch: pytest.MonkeyPatch, smollm2_path: Path
+) -> None:
+    # The answering thread and the background restart can both find the same dead worker
+    # (CI once saw the backoff double to 8 s that way).
+    monkeypatch.setenv("SCRIPTED_WORKER", "crash")
+    backend = LocalBackend(smollm2_path, worker_module=SCRIPTED, timeout=10)
+    try:
+        worker = backend._running_worker()
+        with pytest.raises(LLMError, match="SIGSEGV"):
+            backend.complete(QUESTION)
+        backend._failed(worker, "killed by signal 11 (SIGSEGV)")  # as the restart timer would
+        assert backend.health()["failures"] == 1
+        with pytest.raises(LLMError, match=r"restarting it in 1 s|SIGSEGV"):
+            backend.complete(QUESTION)
+        assert backend.health()["failures"] == 2
+    finally:
+        backend.close()
+
+
 def test_closing_stops_the_worker(real: LocalBackend) -> None:
     real.load()
     pid = real.health()["pid"]

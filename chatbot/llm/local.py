@@ -150,6 +150,7 @@ class _Worker:
         )
         self.pid = self.process.pid
         self.weights: Path | None = None  # the file the worker loaded (the Q8_0 copy, if any)
+        self.death_recorded = False  # its death counts once, whichever thread notices it first
         self._ids = itertools.count(1)
         self._replies: dict[int, queue.Queue[dict[str, Any]]] = {}
         self._control: queue.Queue[dict[str, Any]] = queue.Queue()
@@ -345,6 +346,7 @@ class LocalBackend(LLMBackend):
         self._restart_timer: threading.Timer | None = None
         self._closed = False
         self._start_lock = threading.Lock()
+        self._failure_lock = threading.Lock()
         self._generate_lock = threading.Lock()
 
     @classmethod
@@ -424,10 +426,16 @@ class LocalBackend(LLMBackend):
 
     def _failed(self, worker: _Worker, reason: str) -> None:
         """Record a dead worker and schedule its restart with backoff."""
+        # The answering thread and the background restart can both find the same dead worker;
+        # counting it twice would double the backoff.
+        with self._failure_lock:
+            if worker.death_recorded:
+                return
+            worker.death_recorded = True
+            if self._worker is worker:
+                self._worker = None
         worker.kill()
         worker.close()
-        if self._worker is worker:
-            self._worker = None
         self._note_failure(reason)
         log.error("The local model process %s; starting it again.", reason)
         self._schedule_restart()

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from chatbot.config import Settings, load_settings
 from chatbot.errors import ChatbotError
 from chatbot.vocabulary import (
+    Alert,
     Answer,
     AnswerEvent,
     AnswerSentence,
@@ -18,6 +19,7 @@ from chatbot.vocabulary import (
     Briefing,
     Chunk,
     Citation,
+    Development,
     FeedReport,
     Filters,
     IngestEvent,
@@ -28,12 +30,15 @@ from chatbot.vocabulary import (
     RefreshReport,
     StoredArticle,
     Story,
+    StoryInfo,
     StoryLink,
     StreamEvent,
     Subscription,
     Summary,
+    Timeline,
     TokenEvent,
     Turn,
+    Watch,
     final_answer,
 )
 
@@ -41,6 +46,7 @@ if TYPE_CHECKING:
     from chatbot.bot import Chatbot, ChatSession
 
 __all__ = [
+    "Alert",
     "Answer",
     "AnswerEvent",
     "AnswerSentence",
@@ -51,6 +57,7 @@ __all__ = [
     "ChatbotError",
     "Chunk",
     "Citation",
+    "Development",
     "FeedReport",
     "Filters",
     "IngestEvent",
@@ -62,12 +69,15 @@ __all__ = [
     "Settings",
     "StoredArticle",
     "Story",
+    "StoryInfo",
     "StoryLink",
     "StreamEvent",
     "Subscription",
     "Summary",
+    "Timeline",
     "TokenEvent",
     "Turn",
+    "Watch",
     "final_answer",
     "load_settings",
 ]

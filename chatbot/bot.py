@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from datetime import UTC, date
 from importlib.resources import files
 from os import PathLike
 from pathlib import Path
@@ -30,6 +32,8 @@ from chatbot.news.briefing import FORMATS, BriefingBuilder, story_article_ids
 from chatbot.news.desk import NewsDesk
 from chatbot.news.feeds import FeedManager
 from chatbot.news.schedule import ScheduleStats, briefing_job, run_schedule
+from chatbot.news.stories import StoryTimelines
+from chatbot.news.watches import Watches
 from chatbot.sources.fetch import Fetcher
 from chatbot.sources.loaders import iter_articles
 from chatbot.vocabulary import (
@@ -41,9 +45,12 @@ from chatbot.vocabulary import (
     ProgressCallback,
     RefreshReport,
     StoredArticle,
+    StoryInfo,
     StreamEvent,
     Subscription,
     Summary,
+    Timeline,
+    Watch,
     final_answer,
 )
 
@@ -78,6 +85,7 @@ class Chatbot:
             articles_collection=s.articles_collection,
             chunks_collection=s.chunks_collection,
             feeds_collection=s.feeds_collection,
+            watches_collection=s.watches_collection,
         )
         self.fetcher = Fetcher.from_settings(s)
         self.keyword_index = KeywordIndex(self.store, cache_dir=s.data_dir / "keyword-index")
@@ -145,6 +153,22 @@ class Chatbot:
             out_dir=s.briefings_dir,
             state_dir=s.data_dir / "briefings",
         )
+        self.timelines = StoryTimelines(
+            self.store,
+            self.embedder,
+            self.summarizer,
+            self.checker,
+            self.briefings,
+            self.retriever,
+            min_relevance=s.min_relevance,
+        )
+        self.watch_list = Watches(
+            self.store.watches,
+            self.ask,
+            self.checker,
+            store_token=self.store.write_token,
+            stored_at=self.store.stored_at,
+        )
         self.feed_manager = FeedManager(
             self.store,
             self.fetcher,
@@ -191,6 +215,17 @@ class Chatbot:
             until=to_datetime(until) if until else None,
         )
 
+    def article_days(self) -> list[tuple[date, int]]:
+        """The days that have articles, as briefings count days (UTC), newest first, each with
+        its number of articles: what the UI offers for a briefing. Undated articles count for
+        no day."""
+        days = Counter(
+            a.published_at.astimezone(UTC).date()
+            for a in self.store.list_articles()
+            if a.published_at
+        )
+        return sorted(days.items(), reverse=True)
+
     def article(self, article_id: str) -> Article | None:
         return self.store.get_article(article_id)
 
@@ -200,7 +235,9 @@ class Chatbot:
     def news_desk(self, **options: Any) -> NewsDesk:
         """The scheduler that refreshes feeds and writes and delivers the daily briefing
         (options: ``briefing_at``, ``timezone``, ``channels``, ...; see ``NewsDesk``)."""
-        return NewsDesk(self.briefings, self.feed_manager, self.settings, **options)
+        return NewsDesk(
+            self.briefings, self.feed_manager, self.settings, watches=self.watch_list, **options
+        )
 
     # --- feed subscriptions --------------------------------------------------------------------
 
@@ -220,14 +257,15 @@ class Chatbot:
         return self.feed_manager.remove(url)
 
     def refresh(
-        self, urls: Sequence[str] | str | None = None, *, all_feeds: bool = False
+        self, urls: Sequence[str] | str | None = None, *, due_only: bool = False
     ) -> RefreshReport:
-        """Poll the due feeds (or the named ones, or all with ``all_feeds``) and store their new
-        and changed articles in full; the report says per feed what was added, updated and
-        failed."""
+        """Poll every feed now (or the named ones; only the due ones with ``due_only``, as the
+        news desk's timer does) and store their new and changed articles in full; an unchanged
+        feed costs one conditional request (304). The report says per feed what was added,
+        updated and failed."""
         if isinstance(urls, str):
             urls = [urls]
-        return self.feed_manager.refresh(urls, due_only=None if urls else not all_feeds)
+        return self.feed_manager.refresh(urls or None, due_only=due_only)
 
     # --- questions -----------------------------------------------------------------------------
 
@@ -320,6 +358,41 @@ class Chatbot:
         if brief is None:
             raise SummaryError("No briefing yet: run `chatbot briefing` first.")
         return story_article_ids(brief, number)
+
+    # --- stories -------------------------------------------------------------------------------
+
+    def stories(self) -> list[StoryInfo]:
+        """The stories of the stored briefings, the most recently seen first."""
+        return self.timelines.stories()
+
+    def story(
+        self,
+        story_id: str | None = None,
+        *,
+        query: str | None = None,
+        article_id: str | None = None,
+        since: DateLike | None = None,
+    ) -> Timeline:
+        """A story's timeline: its dated developments, oldest first, each a cited summary of
+        what that day's articles added. Name the story by a briefing's story id, by one of its
+        articles, or by a query; ``since`` keeps what is new since that day."""
+        timeline = self.timelines.timeline(story_id, query=query, article_id=article_id)
+        return timeline.since(to_datetime(since).date()) if since else timeline
+
+    # --- watched questions ---------------------------------------------------------------------
+
+    def watch(self, question: str, *, every: str | int | None = None) -> Watch:
+        """Watch a question: answered now, and again after each refresh of the news desk (at
+        most ``every``, like 1h, when given); the desk sends an alert when the new answer
+        states something the last one's sources did not. Kept with the store."""
+        return self.watch_list.add(question, every)
+
+    def watches(self) -> list[Watch]:
+        return self.watch_list.all()
+
+    def unwatch(self, watch_id: str) -> bool:
+        """Stop watching; False when there was no such watch."""
+        return self.watch_list.remove(watch_id)
 
     def run_briefing_schedule(
         self,

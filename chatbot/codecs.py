@@ -1,5 +1,5 @@
-"""The JSON forms of the vocabulary: answers, summaries and briefings as the cache, the API and
-the briefing files write them, and feed subscriptions as the store keeps them."""
+"""The JSON forms of the vocabulary: answers, summaries, briefings and timelines as the cache, the
+API and the briefing files write them; feed subscriptions and watches as the store keeps them."""
 
 from __future__ import annotations
 
@@ -8,14 +8,18 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from chatbot.vocabulary import (
+    Alert,
     AnswerSentence,
     Briefing,
     Citation,
     StoredArticle,
     Story,
+    StoryInfo,
     StoryLink,
     Subscription,
     Summary,
+    Timeline,
+    Watch,
 )
 
 JSON_VERSION = 1
@@ -43,6 +47,7 @@ def citation_to_dict(c: Citation) -> dict[str, Any]:
         "supported": c.supported,
         "score": c.score,
         "reason": c.reason,
+        "page": c.page,
     }
 
 
@@ -164,6 +169,35 @@ def briefing_to_dict(briefing: Briefing) -> dict[str, Any]:
     }
 
 
+def timeline_to_dict(t: Timeline) -> dict[str, Any]:
+    return {
+        "story_id": t.story_id,
+        "headline": t.headline,
+        "notice": t.notice,
+        "developments": [
+            {
+                "day": d.day.isoformat(),
+                "summary": d.summary.text,
+                "sentences": [sentence_to_dict(x) for x in d.summary.sentences],
+                "citations": [citation_to_dict(c) for c in d.summary.citations],
+                "articles": [article_to_dict(a) for a in d.articles],
+                "repeated": d.repeated,
+            }
+            for d in t.developments
+        ],
+    }
+
+
+def story_info_to_dict(s: StoryInfo) -> dict[str, Any]:
+    return {
+        "story_id": s.story_id,
+        "headline": s.headline,
+        "last_seen": s.last_seen,
+        "briefings": s.briefings,
+        "articles": s.articles,
+    }
+
+
 def briefing_to_json(briefing: Briefing) -> str:
     return json.dumps(briefing_to_dict(briefing), ensure_ascii=False, indent=2)
 
@@ -236,4 +270,76 @@ def subscription_from_json(text: str) -> Subscription:
         last_modified=d.get("last_modified", ""),
         retry_at=from_iso(d.get("retry_at")),
         entries=dict(d.get("entries") or {}),
+    )
+
+
+def watch_to_dict(w: Watch) -> dict[str, Any]:
+    return {
+        "id": w.id,
+        "question": w.question,
+        "every": w.every,
+        "added_at": iso(w.added_at),
+        "answer": w.answer,
+        "sentences": [sentence_to_dict(s) for s in w.sentences],
+        "citations": [citation_to_dict(c) for c in w.citations],
+        "evidence": list(w.evidence),
+        "last_checked": iso(w.last_checked),
+        "store_token": w.store_token,
+        "alerts": w.alerts,
+        "last_alert_at": iso(w.last_alert_at),
+        "last_error": w.last_error,
+    }
+
+
+def watch_to_json(w: Watch) -> str:
+    return json.dumps(watch_to_dict(w), ensure_ascii=False)
+
+
+def watch_from_json(text: str) -> Watch:
+    d = json.loads(text)
+    added = from_iso(d["added_at"])
+    if added is None:
+        raise ValueError("no added_at")
+    return Watch(
+        id=d["id"],
+        question=d["question"],
+        every=d.get("every"),
+        added_at=added,
+        answer=d.get("answer", ""),
+        sentences=tuple(sentence_from_dict(s) for s in d.get("sentences", ())),
+        citations=tuple(citation_from_dict(c) for c in d.get("citations", ())),
+        evidence=tuple(d.get("evidence", ())),
+        last_checked=from_iso(d.get("last_checked")),
+        store_token=d.get("store_token"),
+        alerts=int(d.get("alerts", 0)),
+        last_alert_at=from_iso(d.get("last_alert_at")),
+        last_error=d.get("last_error", ""),
+    )
+
+
+def alert_to_dict(a: Alert) -> dict[str, Any]:
+    return {
+        "type": "watch_alert",
+        "key": a.key,
+        "watch_id": a.watch_id,
+        "question": a.question,
+        "at": iso(a.at),
+        "text": " ".join(s.text for s in a.sentences),
+        "sentences": [sentence_to_dict(s) for s in a.sentences],
+        "citations": [citation_to_dict(c) for c in a.citations],
+        "previous": a.previous,
+    }
+
+
+def alert_from_dict(d: dict[str, Any]) -> Alert:
+    at = from_iso(d["at"])
+    if at is None:
+        raise ValueError("no time")
+    return Alert(
+        watch_id=d["watch_id"],
+        question=d["question"],
+        at=at,
+        sentences=tuple(sentence_from_dict(s) for s in d["sentences"]),
+        citations=tuple(citation_from_dict(c) for c in d["citations"]),
+        previous=d.get("previous", ""),
     )

@@ -196,6 +196,11 @@ class Settings(BaseSettings):
     feeds_collection: str = Field(
         "feeds", description="Chroma collection of feed subscriptions (kept with the store)."
     )
+    watches_collection: str = Field(
+        "watches",
+        description="Chroma collection of watched questions and their last answers (kept with "
+        "the store).",
+    )
     feed_every: str = Field(
         "1h", description="Default polling interval of a new feed subscription (30m, 1h, 6h, 1d)."
     )

@@ -16,3 +16,11 @@ class FeedError(ChatbotError):
 
 class StoreError(ChatbotError):
     """The store cannot be opened or written; the message says what to do."""
+
+
+class StoryError(ChatbotError):
+    """A story cannot be found; the message says what to do."""
+
+
+class WatchError(ChatbotError):
+    """A watch cannot be added or found; the message says what to do."""

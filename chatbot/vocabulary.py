@@ -15,6 +15,7 @@ from chatbot.common.dates import utc_label
 from chatbot.common.ids import article_id_for, content_hash, feed_key
 
 __all__ = [
+    "Alert",
     "Answer",
     "AnswerEvent",
     "AnswerSentence",
@@ -22,6 +23,7 @@ __all__ = [
     "Briefing",
     "Chunk",
     "Citation",
+    "Development",
     "FeedReport",
     "Filters",
     "IngestEvent",
@@ -32,12 +34,15 @@ __all__ = [
     "RefreshReport",
     "StoredArticle",
     "Story",
+    "StoryInfo",
     "StoryLink",
     "StreamEvent",
     "Subscription",
     "Summary",
+    "Timeline",
     "TokenEvent",
     "Turn",
+    "Watch",
     "final_answer",
 ]
 
@@ -52,11 +57,21 @@ class Article:
     published_at: datetime | None = None
     url: str | None = None
     language: str | None = None
+    # Where each page starts in ``text`` (character offsets, one per page, first page first) for
+    # documents with pages (PDF); empty for everything else. Chunks keep within one page.
+    pages: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         if self.published_at is not None and self.published_at.tzinfo is None:
             # Naive dates are taken as UTC so that date filters compare like with like.
             object.__setattr__(self, "published_at", self.published_at.replace(tzinfo=UTC))
+        if self.pages and (
+            self.pages[0] != 0
+            or self.pages[-1] > len(self.text)
+            or any(b < a for a, b in zip(self.pages, self.pages[1:], strict=False))
+        ):
+            # Chunking trusts these offsets: text outside every page would never be indexed.
+            raise ValueError("pages must be ascending offsets into the text, the first one 0")
 
     @classmethod
     def create(
@@ -70,6 +85,7 @@ class Article:
         url: str | None = None,
         language: str | None = None,
         id: str | None = None,
+        pages: tuple[int, ...] | list[int] = (),
     ) -> Article:
         return cls(
             id=id or article_id_for(url, title, text),
@@ -80,12 +96,13 @@ class Article:
             published_at=published_at,
             url=url,
             language=language,
+            pages=tuple(pages),
         )
 
     @property
     def content_hash(self) -> str:
         """Changes whenever anything stored about the article changes."""
-        return content_hash(
+        parts = [
             self.title,
             self.text,
             self.source,
@@ -93,7 +110,15 @@ class Article:
             self.published_at.isoformat() if self.published_at else "",
             self.url or "",
             self.language or "",
-        )
+        ]
+        if self.pages:  # only when paged: the hashes of articles stored before stay the same
+            parts.append(",".join(map(str, self.pages)))
+        return content_hash(*parts)
+
+    def page_spans(self) -> list[tuple[int, int, int]]:
+        """(page number from 1, start, end) of each page in ``text``; empty when not paged."""
+        ends = [*self.pages[1:], len(self.text)]
+        return [(i, s, e) for i, (s, e) in enumerate(zip(self.pages, ends, strict=True), 1)]
 
 
 @dataclass(frozen=True)
@@ -103,6 +128,7 @@ class Chunk:
     text: str
     char_start: int
     char_end: int
+    page: int | None = None  # the page (from 1) of a paged document that the chunk lies on
 
     @property
     def id(self) -> str:
@@ -171,6 +197,7 @@ class Passage:
     score: float = 0.0
     # Other outlets that carried the same passage (syndicated wire copy), collapsed into this one.
     also_in: tuple[str, ...] = ()
+    page: int | None = None  # the page (from 1) of a paged document (PDF), else None
 
 
 @dataclass(frozen=True)
@@ -191,6 +218,7 @@ class Citation:
     # Why the checker decided so, in words: "supported", "not found in the source: Geneva",
     # "contradicts the source: 87 vs 92".
     reason: str = ""
+    page: int | None = None  # the page (from 1) of a paged document (PDF) the quote is on
 
 
 @dataclass(frozen=True)
@@ -335,6 +363,88 @@ class Briefing:
         if self.date is not None:
             return self.date.isoformat()
         return f"{utc_label(self.since)} to {utc_label(self.until)}"
+
+
+@dataclass(frozen=True)
+class Development:
+    """What one day's articles added to a story: a cited summary of only the sentences that
+    the story's earlier coverage does not support."""
+
+    day: date
+    summary: Summary
+    articles: tuple[StoredArticle, ...]
+    repeated: int = 0  # sentences of the day's summary that earlier coverage already held
+
+
+@dataclass(frozen=True)
+class Watch:
+    """A question answered again after each refresh, with the answer it last got."""
+
+    id: str
+    question: str
+    every: int | None  # at most this often, in seconds; None: after every refresh
+    added_at: datetime
+    answer: str = ""  # the last answer's text ("" before the first, or when nothing matched)
+    sentences: tuple[AnswerSentence, ...] = ()
+    citations: tuple[Citation, ...] = ()
+    # The passages the last answer stood on: a new answer that they support is no news.
+    evidence: tuple[str, ...] = ()
+    last_checked: datetime | None = None
+    store_token: str | None = None  # the store's write token when last answered
+    alerts: int = 0
+    last_alert_at: datetime | None = None
+    last_error: str = ""
+
+    def due(self, now: datetime) -> bool:
+        if self.last_checked is None or self.every is None:
+            return True
+        return now >= self.last_checked + timedelta(seconds=self.every)
+
+
+@dataclass(frozen=True)
+class Alert:
+    """A watched question's answer changed: the new cited sentences and the answer before."""
+
+    watch_id: str
+    question: str
+    at: datetime
+    sentences: tuple[AnswerSentence, ...]  # only what the previous answer's sources did not say
+    citations: tuple[Citation, ...]
+    previous: str  # the previous answer's text ("" when there was none)
+
+    @property
+    def key(self) -> str:
+        return f"{self.watch_id}-{self.at.strftime('%Y%m%dT%H%M%S%fZ')}"
+
+
+@dataclass(frozen=True)
+class StoryInfo:
+    """A story as the stored briefings know it: for listing and choosing one."""
+
+    story_id: str
+    headline: str
+    last_seen: str  # the key of the newest briefing that has it
+    briefings: int  # how many stored briefings have it
+    articles: int
+
+
+@dataclass(frozen=True)
+class Timeline:
+    """A story's dated developments, oldest first."""
+
+    story_id: str
+    headline: str
+    developments: tuple[Development, ...]
+    notice: str = ""
+
+    @property
+    def articles(self) -> tuple[StoredArticle, ...]:
+        return tuple(a for d in self.developments for a in d.articles)
+
+    def since(self, day: date) -> Timeline:
+        """What's new since ``day``: the developments of that day and after."""
+        kept = tuple(d for d in self.developments if d.day >= day)
+        return Timeline(self.story_id, self.headline, kept, self.notice)
 
 
 def key_of(day: date | None, since: datetime, until: datetime) -> str:

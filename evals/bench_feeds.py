@@ -131,7 +131,7 @@ def main(argv: list[str] | None = None) -> None:
                 server.count += more
                 before = server.requests
                 started = time.perf_counter()
-                report = bot.refresh(all_feeds=True)
+                report = bot.refresh()
                 seconds = time.perf_counter() - started
                 [feed] = report.feeds
                 row = {

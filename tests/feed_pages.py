@@ -22,6 +22,17 @@ TOPICS = {
         "said.",
         "Opposition councillors repeated that the tram plan's budget was unrealistic.",
     ],
+    # The tram story changes: the opening date moves (news for a watched question) ...
+    "trams-delay": [
+        "The first tram line will now open in 2029, two years late, because of a shortage of "
+        "steel.",
+        "The transport office blamed the rail supplier for the delay to the tram line.",
+    ],
+    # ... and is then restated in other words by another outlet (no news).
+    "trams-delay-restated": [
+        "Officials confirmed that the first tram line is to open in 2029, two years later than "
+        "planned, owing to a steel shortage.",
+    ],
     "harbour": [
         "The port authority began dredging the harbour to let larger container ships dock.",
         "Shipping companies welcomed the harbour expansion but fishermen fear for their catch.",

@@ -298,6 +298,7 @@ class ChangingServer:
     def __init__(self) -> None:
         self.routes: dict[str, Response] = {}
         self.requests: list[Request] = []
+        self.answered: list[tuple[str, str, int]] = []  # (method, path, status sent)
         self.post_statuses: list[int] = []
         self.lock = threading.Lock()
         self.base = ""
@@ -318,6 +319,11 @@ class ChangingServer:
             return [
                 r for r in self.requests if r.method == "GET" and (path is None or r.path == path)
             ]
+
+    def statuses(self, path: str) -> list[int]:
+        """The HTTP statuses this server sent to the GETs of ``path``, in order (304s counted)."""
+        with self.lock:
+            return [code for method, p, code in self.answered if method == "GET" and p == path]
 
     def posts(self, path: str | None = None) -> list[Request]:
         with self.lock:
@@ -344,9 +350,12 @@ def changing_server() -> Iterator[ChangingServer]:
             with state.lock:
                 headers = {k.lower(): v for k, v in self.headers.items()}
                 state.requests.append(Request(self.command, path, headers, body))
+            self.recorded_path = path
             return path
 
         def _send(self, status: int, body: bytes, headers: list[tuple[str, str]]) -> None:
+            with state.lock:
+                state.answered.append((self.command, getattr(self, "recorded_path", ""), status))
             try:
                 self.send_response(status)
                 for key, value in headers:

@@ -54,8 +54,8 @@ def test_refresh_stores_full_pages_polls_conditionally_and_follows_changes(
     assert trams.url == server.url("/a/1.html") and trams.source
     assert all(TEASER_MARK not in a.text for a in stored.values())
 
-    assert bot.refresh().feeds == []  # not due again for an hour
-    second = bot.refresh(all_feeds=True)
+    assert bot.refresh(due_only=True).feeds == []  # not due again for an hour
+    second = bot.refresh()  # a manual refresh polls every feed
     assert second.feeds[0].status == "not modified" and second.requests == 1
     last = server.gets("/feed.xml")[-1]
     assert last.headers["if-none-match"] == etag_of(rss(server, FIRST))
@@ -74,7 +74,7 @@ def test_refresh_stores_full_pages_polls_conditionally_and_follows_changes(
     new = Item("g4", "Schools hire teachers", "/a/4.html", "Schools: a short teaser.")
     serve_feed(server, "/feed.xml", [FIRST[0], changed, new])
     before = len(server.gets())
-    third = bot.refresh(all_feeds=True)
+    third = bot.refresh()
     [feed] = third.feeds
     assert (len(feed.added), len(feed.updated), feed.unchanged, feed.removed) == (1, 1, 1, 1)
     assert feed.failed == [] and feed.requests == 3
@@ -173,7 +173,7 @@ def test_bad_feeds_and_entries_get_reasons_and_the_rest_goes_on(
 
     # The slow page is fast now: the teaser is replaced by the full article; the rest stays.
     serve_page(server, "/a/slow.html", "Harbour dredging starts", "harbour")
-    again = {f.url: f for f in bot.refresh(all_feeds=True).feeds}
+    again = {f.url: f for f in bot.refresh().feeds}
     feed = again[good]
     assert feed.updated == [harbour.id] and feed.added == [] and feed.teasers == []
     assert TEASER_MARK not in bot.article(harbour.id).text
@@ -194,7 +194,7 @@ def test_subscriptions_live_with_the_store_and_survive_a_restart(
         [sub] = bot.feeds()
         assert (sub.url, sub.name, sub.every, sub.articles_added) == (url, "Gazette", 21600, 3)
         assert len(sub.entries) == 3 and sub.etag
-        assert bot.refresh().feeds == []  # checked just now: not due
+        assert bot.refresh(due_only=True).feeds == []  # checked just now: not due
         with pytest.raises(FeedError, match="Not subscribed"):
             bot.refresh(["http://127.0.0.1:9/other.xml"])
         assert bot.remove_feed(url) and not bot.remove_feed(url)
@@ -284,7 +284,7 @@ def test_subscriptions_on_a_chroma_server_are_shared_by_its_clients(
     assert len(other.refresh().feeds[0].added) == 3  # the other client polls it
     [sub] = one.feeds()
     assert sub.articles_added == 3 and sub.last_success is not None
-    assert one.refresh().feeds == []  # polled by the other client just now: not due
+    assert one.refresh(due_only=True).feeds == []  # polled by the other client just now
     assert other.remove_feed(url) and one.feeds() == []
 
 

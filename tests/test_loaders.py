@@ -157,21 +157,24 @@ def test_bad_inputs_each_fail_clearly_and_the_rest_loads(tmp_path: Path) -> None
     binary.write_bytes(bytes(range(256)) * 3)
     png = tmp_path / "noise.md"
     png.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR")
-    unknown = tmp_path / "report.pdf"
-    unknown.write_bytes(b"%PDF-1.4")
+    unknown = tmp_path / "report.docx"
+    unknown.write_bytes(b"PK\x03\x04")
+    stub = tmp_path / "stub.pdf"  # a PDF header and nothing else
+    stub.write_bytes(b"%PDF-1.4")
     huge = tmp_path / "huge.txt"
     huge.write_text("x" * 2_000)
     header_only = tmp_path / "header.txt"
     header_only.write_text("Title: Nothing else\nDate: 2025-01-01\n")
     missing = tmp_path / "missing.txt"
     results = load(
-        empty, binary, png, unknown, huge, header_only, missing, good, max_file_bytes=1_000
+        empty, binary, png, unknown, stub, huge, header_only, missing, good, max_file_bytes=1_000
     )
     reasons = {Path(f.item).name: f.reason for f in failures(results)}
     assert reasons["empty.txt"] == "file is empty"
     assert reasons["binary.txt"].startswith("binary file")
     assert reasons["noise.md"].startswith("binary file")
-    assert reasons["report.pdf"].startswith("unsupported file type (.pdf)")
+    assert reasons["report.docx"].startswith("unsupported file type (.docx)")
+    assert reasons["stub.pdf"].startswith("not a readable PDF")
     assert "over the limit of 1000 bytes" in reasons["huge.txt"]
     assert "CHATBOT_MAX_FILE_BYTES" in reasons["huge.txt"]
     assert "no article text" in reasons["header.txt"]

@@ -73,8 +73,11 @@ def test_feed_routes_and_the_desk_run_with_the_server(
 
             again = http.post("/api/refresh", json={"all": True}, headers=auth).json()
             assert again["feeds"][0]["status"] == "not modified" and again["ok"]
-            due = http.post("/api/refresh", headers=auth).json()
-            assert due["feeds"] == []  # no body: the due feeds, and none is due
+            due = http.post("/api/refresh", json={"due_only": True}, headers=auth).json()
+            assert due["feeds"] == []  # only the due feeds, and none is due
+            now = http.post("/api/refresh", headers=auth).json()  # no body: every feed, now
+            assert [f["status"] for f in now["feeds"]] == ["not modified"]
+            assert now["feeds"][0]["requests"] == 1
             missing = http.post("/api/refresh", json={"urls": ["http://x.example/f"]}, headers=auth)
             assert missing.status_code == 404 and "Not subscribed" in missing.text
 

@@ -212,6 +212,7 @@ def _citations(
                 supported=checker.supported(score),
                 score=round(score, 4),
                 reason=getattr(best[key], "reason", ""),
+                page=passage.page,
             )
         )
     return tuple(citations)

@@ -30,9 +30,25 @@ class Chunker:
         self.overlap = overlap
 
     def chunk(self, article: Article) -> list[Chunk]:
-        text = article.text
-        pieces = self._pieces(text)
         chunks: list[Chunk] = []
+        if not article.pages:
+            self._pack(article, self._pieces(article.text), None, chunks)
+            return chunks
+        # A paged document (PDF) is chunked page by page: a chunk never spans two pages, so that
+        # every citation names the one page its quote is on. Pages without text get no chunk.
+        for page, start, end in article.page_spans():
+            self._pack(article, self._pieces(article.text, start, end), page, chunks)
+        return chunks
+
+    def _pack(
+        self,
+        article: Article,
+        pieces: list[tuple[int, int, int]],
+        page: int | None,
+        chunks: list[Chunk],
+    ) -> None:
+        """Append the chunks that ``pieces`` (sentences of one page, or of all) pack into."""
+        text = article.text
         i = 0
         while i < len(pieces):
             total, j = 0, i
@@ -40,7 +56,7 @@ class Chunker:
                 total += pieces[j][2]
                 j += 1
             start, end = pieces[i][0], pieces[j - 1][1]
-            chunks.append(Chunk(article.id, len(chunks), text[start:end], start, end))
+            chunks.append(Chunk(article.id, len(chunks), text[start:end], start, end, page))
             if j >= len(pieces):
                 break
             # Step back over trailing sentences that fit in the overlap, but always advance.
@@ -49,13 +65,13 @@ class Chunker:
                 back += pieces[k - 1][2]
                 k -= 1
             i = k
-        return chunks
 
-    def _pieces(self, text: str) -> list[tuple[int, int, int]]:
-        """(start, end, tokens) per sentence; over-long sentences split into token windows."""
+    def _pieces(self, text: str, lo: int = 0, hi: int | None = None) -> list[tuple[int, int, int]]:
+        """(start, end, tokens) per sentence of ``text[lo:hi]``; over-long sentences split into
+        token windows."""
         enc = cl100k()
         pieces: list[tuple[int, int, int]] = []
-        for start, end in sentence_spans(text):
+        for start, end in sentence_spans(text, lo, hi):
             tokens = enc.encode(text[start:end], disallowed_special=())
             if len(tokens) <= self.size:
                 pieces.append((start, end, len(tokens)))

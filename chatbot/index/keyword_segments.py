@@ -241,16 +241,18 @@ def top(scores: np.ndarray, k: int | None) -> np.ndarray:
 
 def passage_row(p: Passage) -> str:
     published = p.published_at.timestamp() if p.published_at else None
-    return json.dumps(
-        [p.chunk_id, p.article_id, p.n, p.text, p.char_start, p.char_end, p.title, p.source,
-         published, p.url, list(p.authors)]
-    )  # fmt: skip
+    row = [p.chunk_id, p.article_id, p.n, p.text, p.char_start, p.char_end, p.title, p.source,
+           published, p.url, list(p.authors)]  # fmt: skip
+    if p.page is not None:  # a 12th field only for paged documents: rows written before still read
+        row.append(p.page)
+    return json.dumps(row)
 
 
 def passage_of(row: str) -> Passage:
-    (chunk_id, article_id, n, text, start, end, title, source, published, url, authors) = (
-        json.loads(row)
-    )
+    fields = json.loads(row)
+    (chunk_id, article_id, n, text, start, end, title, source, published, url, authors) = fields[
+        :11
+    ]
     return Passage(
         chunk_id=chunk_id,
         article_id=article_id,
@@ -263,6 +265,7 @@ def passage_of(row: str) -> Passage:
         published_at=None if published is None else datetime.fromtimestamp(published, UTC),
         url=url,
         authors=tuple(authors),
+        page=fields[11] if len(fields) > 11 else None,
     )
 
 

@@ -31,8 +31,8 @@ from filelock import FileLock, Timeout
 
 from chatbot.errors import StoreError
 from chatbot.index.chunking import CHUNK_FORMAT
-from chatbot.index.feed_records import FeedRecords
 from chatbot.index.process_lock import ProcessLock
+from chatbot.index.records import JsonRecords
 from chatbot.vocabulary import Article, Chunk, Passage, StoredArticle
 
 _WRITE_BATCH = 1000
@@ -78,10 +78,14 @@ class ArticleStore:
         location: str = "",
         process_lock: ProcessLock | None = None,
         feeds_collection: str = "feeds",
+        watches_collection: str = "watches",
     ) -> None:
         self.location = location
         self._client = client
-        self.feeds = FeedRecords(client, feeds_collection)
+        self.feeds = JsonRecords(client, feeds_collection, kind="feed subscriptions", label="url")
+        self.watches = JsonRecords(
+            client, watches_collection, kind="watched questions", label="question"
+        )
         # Closing the client and dropping the process lock when this object goes away lets
         # another process open the folder after this one is done with it.
         self._finalizer = weakref.finalize(self, _close, client, process_lock)
@@ -127,6 +131,7 @@ class ArticleStore:
         articles_collection: str = "articles",
         chunks_collection: str = "chunks",
         feeds_collection: str = "feeds",
+        watches_collection: str = "watches",
     ) -> ArticleStore:
         chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
         process_lock: ProcessLock | None = None
@@ -172,6 +177,7 @@ class ArticleStore:
             location=location,
             process_lock=process_lock,
             feeds_collection=feeds_collection,
+            watches_collection=watches_collection,
         )
 
     def _collection(self, name: str, meta: dict[str, Any]) -> Any:
@@ -276,9 +282,15 @@ class ArticleStore:
                 ids.append(f"{article.id}:{version}:{c.n}")
                 embeddings.append(vector)
                 documents.append(c.text)
-                metadatas.append(
-                    {**base, "n": c.n, "char_start": c.char_start, "char_end": c.char_end}
-                )
+                chunk_meta = {
+                    **base,
+                    "n": c.n,
+                    "char_start": c.char_start,
+                    "char_end": c.char_end,
+                }
+                if c.page is not None:  # only paged documents (PDF) have one
+                    chunk_meta["page"] = c.page
+                metadatas.append(chunk_meta)
             mean = vectors.mean(axis=0)
             mean = mean / max(float(np.linalg.norm(mean)), 1e-12)
             meta = {
@@ -286,7 +298,12 @@ class ArticleStore:
                 "language": article.language or "",
                 "content_hash": article.content_hash,
                 "chunks": len(chunks),
+                # When this version arrived: a watched question's alert needs news, not an
+                # answer that changed among articles it could already have read.
+                "stored_ts": datetime.now(UTC).timestamp(),
             }
+            if article.pages:  # page starts, so that a read-back article keeps its pages
+                meta["pages"] = ",".join(map(str, article.pages))
             records.append((article.id, mean, article.text, meta))
         before = self._begin_change()
         for i in range(0, len(ids), _WRITE_BATCH):
@@ -454,6 +471,17 @@ class ArticleStore:
         articles.sort(key=lambda a: (a.published_at or newest_first, a.title), reverse=True)
         return articles
 
+    def stored_at(self, ids: Sequence[str]) -> dict[str, datetime | None]:
+        """When each article's current version was stored (None: stored before this was
+        recorded)."""
+        if not ids:
+            return {}
+        page = self._articles.get(ids=list(ids), include=["metadatas"])
+        return {
+            article_id: _from_ts(meta.get("stored_ts"))
+            for article_id, meta in zip(page["ids"], page["metadatas"], strict=True)
+        }
+
     def get_article(self, article_id: str) -> Article | None:
         page = self._articles.get(ids=[article_id], include=["metadatas", "documents"])
         if not page["ids"]:
@@ -468,6 +496,7 @@ class ArticleStore:
             published_at=_from_ts(meta["published_ts"]),
             url=meta["url"] or None,
             language=meta["language"] or None,
+            pages=tuple(int(x) for x in str(meta.get("pages") or "").split(",") if x),
         )
 
     def article_vectors(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
@@ -630,4 +659,5 @@ class ArticleStore:
             url=meta["url"] or None,
             authors=tuple(a for a in meta["authors"].split("|") if a),
             score=score,
+            page=int(meta["page"]) if meta.get("page") is not None else None,
         )

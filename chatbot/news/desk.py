@@ -7,7 +7,11 @@
   briefing of the day just ended (the last complete UTC day, as briefings count days), written
   to the briefings folder, the Atom feed of briefings rewritten, then delivered by e-mail (SMTP)
   and/or webhook (POST JSON) when those are configured;
-- at start: a refresh of the due feeds, then the briefing run missed while the desk was down.
+- at start: a refresh of the due feeds, then the briefing run missed while the desk was down;
+- after each refresh: the watched questions answered again (``Watches.check``); an answer that
+  states something its previous answer's sources did not is an alert, delivered like a
+  briefing and added to ``alerts.atom`` in the briefings folder. An unchanged answer sends
+  nothing.
 
 A delivery that fails is retried (``delivery_retries``, backoff doubling from
 ``delivery_backoff``); if it still fails it goes to an outbox kept in ``data_dir/desk`` and is
@@ -33,7 +37,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import httpx
 
-from chatbot.codecs import briefing_to_dict
+from chatbot.codecs import alert_from_dict, alert_to_dict, briefing_to_dict
 from chatbot.common.files import atomic_write
 from chatbot.config import Settings
 from chatbot.errors import ChatbotError
@@ -47,14 +51,19 @@ from chatbot.news.schedule import (
     time_of_day,
     time_zone,
 )
-from chatbot.presentation.atom import FEED_FILE, briefings_atom
+from chatbot.news.watches import Watches
+from chatbot.presentation.alerts import alert_html, alert_markdown, alert_subject
+from chatbot.presentation.atom import ALERTS_FILE, FEED_FILE, alerts_atom, briefings_atom
 from chatbot.presentation.briefing import briefing_html, briefing_markdown
-from chatbot.vocabulary import Briefing
+from chatbot.vocabulary import Alert, Briefing
 
 if TYPE_CHECKING:
     from chatbot.vocabulary import RefreshReport
 
 log = logging.getLogger(__name__)
+
+
+MAX_ALERTS = 200  # alerts kept for the outbox and the Atom feed
 
 
 class DeskError(ChatbotError):
@@ -67,12 +76,13 @@ class DeskError(ChatbotError):
 class Channel(Protocol):
     name: str
 
-    def deliver(self, briefing: Briefing) -> None:
-        """Send the briefing; raise on failure (the desk retries and reports)."""
+    def deliver(self, item: Briefing | Alert) -> None:
+        """Send the briefing or the alert; raise on failure (the desk retries and reports)."""
 
 
 class EmailChannel:
-    """The briefing as an e-mail (plain-text Markdown with an HTML alternative) over SMTP."""
+    """The briefing or alert as an e-mail (plain-text Markdown with an HTML alternative) over
+    SMTP."""
 
     name = "email"
 
@@ -94,17 +104,22 @@ class EmailChannel:
         self.username, self.password = username, password
         self.sender, self.recipients, self.timeout = sender, list(recipients), timeout
 
-    def message(self, briefing: Briefing) -> EmailMessage:
+    def message(self, item: Briefing | Alert) -> EmailMessage:
         message = EmailMessage()
-        message["Subject"] = f"News briefing — {briefing.period}"
+        if isinstance(item, Alert):
+            message["Subject"] = alert_subject(item)[:200]
+            text, page = alert_markdown(item), alert_html(item)
+        else:
+            message["Subject"] = f"News briefing — {item.period}"
+            text, page = briefing_markdown(item), briefing_html(item)
         message["From"] = self.sender
         message["To"] = ", ".join(self.recipients)
-        message.set_content(briefing_markdown(briefing))
-        message.add_alternative(briefing_html(briefing), subtype="html")
+        message.set_content(text)
+        message.add_alternative(page, subtype="html")
         return message
 
-    def deliver(self, briefing: Briefing) -> None:
-        message = self.message(briefing)
+    def deliver(self, item: Briefing | Alert) -> None:
+        message = self.message(item)
         context = ssl.create_default_context()
         smtp_class = smtplib.SMTP_SSL if self.security == "ssl" else smtplib.SMTP
         kwargs: dict[str, Any] = {"timeout": self.timeout}
@@ -119,18 +134,19 @@ class EmailChannel:
 
 
 class WebhookChannel:
-    """The briefing's JSON (``codecs.briefing_to_dict``) POSTed to a URL the operator set."""
+    """The briefing's JSON (``codecs.briefing_to_dict``) or the alert's (``alert_to_dict``,
+    ``"type": "watch_alert"``) POSTed to a URL the operator set."""
 
     name = "webhook"
 
     def __init__(self, url: str, *, timeout: float = 30.0) -> None:
         self.url, self.timeout = url, timeout
 
-    def deliver(self, briefing: Briefing) -> None:
+    def deliver(self, item: Briefing | Alert) -> None:
         # The URL comes from the operator's settings, not from article content: no SSRF guard.
         response = httpx.post(
             self.url,
-            json=briefing_to_dict(briefing),
+            json=alert_to_dict(item) if isinstance(item, Alert) else briefing_to_dict(item),
             timeout=self.timeout,
             follow_redirects=False,
             headers={"User-Agent": "chatbot-news-desk/0.1"},
@@ -165,14 +181,19 @@ def channels_from_settings(settings: Settings) -> list[Channel]:
 
 @dataclass
 class Delivery:
-    """One channel's delivery of one briefing."""
+    """One channel's delivery of one briefing or one alert."""
 
     channel: str
-    briefing: str  # key
+    briefing: str  # the briefing's key ("" for an alert)
     ok: bool = False
     attempts: int = 0
     error: str = ""
     at: str = ""
+    alert: str = ""  # the alert's key ("" for a briefing)
+
+    @property
+    def item(self) -> str:
+        return f"alert {self.alert}" if self.alert else f"briefing {self.briefing}"
 
 
 @dataclass
@@ -183,9 +204,16 @@ class BriefingRun:
     deliveries: list[Delivery] = field(default_factory=list)
 
 
+@dataclass
+class AlertRun:
+    alert: Alert
+    deliveries: list[Delivery] = field(default_factory=list)
+
+
 class NewsDesk:
-    """Scheduled refresh, daily briefing and delivery; a start/stop object. It is given the
-    briefing builder and the feed manager it drives (``Chatbot.news_desk`` wires them)."""
+    """Scheduled refresh, daily briefing, watched questions and delivery; a start/stop object.
+    It is given the briefing builder, the feed manager and the watches it drives
+    (``Chatbot.news_desk`` wires them)."""
 
     def __init__(
         self,
@@ -200,9 +228,11 @@ class NewsDesk:
         clock: Callable[[], datetime] | None = None,
         briefing_trigger: Any = None,
         formats: Sequence[str] = FORMATS,
+        watches: Watches | None = None,
     ) -> None:
         self.briefings = briefings
         self.feeds = feeds
+        self.watches = watches
         s = self.settings = settings
         self.briefing_at = briefing_at or s.desk_briefing_at
         self.hour, self.minute = time_of_day(self.briefing_at)
@@ -302,9 +332,33 @@ class NewsDesk:
     # --- jobs ---------------------------------------------------------------------------------
 
     def check(self) -> None:
-        """Refresh the due feeds, then retry deliveries waiting in the outbox."""
-        self.last_refresh = self.feeds.refresh(should_stop=self._stop.is_set)
+        """Refresh the due feeds, answer the watched questions again, then retry deliveries
+        waiting in the outbox."""
+        # The timer polls only the feeds whose interval has passed (a manual refresh polls all).
+        self.last_refresh = self.feeds.refresh(due_only=True, should_stop=self._stop.is_set)
+        self.check_watches()
         self.retry_outbox()
+
+    def check_watches(self, *, due_only: bool = True) -> list[AlertRun]:
+        """Answer the (due) watched questions again; deliver an alert for each changed answer
+        and add it to ``alerts.atom``. An unchanged answer sends nothing."""
+        if self.watches is None:
+            return []
+        alerts = self.watches.check(due_only=due_only)
+        if not alerts:
+            return []
+        runs = [AlertRun(alert) for alert in alerts]
+        with self._work:
+            for alert in alerts:
+                self._keep_alert(alert)
+            self.write_alerts_atom()
+            for run in runs:
+                for channel in self.channels:
+                    if self._stop.is_set():
+                        break  # the next start does not resend: the Atom feed has it
+                    run.deliveries.append(self._deliver(channel, run.alert))
+        log.info("watches: %d changed answer(s) sent as alerts", len(alerts))
+        return runs
 
     def startup(self) -> None:
         self.check()
@@ -321,7 +375,8 @@ class NewsDesk:
 
     def scheduled_briefing(self) -> BriefingRun | None:
         # The due feeds first: the briefing should hold what they published until now.
-        self.last_refresh = self.feeds.refresh(should_stop=self._stop.is_set)
+        self.last_refresh = self.feeds.refresh(due_only=True, should_stop=self._stop.is_set)
+        self.check_watches()
         return self.run_briefing(self.due_day())
 
     def catch_up(self) -> BriefingRun | None:
@@ -367,20 +422,50 @@ class NewsDesk:
         atomic_write(path, briefings_atom(stored, base_url=self.settings.public_url))
         return path
 
+    # --- alerts -------------------------------------------------------------------------------
+
+    def alerts(self) -> list[Alert]:
+        """The alerts kept (the newest ``MAX_ALERTS``), oldest first."""
+        path = self.state_dir / "alerts.json"
+        try:
+            items = json.loads(path.read_text(encoding="utf-8"))
+            return [alert_from_dict(item) for item in items]
+        except FileNotFoundError:
+            return []
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            log.warning("unreadable alerts %s: %s", path, exc)
+            return []
+
+    def _keep_alert(self, alert: Alert) -> None:
+        kept = [a for a in self.alerts() if a.key != alert.key] + [alert]
+        atomic_write(
+            self.state_dir / "alerts.json",
+            json.dumps([alert_to_dict(a) for a in kept[-MAX_ALERTS:]], ensure_ascii=False),
+        )
+
+    def write_alerts_atom(self) -> Path:
+        """Rewrite ``alerts.atom`` in the briefings folder from the kept alerts."""
+        path = Path(self.settings.briefings_dir) / ALERTS_FILE
+        atomic_write(path, alerts_atom(self.alerts()))
+        return path
+
     # --- delivery -----------------------------------------------------------------------------
 
-    def _deliver(self, channel: Channel, briefing: Briefing) -> Delivery:
-        delivery = Delivery(channel.name, briefing.key)
+    def _deliver(self, channel: Channel, item: Briefing | Alert) -> Delivery:
+        if isinstance(item, Alert):
+            delivery = Delivery(channel.name, "", alert=item.key)
+        else:
+            delivery = Delivery(channel.name, item.key)
         delay = self.backoff
         for attempt in range(1, self.retries + 2):
             delivery.attempts = attempt
             try:
-                channel.deliver(briefing)
+                channel.deliver(item)
             except Exception as exc:  # network, auth, HTTP status: retried, then reported
                 delivery.error = f"{type(exc).__name__}: {exc}"
                 log.warning(
-                    "delivery of briefing %s by %s failed (attempt %d): %s",
-                    briefing.key,
+                    "delivery of %s by %s failed (attempt %d): %s",
+                    delivery.item,
                     channel.name,
                     attempt,
                     delivery.error,
@@ -395,9 +480,8 @@ class NewsDesk:
         self._update_outbox(delivery)
         if not delivery.ok:
             log.error(
-                "briefing %s was not delivered by %s (%s); it stays in the outbox and is "
-                "retried every %gs",
-                briefing.key,
+                "%s was not delivered by %s (%s); it stays in the outbox and is retried every %gs",
+                delivery.item,
                 channel.name,
                 delivery.error,
                 self.check_seconds,
@@ -420,7 +504,8 @@ class NewsDesk:
         pending = [
             d
             for d in self.outbox()
-            if (d.channel, d.briefing) != (delivery.channel, delivery.briefing)
+            if (d.channel, d.briefing, d.alert)
+            != (delivery.channel, delivery.briefing, delivery.alert)
         ]
         if not delivery.ok:
             pending.append(delivery)
@@ -438,12 +523,19 @@ class NewsDesk:
                 channel = by_name.get(waiting.channel)
                 if channel is None:
                     continue  # that channel is no longer configured: kept, shown in status
-                try:
-                    briefing = self.briefings.load_briefing(waiting.briefing)
-                except ChatbotError as exc:
-                    log.warning("outbox: %s", exc)
-                    continue
-                done.append(self._deliver(channel, briefing))
+                item: Briefing | Alert | None
+                if waiting.alert:
+                    item = next((a for a in self.alerts() if a.key == waiting.alert), None)
+                    if item is None:
+                        log.warning("outbox: alert %s is no longer kept", waiting.alert)
+                        continue
+                else:
+                    try:
+                        item = self.briefings.load_briefing(waiting.briefing)
+                    except ChatbotError as exc:
+                        log.warning("outbox: %s", exc)
+                        continue
+                done.append(self._deliver(channel, item))
         return done
 
     # --- state --------------------------------------------------------------------------------
@@ -474,5 +566,7 @@ class NewsDesk:
             "channels": [c.name for c in self.channels],
             "outbox": [asdict(d) for d in self.outbox()],
             "last_refresh": self.last_refresh.summary() if self.last_refresh else "",
+            "watches": len(self.watches.all()) if self.watches is not None else 0,
+            "alerts": len(self.alerts()),
             "last_error": self.last_error,
         }

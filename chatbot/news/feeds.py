@@ -1,7 +1,8 @@
 """Feed subscriptions: RSS/Atom feeds polled on an interval, their entries stored as full articles.
 
 A ``Subscription`` lives in the store (``ArticleStore.feeds``), so it survives restarts and is
-shared by every process using the same store. ``FeedManager.refresh`` polls the due feeds:
+shared by every process using the same store. ``FeedManager.refresh`` polls every feed (a manual
+refresh) or the due ones (``due_only``: the news desk's timer):
 
 - the feed itself with a conditional GET (ETag / Last-Modified): a 304 costs one request and
   nothing else;
@@ -174,12 +175,14 @@ class FeedManager:
         self,
         urls: Iterable[str] | None = None,
         *,
-        due_only: bool | None = None,
+        due_only: bool = False,
         should_stop: Callable[[], bool] | None = None,
     ) -> RefreshReport:
-        """Poll the named feeds (all subscribed feeds when ``due_only`` is False; the due ones by
-        default when no names are given). ``should_stop`` is asked between steps: when it says
-        yes, the remaining work is abandoned with nothing half-written."""
+        """Poll the named feeds (every subscribed feed when none are named). ``due_only`` keeps
+        only those whose interval has passed: the desk's timer; a person who asks for a refresh
+        means now, and the conditional GET keeps an unchanged feed at one 304. ``should_stop``
+        is asked between steps: when it says yes, the remaining work is abandoned with nothing
+        half-written."""
         stop = should_stop or (lambda: False)
         with self._refreshing:
             subs = self.list()
@@ -194,9 +197,6 @@ class FeedManager:
                         + f". Add it with `chatbot feeds add URL`. Subscribed: {known}."
                     )
                 subs = [s for s in subs if s.key in wanted]
-                due_only = bool(due_only)
-            elif due_only is None:
-                due_only = True
             if due_only:
                 now = self._clock()
                 subs = [s for s in subs if s.due(now)]

@@ -6,11 +6,13 @@ import xml.etree.ElementTree as ET
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
+from chatbot.presentation.alerts import alert_html, alert_subject
 from chatbot.presentation.briefing import briefing_html
-from chatbot.vocabulary import Briefing
+from chatbot.vocabulary import Alert, Briefing
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
 FEED_FILE = "briefings.atom"
+ALERTS_FILE = "alerts.atom"
 MAX_ENTRIES = 30
 
 
@@ -61,6 +63,28 @@ def briefings_atom(
         count = len(b.stories)
         _text(entry, "summary", f"{count} {'story' if count == 1 else 'stories'}: {headlines}")
         content = _text(entry, "content", briefing_html(b))
+        content.set("type", "html")
+    ET.indent(feed)
+    return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(feed, encoding="unicode")
+
+
+def alerts_atom(alerts: Sequence[Alert], *, now: datetime | None = None) -> str:
+    """The newest ``MAX_ENTRIES`` alerts of watched questions as an Atom document."""
+    newest = sorted(alerts, key=lambda a: (a.at, a.key), reverse=True)[:MAX_ENTRIES]
+    updated = newest[0].at if newest else (now or datetime.now(UTC))
+    feed = ET.Element("feed", {"xmlns": ATOM_NS})
+    _text(feed, "title", "Watched questions: changed answers")
+    _text(feed, "id", "urn:chatbot:alerts")
+    _text(feed, "updated", _when(updated))
+    author = ET.SubElement(feed, "author")
+    _text(author, "name", "chatbot news desk")
+    for a in newest:
+        entry = ET.SubElement(feed, "entry")
+        _text(entry, "title", alert_subject(a))
+        _text(entry, "id", f"urn:chatbot:alert:{a.key}")
+        _text(entry, "updated", _when(a.at))
+        _text(entry, "summary", " ".join(s.text for s in a.sentences))
+        content = _text(entry, "content", alert_html(a))
         content.set("type", "html")
     ET.indent(feed)
     return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(feed, encoding="unicode")

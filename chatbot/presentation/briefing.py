@@ -1,4 +1,4 @@
-"""Briefings as Markdown and as one self-contained HTML page.
+"""Briefings as Markdown and as one self-contained HTML page; story timelines as Markdown.
 
 Article text is untrusted: Markdown escapes it, HTML escapes it and then sanitises the page.
 """
@@ -19,9 +19,10 @@ from chatbot.presentation.labels import (
     by_source,
     date_label,
     outlet_label,
+    page_label,
     safe_url,
 )
-from chatbot.vocabulary import Briefing, Citation, StoredArticle, Story
+from chatbot.vocabulary import AnswerSentence, Briefing, Citation, StoredArticle, Story, Timeline
 
 
 def briefing_markdown(b: Briefing) -> str:
@@ -101,8 +102,16 @@ def _sentence_parts(story: Story) -> list[tuple[str, tuple[int, ...], bool, bool
 
 
 def _md_summary(story: Story) -> str:
+    return _md_parts(_sentence_parts(story))
+
+
+def _md_sentences(sentences: Sequence[AnswerSentence]) -> str:
+    return _md_parts([(s.text, s.citations, s.supported, s.quoted) for s in sentences])
+
+
+def _md_parts(parts: Sequence[tuple[str, tuple[int, ...], bool, bool]]) -> str:
     out = []
-    for text, refs, supported, quoted in _sentence_parts(story):
+    for text, refs, supported, quoted in parts:
         piece = _md(text) + "".join(f" \\[{n}\\]" for n in refs)
         if not supported:
             piece += " _(not supported by its source)_"
@@ -123,9 +132,9 @@ def _md_citation(group: Sequence[Citation]) -> str:
         if len(quote) > 300:
             quote = quote[:297].rstrip("\\") + "…"
         quotes.append(f"“{quote}”")
-    return f"{title} — {_md(outlet_label(c.source))}, {date_label(c.published_at)}: " + " … ".join(
-        quotes
-    )
+    page = f", {page_label(c.page)}" if c.page is not None else ""  # a PDF's page
+    head = f"{title} — {_md(outlet_label(c.source))}, {date_label(c.published_at)}{page}: "
+    return head + " … ".join(quotes)
 
 
 def _md_article(a: StoredArticle) -> str:
@@ -204,9 +213,10 @@ def _html_story(i: int, story: Story) -> str:
         for group in by_source(story.citations):
             c = group[0]
             quotes = "".join(f"<blockquote>{_h(q.quote)}</blockquote>" for q in group)
+            page = f", {_h(page_label(c.page))}" if c.page is not None else ""
             parts.append(
                 f'<li id="s{i}-{c.n}" value="{c.n}">{_html_link(c.url, c.title)} — '
-                f"{_h(outlet_label(c.source))}, {_h(date_label(c.published_at))}{quotes}</li>"
+                f"{_h(outlet_label(c.source))}, {_h(date_label(c.published_at))}{page}{quotes}</li>"
             )
         parts.append("</ol>")
     if len(story.articles) > 1:
@@ -253,3 +263,31 @@ def _html_page(b: Briefing) -> str:
         f"<title>News briefing — {_h(b.period)}</title>"
         f"<style>{_CSS}</style></head>\n<body>{clean}</body></html>\n"
     )
+
+
+# --- story timelines ----------------------------------------------------------------------------
+
+
+def timeline_markdown(t: Timeline) -> str:
+    """A story's developments, oldest first; each day's citations are numbered on their own."""
+    lines = [f"# {_md(t.headline)}", ""]
+    days = len(t.developments)
+    span = (
+        f" · {t.developments[0].day.isoformat()} to {t.developments[-1].day.isoformat()}"
+        if days > 1
+        else ""
+    )
+    lines += [f"_Story {_md(t.story_id)} · {days} development{'s' if days != 1 else ''}{span}_", ""]
+    if t.notice:
+        lines += [f"> {_md(t.notice)}", ""]
+    for d in t.developments:
+        count = len(d.articles)
+        lines += [f"## {d.day.isoformat()} · {count} article{'s' if count != 1 else ''}", ""]
+        lines += [_md_sentences(d.summary.sentences), ""]
+        for group in by_source(d.summary.citations):
+            lines.append(f"- [{group[0].n}] {_md_citation(group)}")
+        if d.summary.citations:
+            lines.append("")
+    if not t.developments:
+        lines += ["No developments.", ""]
+    return "\n".join(lines).rstrip() + "\n"

@@ -19,6 +19,7 @@ from chatbot.presentation.labels import (
     by_source,
     date_label,
     outlet_label,
+    page_label,
     safe_url,
 )
 from chatbot.vocabulary import Answer, AnswerSentence, Article, Citation, StoredArticle
@@ -191,6 +192,10 @@ def _source_card(cites: list[Citation], turn: str, lookup: ArticleLookup) -> str
         if url
         else '<span class="cb-original">no link</span>'
     )
+    # A PDF's page: a source is one passage, and a passage keeps within one page.
+    pages = sorted({x.page for x in cites if x.page is not None})
+    shown = page_label(pages[0]) if len(pages) == 1 else "pp. " + ", ".join(map(str, pages))
+    page = f' · <span class="cb-page">{esc(shown)}</span>' if pages else ""
     support = (
         ""
         if all(x.supported for x in cites)
@@ -201,7 +206,7 @@ def _source_card(cites: list[Citation], turn: str, lookup: ArticleLookup) -> str
         f'<div class="cb-source-head"><span class="cb-n">&#91;{c.n}&#93;</span> '
         f'<span class="cb-title">{esc(c.title or "Untitled")}</span></div>'
         f'<div class="cb-meta"><span class="cb-outlet">{esc(outlet_label(c.source))}</span>'
-        f' · <span class="cb-date">{date_label(c.published_at)}</span> · {link}</div>'
+        f' · <span class="cb-date">{date_label(c.published_at)}</span>{page} · {link}</div>'
         f"{body}{support}</div>"
     )
 
@@ -217,7 +222,9 @@ def sources_html(answer: Answer, turn: str, lookup: ArticleLookup) -> str:
         items = "".join(
             f'<div class="cb-also-item"><span class="cb-title">{esc(p.title or "Untitled")}'
             f'</span> · <span class="cb-outlet">{esc(outlet_label(p.source))}</span> · '
-            f'<span class="cb-date">{date_label(p.published_at)}</span></div>'
+            f'<span class="cb-date">{date_label(p.published_at)}</span>'
+            + (f' · <span class="cb-page">{page_label(p.page)}</span>' if p.page else "")
+            + "</div>"
             for p in also
         )
         cards.append(f'<div class="cb-also">Also read for this answer:{items}</div>')

@@ -37,9 +37,17 @@ def outlet_label(source: str | None) -> str:
     return source or "unknown outlet"
 
 
+def page_label(page: int | None) -> str:
+    """``p. 3`` for a passage of a paged document (PDF); "" otherwise."""
+    return f"p. {page}" if page is not None else ""
+
+
 def citation_header(c: Citation | StoredArticle, n: int | None = None) -> str:
-    """``[n] “Title” — Outlet, 2025-02-27 — https://…`` (plain text; the URL only when safe)."""
+    """``[n] “Title” — Outlet, 2025-02-27, p. 3 — https://…`` (plain text; the page only for a
+    PDF, the URL only when safe)."""
     head = f"“{c.title}” — {outlet_label(c.source)}, {date_label(c.published_at)}"
+    page = page_label(c.page) if isinstance(c, Citation) else ""
+    head += f", {page}" if page else ""
     if n is not None:
         head = f"[{n}] {head}"
     url = safe_url(c.url)

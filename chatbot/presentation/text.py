@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from chatbot.common.dates import utc_label
 from chatbot.presentation.labels import (
     QUOTED_MARK,
     by_source,
     citation_header,
     date_label,
+    format_every,
     outlet_label,
+    page_label,
 )
-from chatbot.vocabulary import Answer, AnswerSentence, Summary
+from chatbot.vocabulary import Answer, AnswerSentence, StoryInfo, Summary, Timeline, Watch
 
 
 def _mark(s: AnswerSentence) -> str:
@@ -35,8 +38,9 @@ def answer_to_text(answer: Answer) -> str:
     if also:
         lines.append("Also read:")
         for p in also:
+            page = f", {page_label(p.page)}" if p.page is not None else ""
             lines.append(
-                f"    “{p.title}” — {outlet_label(p.source)}, {date_label(p.published_at)}"
+                f"    “{p.title}” — {outlet_label(p.source)}, {date_label(p.published_at)}{page}"
             )
     return "\n".join(lines)
 
@@ -56,4 +60,47 @@ def summary_to_text(summary: Summary) -> str:
     for group in by_source(summary.citations):
         lines.append(citation_header(group[0], group[0].n))
         lines.extend(f"    “{c.quote}”" for c in group)
+    return "\n".join(lines)
+
+
+def timeline_to_text(timeline: Timeline) -> str:
+    """The story's developments, oldest first, each with its own cited passages."""
+    days = len(timeline.developments)
+    lines = [
+        timeline.headline,
+        f"Story {timeline.story_id} · {days} development" + "s" * (days != 1),
+    ]
+    if timeline.notice:
+        lines.append(f"Note: {timeline.notice}")
+    for d in timeline.developments:
+        lines += [
+            "",
+            f"== {d.day.isoformat()} ({len(d.articles)} article{'s' * (len(d.articles) != 1)})",
+        ]
+        lines.append(summary_to_text(d.summary))
+    return "\n".join(lines)
+
+
+def stories_to_text(stories: list[StoryInfo]) -> str:
+    if not stories:
+        return "No stories yet: build a briefing first (`chatbot briefing`)."
+    return "\n".join(
+        f"{s.story_id}  {s.headline}  (last in {s.last_seen}; {s.briefings} briefing"
+        f"{'s' * (s.briefings != 1)})"
+        for s in stories
+    )
+
+
+def watch_to_text(w: Watch) -> str:
+    every = f"at most every {format_every(w.every)}" if w.every else "after every refresh"
+    checked = utc_label(w.last_checked) if w.last_checked else "never"
+    lines = [f"{w.id}  {w.question}", f"  {every} · last answered {checked} · {w.alerts} alerts"]
+    if w.sentences:
+        lines.append(
+            "  " + " ".join(s.text + "".join(f" [{n}]" for n in s.citations) for s in w.sentences)
+        )
+    else:
+        lines.append("  (no answer in the stored articles yet)")
+    if w.last_error:
+        lines.append(f"  last error: {w.last_error}")
     return "\n".join(lines)

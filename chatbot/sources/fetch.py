@@ -25,7 +25,8 @@ _REDIRECT_CODES = frozenset({301, 302, 303, 307, 308})
 _USER_AGENT = "chatbot-news-loader/0.1"
 _ACCEPT = (
     "text/html,application/xhtml+xml,application/rss+xml,application/atom+xml,"
-    "application/xml;q=0.9,text/xml;q=0.9,application/json;q=0.8,text/plain;q=0.7"
+    "application/xml;q=0.9,text/xml;q=0.9,application/json;q=0.8,application/pdf;q=0.8,"
+    "text/plain;q=0.7"
 )
 # Exact media types we can turn into articles; any "+xml" / "+json" type is accepted too.
 _ACCEPTED_TYPES = frozenset(
@@ -40,8 +41,13 @@ _ACCEPTED_TYPES = frozenset(
         "application/atom+xml",
         "application/rdf+xml",
         "application/json",
+        "application/pdf",
+        "application/x-pdf",
     }
 )
+# Servers often send a PDF as a generic binary type; accepted when the URL names a .pdf (the
+# loader then checks for the PDF header).
+_GENERIC_BINARY_TYPES = frozenset({"application/octet-stream", "binary/octet-stream"})
 # Hostnames that are cloud metadata services whatever they resolve to.
 _METADATA_HOSTS = frozenset({"metadata.google.internal", "metadata", "instance-data"})
 _METADATA_IPS = frozenset(
@@ -107,11 +113,12 @@ class FetchedPage:
         return None
 
 
-def is_accepted_content_type(mime: str) -> bool:
-    """Whether a media type is one the loaders can make articles from."""
+def is_accepted_content_type(mime: str, path: str = "") -> bool:
+    """Whether a media type is one the loaders can make articles from (``path``: the URL's)."""
     mime = mime.lower()
     return (
         mime in _ACCEPTED_TYPES
+        or (mime in _GENERIC_BINARY_TYPES and path.lower().endswith(".pdf"))
         or mime.endswith(("+xml", "+json"))
         or mime.endswith("/xml")
         or mime == ""  # no header: let the loader sniff the body
@@ -382,11 +389,11 @@ class Fetcher:
                     raise FetchError(shown, reason, status=response.status_code, retry_after=wait)
                 content_type = response.headers.get("content-type", "")
                 mime = content_type.split(";", 1)[0].strip().lower()
-                if not is_accepted_content_type(mime):
+                if not is_accepted_content_type(mime, url.path):
                     raise FetchError(
                         shown,
                         f"unsupported content type {mime!r} (expected an HTML page, plain "
-                        "text, JSON or an RSS/Atom feed)",
+                        "text, JSON, a PDF or an RSS/Atom feed)",
                     )
                 body = self._read_body(response, shown, deadline)
                 return FetchedPage(url=shown, content=body, content_type=content_type, **validators)

@@ -44,6 +44,7 @@ from chatbot.sources.json_records import (
     json_array_records,
     jsonl_records,
 )
+from chatbot.sources.pdf import article_from_pdf, looks_like_pdf
 from chatbot.vocabulary import Article, LoadFailure
 
 Item = str | os.PathLike[str] | Article | Mapping[str, Any]
@@ -52,7 +53,10 @@ TEXT_EXTENSIONS = frozenset({".txt", ".md"})
 HTML_EXTENSIONS = frozenset({".html", ".htm"})
 JSON_EXTENSIONS = frozenset({".json", ".jsonl"})
 FEED_EXTENSIONS = frozenset({".xml", ".rss", ".atom"})
-KNOWN_EXTENSIONS = TEXT_EXTENSIONS | HTML_EXTENSIONS | JSON_EXTENSIONS | FEED_EXTENSIONS
+PDF_EXTENSIONS = frozenset({".pdf"})
+KNOWN_EXTENSIONS = (
+    TEXT_EXTENSIONS | HTML_EXTENSIONS | JSON_EXTENSIONS | FEED_EXTENSIONS | PDF_EXTENSIONS
+)
 
 # A feed entry's own content is used when it has at least this much text; else its link is fetched.
 # An entry with no link is still loaded from a shorter summary, but not from a mere teaser.
@@ -227,7 +231,9 @@ class _Context:
         """Decide from Content-Type and a sniff of the body what a fetched page is."""
         mime = page.mime_type
         body = page.content
-        if looks_like_feed(body) or (mime.endswith("xml") and mime != "application/xhtml+xml"):
+        if mime in ("application/pdf", "application/x-pdf") or looks_like_pdf(body):
+            kind = ".pdf"  # a served PDF, or one sent as octet-stream (fetch allows it for .pdf)
+        elif looks_like_feed(body) or (mime.endswith("xml") and mime != "application/xhtml+xml"):
             if not feed_allowed:
                 # A feed entry linking to a feed would fan out without bound (or loop).
                 yield LoadFailure(name, "the link is a feed, not an article page")
@@ -255,6 +261,9 @@ class _Context:
             return
         if kind in FEED_EXTENSIONS:
             yield from self.parse_feed(data, name=name, url=url)
+            return
+        if kind in PDF_EXTENSIONS:  # binary: never decoded as text
+            yield article_from_pdf(data, name=name, url=url)
             return
         if charset is None and kind in HTML_EXTENSIONS:
             sniffed = HTML_CHARSET_RE.search(data[:4096])

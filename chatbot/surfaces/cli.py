@@ -11,7 +11,12 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from chatbot.config import Settings, load_settings
-from chatbot.presentation.text import answer_to_text, summary_to_text
+from chatbot.presentation.text import (
+    answer_to_text,
+    stories_to_text,
+    summary_to_text,
+    timeline_to_text,
+)
 from chatbot.vocabulary import (
     Answer,
     IngestEvent,
@@ -444,6 +449,103 @@ def briefing(
     click.echo(f"{len(brief.stories)} stories. {brief.notice}".strip(), err=True)
 
 
+@main.command()
+@click.argument("story_id", required=False)
+@click.option("--query", help="The story that best matches this, instead of a STORY_ID.")
+@click.option("--article", "article_id", help="The story this article belongs to.")
+@click.option("--since", help="Only what is new since this day (YYYY-MM-DD).")
+@click.option("--json", "as_json", is_flag=True, help="The timeline as JSON.")
+@click.pass_obj
+@friendly_errors
+def story(
+    obj: Context,
+    story_id: str | None,
+    query: str | None,
+    article_id: str | None,
+    since: str | None,
+    as_json: bool,
+) -> None:
+    """A story's timeline: what each day added, with citations. Without arguments, the
+    stories of recent briefings."""
+    bot = obj.bot()
+    if story_id is None and query is None and article_id is None:
+        click.echo(stories_to_text(bot.stories()))
+        return
+    timeline = bot.story(story_id, query=query, article_id=article_id, since=since)
+    if as_json:
+        import json
+
+        from chatbot.codecs import timeline_to_dict
+
+        click.echo(json.dumps(timeline_to_dict(timeline), ensure_ascii=False, indent=2))
+    else:
+        click.echo(timeline_to_text(timeline))
+
+
+@main.group()
+def watch() -> None:
+    """Watched questions (kept with the store): answered again after each refresh of the news
+    desk; an alert goes out when the answer changes."""
+
+
+@watch.command("add")
+@click.argument("question")
+@click.option("--every", help="At most this often: 30m, 1h, 1d (default: after every refresh).")
+@click.pass_obj
+@friendly_errors
+def watch_add(obj: Context, question: str, every: str | None) -> None:
+    """Watch QUESTION; prints its answer now (what later answers are compared with)."""
+    from chatbot.presentation.text import watch_to_text
+
+    click.echo(watch_to_text(obj.bot().watch(question, every=every)))
+
+
+@watch.command("list")
+@click.pass_obj
+@friendly_errors
+def watch_list(obj: Context) -> None:
+    """Watched questions with their last answers."""
+    from chatbot.presentation.text import watch_to_text
+
+    watches = obj.bot().watches()
+    for w in watches:
+        click.echo(watch_to_text(w))
+        click.echo("")
+    click.echo(f"{len(watches)} watches", err=True)
+
+
+@watch.command("remove")
+@click.argument("watch_ids", nargs=-1, required=True)
+@click.pass_obj
+@friendly_errors
+def watch_remove(obj: Context, watch_ids: tuple[str, ...]) -> None:
+    """Stop watching (ids as `chatbot watch list` shows them)."""
+    _remove_each(
+        watch_ids,
+        obj.bot().unwatch,
+        done="no longer watched",
+        missing="No watch {} (see `chatbot watch list`)",
+    )
+
+
+@watch.command("check")
+@click.option("--all", "all_watches", is_flag=True, help="Also the watches not due yet.")
+@click.pass_obj
+@friendly_errors
+def watch_check(obj: Context, all_watches: bool) -> None:
+    """Answer the watched questions again now and send alerts for changed answers through the
+    news desk's channels (as the desk does after each refresh)."""
+    from chatbot.presentation.alerts import alert_markdown
+
+    desk = obj.bot().news_desk()
+    runs = desk.check_watches(due_only=not all_watches)
+    for run in runs:
+        click.echo(alert_markdown(run.alert))
+        for d in run.deliveries:
+            click.echo(f"  {d.channel}: {'sent' if d.ok else 'not sent: ' + d.error}")
+    click.echo(f"{len(runs)} changed answer(s); {len(desk.channels)} channel(s)", err=True)
+
+
 # --- feeds and the news desk --------------------------------------------------------------------
 
 
@@ -524,12 +626,19 @@ def feeds_remove(obj: Context, urls: tuple[str, ...]) -> None:
 
 @main.command()
 @click.argument("urls", nargs=-1)
-@click.option("--all", "all_feeds", is_flag=True, help="Every feed, due or not.")
+@click.option(
+    "--due", "due_only", is_flag=True, help="Only the feeds whose interval has passed (the desk's)."
+)
+# Every feed is the default now; --all stays accepted so that older scripts keep working.
+@click.option("--all", "all_feeds", is_flag=True, hidden=True)
 @click.pass_obj
 @friendly_errors
-def refresh(obj: Context, urls: tuple[str, ...], all_feeds: bool) -> None:
-    """Poll the due feeds (or the given ones) and store their new and changed articles."""
-    report = obj.bot().refresh(list(urls) or None, all_feeds=all_feeds)
+def refresh(obj: Context, urls: tuple[str, ...], due_only: bool, all_feeds: bool) -> None:
+    """Poll every feed now (or the given ones) and store their new and changed articles; an
+    unchanged feed costs one request (HTTP 304)."""
+    if due_only and all_feeds:
+        raise click.UsageError("--due and --all contradict each other; give one.")
+    report = obj.bot().refresh(list(urls) or None, due_only=due_only)
     _echo_refresh(report)
     if not report.ok:
         sys.exit(1)

@@ -33,6 +33,7 @@ from chatbot.surfaces.service.access import Access, ApiKeys, BodyLimit, RateLimi
 from chatbot.surfaces.service.errors import ApiError, install_error_handlers
 from chatbot.surfaces.service.openai_compat import chat_router
 from chatbot.surfaces.service.rest import health_router, rest_router
+from chatbot.surfaces.service.stories import stories_router
 
 if TYPE_CHECKING:
     from chatbot.bot import Chatbot
@@ -91,6 +92,7 @@ def create_app(
     app.include_router(health_router(bot))
     app.include_router(chat_router(bot, access))
     app.include_router(rest_router(bot, access))
+    app.include_router(stories_router(bot, access))
     for router in extra_routers:  # behind the same keys and rate limit as ours
         app.include_router(router, dependencies=[Depends(access)])
     app.include_router(_unknown_router())  # before the UI's mount at /, which takes the rest

@@ -31,8 +31,14 @@ class FeedRequest(BaseModel):
 
 class RefreshRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    urls: list[str] = Field(default_factory=list, description="Only these feeds (any due).")
-    all: bool = Field(default=False, description="Every feed, due or not (default: the due ones).")
+    urls: list[str] = Field(default_factory=list, description="Only these feeds (due or not).")
+    due_only: bool = Field(
+        default=False,
+        description="Only the feeds whose interval has passed, as the news desk's timer polls "
+        "(default: every feed now; an unchanged one costs one HTTP 304).",
+    )
+    # Every feed is the default now; kept so that older clients' {"all": true} still works.
+    all: bool | None = Field(default=None, description="Deprecated: every feed is the default.")
 
 
 def _when(value: Any) -> str | None:
@@ -115,10 +121,13 @@ def feeds_router(bot: Chatbot, desk: NewsDesk | None = None) -> APIRouter:
 
     @router.post("/refresh")
     async def refresh(body: RefreshRequest | None = None) -> dict[str, Any]:
-        """Poll the due feeds (or the given ones, or all) and store new and changed articles."""
+        """Poll every feed now (or the given ones; only the due ones with due_only) and store
+        new and changed articles."""
         body = body or RefreshRequest()
+        if body.due_only and body.all:
+            raise ApiError(400, "due_only and all contradict each other; give one.", param="all")
         try:
-            report = await run_in_threadpool(bot.refresh, body.urls or None, all_feeds=body.all)
+            report = await run_in_threadpool(bot.refresh, body.urls or None, due_only=body.due_only)
         except FeedError as exc:
             raise ApiError(404, str(exc), param="urls") from exc
         return refresh_json(report)

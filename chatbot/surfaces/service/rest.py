@@ -174,7 +174,7 @@ def rest_router(bot: Chatbot, access: Access) -> APIRouter:
     )
     async def ingest(request: Request) -> dict[str, Any]:
         """Add URLs (pages, RSS/Atom feeds) as JSON ``{"urls": [...]}``, or upload files
-        (.txt .md .html .json .jsonl) as multipart ``files`` (plus optional ``urls`` fields).
+        (.txt .md .html .json .jsonl .pdf) as multipart ``files`` (plus optional ``urls`` fields).
         Returns the ingest report; items that failed are named with the reason, the rest go in.
         """
         kind = request.headers.get("content-type", "").split(";")[0].strip().lower()

@@ -31,6 +31,7 @@ def citation_json(c: Citation) -> dict[str, Any]:
         "char_end": c.char_end,
         "supported": c.supported,
         "score": round(c.score, 4),
+        "page": c.page,  # the page (from 1) of a PDF; null for other articles
     }
 
 
@@ -47,6 +48,7 @@ def source_json(n: int, p: Passage) -> dict[str, Any]:
         "char_start": p.char_start,
         "char_end": p.char_end,
         "also_in": list(p.also_in),
+        "page": p.page,
     }
 
 

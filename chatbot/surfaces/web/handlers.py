@@ -22,7 +22,8 @@ from chatbot.bot import ChatSession, make_filters
 from chatbot.common.dates import day_range, to_datetime
 from chatbot.errors import USER_ERRORS
 from chatbot.presentation import html as render
-from chatbot.presentation.briefing import briefing_markdown
+from chatbot.presentation.alerts import alert_markdown
+from chatbot.presentation.briefing import briefing_markdown, timeline_markdown
 from chatbot.presentation.labels import format_every
 from chatbot.surfaces.hosting import UploadRejected, save_upload, uploads_dir
 from chatbot.vocabulary import AnswerEvent, IngestEvent, TokenEvent
@@ -71,6 +72,7 @@ class ChatState:
     messages: list[dict[str, str]] = field(default_factory=list)
     sections: list[str] = field(default_factory=list)  # sources HTML, one per answer
     turns: int = 0  # never reset, so citation anchors stay unique within the page
+    cited: list[tuple[str, str]] = field(default_factory=list)  # the last answer's articles
     epoch: int = 0  # bumped by "new conversation": an answer still streaming then is dropped
 
 
@@ -130,6 +132,9 @@ def chat_turn(
             elif isinstance(event, AnswerEvent):
                 answer = event.answer
                 state.sections.append(render.sources_html(answer, turn, bot.article))
+                state.cited = list(
+                    {c.article_id: (c.title, c.article_id) for c in answer.citations}.values()
+                )
                 content = render.answer_html(answer, turn)
                 # A fallback or a failure also pops up; a routine repair is said in the answer.
                 if answer.notice and not answer.repaired:
@@ -302,7 +307,8 @@ def remove_feed(bot: Chatbot, url: str | None) -> str:
 
 
 def refresh_feeds(bot: Chatbot) -> str:
-    report = bot.refresh(all_feeds=True)
+    """The "Refresh now" button: every feed, due or not (an unchanged one answers 304)."""
+    report = bot.refresh()
     if not report.feeds:
         return "No feeds yet: add one above."
     return _refresh_message(report)
@@ -314,7 +320,7 @@ def refresh_feeds(bot: Chatbot) -> str:
 def _day(value: str | None) -> str:
     value = (value or "").strip()
     if not value:
-        raise gr.Error("Pick a date (YYYY-MM-DD) first.")
+        raise gr.Error("Pick a day (or type one as YYYY-MM-DD) first.")
     try:
         return to_datetime(value).date().isoformat()
     except USER_ERRORS as exc:  # a typo in the date: say so, no traceback in the server log
@@ -333,6 +339,41 @@ def generate_briefing(bot: Chatbot, day: str | None) -> tuple[str, list[str]]:
     except Exception as exc:
         log.exception("briefing failed")
         raise gr.Error(f"Could not build the briefing: {readable(exc)}") from exc
+
+
+def briefing_days(bot: Chatbot) -> tuple[list[tuple[str, str]], str | None]:
+    """The Briefing tab's day picker: (label, day) choices for the days that have articles,
+    newest first, and the newest to preselect, so that the tab starts where the news is."""
+    try:
+        days = bot.article_days()
+    except Exception as exc:  # a convenience like the past list: never fail the page over it
+        log.warning("listing article days failed: %s: %s", type(exc).__name__, exc)
+        return [], None
+    choices = [
+        (f"{day.isoformat()} · {n} article{'' if n == 1 else 's'}", day.isoformat())
+        for day, n in days
+    ]
+    return choices, choices[0][1] if choices else None
+
+
+def generate_in_tab(bot: Chatbot, day: str | None) -> tuple[str, list[str], list[str], str | None]:
+    """The tab's Generate button: (Markdown, files, past briefings, the one to select).
+
+    A missing or unreadable day, or a briefing that cannot be built, comes back as one message
+    in the view with no files: raising would mark every output with a red "Error" badge while
+    the reason vanished with the toast."""
+    try:
+        if not (day or "").strip() and not bot.article_days():
+            raise gr.Error(
+                "No articles yet: add some in the Library tab (files, URLs or feeds), then "
+                "generate the briefing of their day."
+            )
+        markdown, paths = generate_briefing(bot, day)
+    except gr.Error as exc:
+        message = render.esc(readable(exc))
+        return f"**⚠ No briefing:** {message}", [], past_briefings(bot), None
+    # Listed, and selected, as soon as it is written.
+    return markdown, paths, past_briefings(bot), _day(day)
 
 
 def past_briefings(bot: Chatbot) -> list[str]:
@@ -355,6 +396,121 @@ def open_briefing(bot: Chatbot, day: str | None) -> tuple[str, list[str]]:
     if markdown is None:
         raise gr.Error(f"The briefing of {day} is not in {bot.settings.briefings_dir}.")
     return markdown.read_text(encoding="utf-8"), [str(p) for p in paths]
+
+
+# --- stories and watches ----------------------------------------------------------------------
+
+WATCH_INTERVALS = (
+    ("after every refresh", ""),
+    ("at most every 1h", "1h"),
+    ("at most every 6h", "6h"),
+    ("at most once a day", "1d"),
+)
+WATCH_HEADERS = ["Id", "Question", "Checked", "Last answer", "Last answered", "Alerts"]
+
+
+def story_choices(bot: Chatbot) -> list[tuple[str, str]]:
+    """The stories of the stored briefings, most recently seen first: (label, story id)."""
+    try:
+        stories = bot.stories()
+    except Exception as exc:  # a convenience like the past briefings: never fail the page
+        log.warning("listing stories failed: %s: %s", type(exc).__name__, exc)
+        return []
+    return [(f"{s.headline} (last in {s.last_seen})", s.story_id) for s in stories]
+
+
+def briefing_stories(bot: Chatbot, day: str | None) -> list[tuple[str, str]]:
+    """The stories of the briefing of ``day``, as numbered there: (label, story id)."""
+    if not day:
+        return []
+    try:
+        brief = bot.load_briefing(day)
+    except Exception as exc:  # a convenience: never fail the page over it
+        log.warning("listing the stories of briefing %s failed: %s", day, exc)
+        return []
+    return [
+        (f"{i}. {s.headline}", s.story_id) for i, s in enumerate(brief.stories, 1) if s.story_id
+    ]
+
+
+def show_story(
+    bot: Chatbot,
+    story_id: str | None = None,
+    query: str | None = None,
+    since: str | None = None,
+    article_id: str | None = None,
+) -> str:
+    """A story's timeline as Markdown: by id (a briefing's story), by one of its articles (an
+    answer's source) or by what it is about; ``since`` keeps what is new since that day."""
+    story_id, query = (story_id or "").strip() or None, (query or "").strip() or None
+    since = (since or "").strip() or None
+    if not (story_id or query or article_id):
+        raise gr.Error("Pick a story, or type what it is about.")
+    if since:
+        since = _day(since)
+    if article_id:
+        timeline = bot.story(article_id=article_id, since=since)
+    elif story_id:
+        timeline = bot.story(story_id, since=since)
+    else:
+        timeline = bot.story(query=query, since=since)
+    return timeline_markdown(timeline)
+
+
+def source_choices(state: ChatState | None) -> list[tuple[str, str]]:
+    """The articles the last answer cited: (title, article id)."""
+    return list(state.cited) if state is not None else []
+
+
+def watch_rows(bot: Chatbot) -> list[list[Any]]:
+    rows = []
+    for w in bot.watches():
+        answer = " ".join(s.text for s in w.sentences) or "(nothing in the stored articles yet)"
+        rows.append(
+            [
+                w.id,
+                w.question,
+                f"every {format_every(w.every)} at most" if w.every else "after every refresh",
+                answer,
+                w.last_checked.strftime("%Y-%m-%d %H:%M UTC") if w.last_checked else "never",
+                w.alerts,
+            ]
+        )
+    return rows
+
+
+def add_watch(bot: Chatbot, question: str | None, every: str | None) -> str:
+    question = (question or "").strip()
+    if not question:
+        raise gr.Error("Type the question to watch first.")
+    w = bot.watch(question, every=every or None)
+    answer = " ".join(s.text for s in w.sentences) or "nothing in the stored articles yet"
+    return (
+        f"Watching **{render.esc(w.question)}**. Answer now: {render.esc(answer)}\n\n"
+        "It is answered again after each refresh; a changed answer is sent as an alert."
+    )
+
+
+def remove_watch(bot: Chatbot, watch_id: str | None) -> str:
+    if not watch_id:
+        raise gr.Error("Pick a watch to remove first.")
+    if not bot.unwatch(watch_id):
+        raise gr.Error(f"No watch {watch_id} (already removed?)")
+    return f"No longer watching {render.esc(watch_id)}."
+
+
+def check_watches(bot: Chatbot) -> str:
+    """The "Check now" button: every watch answered again; alerts for changed answers go out
+    through the desk's channels, as after a refresh."""
+    runs = bot.news_desk().check_watches(due_only=False)
+    if not runs:
+        return "No answer changed."
+    parts = [f"**{len(runs)} answer{'s' if len(runs) != 1 else ''} changed:**"]
+    for run in runs:
+        parts.append(alert_markdown(run.alert))
+        for d in run.deliveries:
+            parts.append(f"- {render.esc(d.channel)}: {'sent' if d.ok else render.esc(d.error)}")
+    return "\n\n".join(parts)
 
 
 # --- the page --------------------------------------------------------------------------------

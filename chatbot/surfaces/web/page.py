@@ -24,21 +24,32 @@ from chatbot.surfaces.hosting import (
 from chatbot.surfaces.web.handlers import (
     FEED_HEADERS,
     FEED_INTERVALS,
+    WATCH_HEADERS,
+    WATCH_INTERVALS,
     ChatState,
     add_feed,
+    add_watch,
     article_table,
+    briefing_days,
+    briefing_stories,
     chat_turn,
+    check_watches,
     delete_article,
     feed_rows,
     friendly,
-    generate_briefing,
+    generate_in_tab,
     ingest_items,
     new_conversation,
     open_briefing,
     past_briefings,
     refresh_feeds,
     remove_feed,
+    remove_watch,
+    show_story,
+    source_choices,
     status_html,
+    story_choices,
+    watch_rows,
 )
 
 if TYPE_CHECKING:
@@ -103,7 +114,7 @@ def build_app(bot: Chatbot) -> gr.Blocks:
     with gr.Blocks(title="News chatbot", analytics_enabled=False) as app:
         chat_state = gr.State(None)
         status = gr.HTML(elem_id="cb-status")
-        with gr.Tabs():
+        with gr.Tabs() as tabs:
             with gr.Tab("Chat", id="chat"), gr.Row():
                 with gr.Column(scale=3):
                     chatbot = gr.Chatbot(
@@ -145,11 +156,21 @@ def build_app(bot: Chatbot) -> gr.Blocks:
                 with gr.Column(scale=2):
                     gr.Markdown("### Sources")
                     sources = gr.HTML(render.sources_panel([]), elem_id="cb-sources-panel")
+                    with gr.Row():
+                        source_pick = gr.Dropdown(
+                            label="Follow the story of a cited source",
+                            choices=[],
+                            elem_id="cb-source-story-pick",
+                            scale=4,
+                        )
+                        source_story = gr.Button(
+                            "Story timeline", elem_id="cb-source-story", scale=1
+                        )
             with gr.Tab("Library", id="library"):
                 with gr.Row():
                     with gr.Column():
                         upload = gr.File(
-                            label="Upload articles (txt, md, html, json, jsonl)",
+                            label="Upload articles (txt, md, html, json, jsonl, pdf)",
                             file_count="multiple",
                             file_types=list(UPLOAD_EXTENSIONS),
                             elem_id="cb-upload",
@@ -221,7 +242,14 @@ def build_app(bot: Chatbot) -> gr.Blocks:
                 feed_result = gr.Markdown(elem_id="cb-feed-result")
             with gr.Tab("Briefing", id="briefing"), gr.Row():
                 with gr.Column(scale=1):
-                    day = gr.Textbox(label="Date (YYYY-MM-DD)", elem_id="cb-brief-date")
+                    # The days that have articles, newest first and preselected (filled on
+                    # load and after every change to the library); another day can be typed.
+                    day = gr.Dropdown(
+                        label="Day (the days with articles; or type YYYY-MM-DD)",
+                        choices=[],
+                        allow_custom_value=True,
+                        elem_id="cb-brief-date",
+                    )
                     generate = gr.Button(
                         "Generate briefing", variant="primary", elem_id="cb-brief-go"
                     )
@@ -232,19 +260,89 @@ def build_app(bot: Chatbot) -> gr.Blocks:
                         interactive=False,
                         elem_id="cb-brief-files",
                     )
+                    brief_story = gr.Dropdown(
+                        label="Follow a story of this briefing",
+                        choices=[],
+                        elem_id="cb-brief-story",
+                    )
+                    brief_story_go = gr.Button("Story timeline", elem_id="cb-brief-story-go")
                 with gr.Column(scale=3):
                     brief_view = gr.Markdown(
-                        "Pick a date and generate its briefing.",
+                        "The newest day with articles is picked: generate its briefing.",
                         elem_id="cb-brief-view",
                         latex_delimiters=[],  # "$5bn … $3bn" is money, not maths
                         sanitize_html=True,  # briefing text comes from articles
                     )
+            with gr.Tab("Stories", id="stories"):
+                with gr.Row():
+                    story_pick = gr.Dropdown(
+                        label="Story (from the briefings)",
+                        choices=[],
+                        elem_id="cb-story-pick",
+                        scale=3,
+                    )
+                    story_query = gr.Textbox(
+                        label="Or what it is about", elem_id="cb-story-query", scale=3, max_lines=1
+                    )
+                    story_since = gr.Textbox(
+                        label="New since (YYYY-MM-DD, optional)",
+                        elem_id="cb-story-since",
+                        scale=2,
+                        max_lines=1,
+                    )
+                    story_go = gr.Button(
+                        "Show timeline", variant="primary", elem_id="cb-story-go", scale=1
+                    )
+                story_view = gr.Markdown(
+                    "A story's timeline: what each day added, with citations. Pick a story of "
+                    "a briefing, or type what it is about.",
+                    elem_id="cb-story-view",
+                    latex_delimiters=[],
+                    sanitize_html=True,
+                )
+            with gr.Tab("Watches", id="watches"):
+                with gr.Row():
+                    watch_question = gr.Textbox(
+                        label="Question to watch",
+                        elem_id="cb-watch-question",
+                        scale=5,
+                        max_lines=2,
+                    )
+                    watch_every = gr.Dropdown(
+                        label="Answer it again",
+                        choices=list(WATCH_INTERVALS),
+                        value="",
+                        elem_id="cb-watch-every",
+                        scale=2,
+                    )
+                    watch_add = gr.Button(
+                        "Watch", variant="primary", elem_id="cb-watch-add", scale=1
+                    )
+                watch_table = gr.Dataframe(
+                    headers=WATCH_HEADERS,
+                    interactive=False,
+                    elem_id="cb-watches",
+                    wrap=True,
+                    column_widths=["10%", "24%", "12%", "34%", "12%", "8%"],
+                )
+                with gr.Row():
+                    watch_pick = gr.Dropdown(
+                        label="Watch", choices=[], elem_id="cb-watch-pick", scale=4
+                    )
+                    watch_remove = gr.Button(
+                        "Stop watching", variant="stop", elem_id="cb-watch-remove", scale=1
+                    )
+                    watch_check = gr.Button("Check now", elem_id="cb-watch-check", scale=1)
+                watch_result = gr.Markdown(
+                    elem_id="cb-watch-result", latex_delimiters=[], sanitize_html=True
+                )
 
         # --- wiring: small closures binding the bot; the logic is in the handlers ----------
         @friendly
         def refresh(query: str) -> tuple[Any, ...]:
             arts = bot.articles()
             rows = render.article_rows(arts, query or "")
+            days, newest = briefing_days(bot)
             return (
                 status_html(bot),
                 rows,
@@ -252,9 +350,10 @@ def build_app(bot: Chatbot) -> gr.Blocks:
                 gr.Dropdown(choices=sorted({a.source for a in arts if a.source})),
                 gr.Dataset(samples=[[q] for q in render.example_questions(arts)]),
                 gr.Dropdown(choices=past_briefings(bot)),
+                gr.Dropdown(choices=days, value=newest),
             )
 
-        refreshed = [status, table, to_delete, outlet_pick, examples, past]
+        refreshed = [status, table, to_delete, outlet_pick, examples, past, day]
 
         def on_ask(
             state: ChatState | None, q: str, s: str, u: str, o: list[str]
@@ -269,8 +368,14 @@ def build_app(bot: Chatbot) -> gr.Blocks:
             "concurrency_limit": 4,
             "show_progress": "minimal",
         }
-        ask.click(**chat_io)
-        question.submit(**chat_io)
+        # After each answer, the picker offers the stories of the articles it cited.
+        follow: dict[str, Any] = {
+            "fn": lambda st: gr.Dropdown(choices=source_choices(st), value=None),
+            "inputs": chat_state,
+            "outputs": source_pick,
+        }
+        ask.click(**chat_io).then(**follow)
+        question.submit(**chat_io).then(**follow)
         examples.click(lambda sample: sample[0], inputs=examples, outputs=question)
         reset: dict[str, Any] = {
             "fn": friendly(lambda state: new_conversation(bot, state)),
@@ -316,18 +421,42 @@ def build_app(bot: Chatbot) -> gr.Blocks:
         )
 
         @friendly
-        def on_generate(d: str) -> tuple[Any, ...]:
-            markdown, paths = generate_briefing(bot, d)
-            return markdown, paths, gr.Dropdown(choices=past_briefings(bot), value=None)
+        def on_generate(d: str | None) -> tuple[Any, ...]:
+            markdown, paths, listed, written = generate_in_tab(bot, d)
+            # The new briefing is listed and shown as picked; after a refusal the pick stays.
+            picked = (
+                gr.Dropdown(choices=listed, value=written)
+                if written
+                else gr.Dropdown(choices=listed)
+            )
+            return markdown, paths, picked
 
+        def to_story(markdown: str) -> tuple[Any, ...]:
+            return markdown, gr.Tabs(selected="stories")
+
+        # The shown briefing's stories, to follow one across days in the Stories tab.
+        stories_of: dict[str, Any] = {
+            "fn": lambda d: (
+                gr.Dropdown(choices=briefing_stories(bot, d), value=None),
+                gr.Dropdown(choices=story_choices(bot)),
+            ),
+            "inputs": past,
+            "outputs": [brief_story, story_pick],
+        }
         generate.click(
             on_generate,
             inputs=day,
             outputs=[brief_view, files, past],
             concurrency_limit=1,
-        )
+        ).then(**stories_of)
         past.select(
             friendly(lambda d: open_briefing(bot, d)), inputs=past, outputs=[brief_view, files]
+        ).then(**stories_of)
+        brief_story_go.click(
+            friendly(lambda i: to_story(show_story(bot, i))),
+            inputs=brief_story,
+            outputs=[story_view, tabs],
+            concurrency_limit=2,
         )
 
         def feed_outputs(message: str, query: str) -> tuple[Any, ...]:
@@ -359,7 +488,52 @@ def build_app(bot: Chatbot) -> gr.Blocks:
             outputs=feed_io,
             concurrency_limit=1,
         )
+
+        # --- stories and watches --------------------------------------------------------------
+        story_go.click(
+            friendly(lambda i, q, d: show_story(bot, i, q, d)),
+            inputs=[story_pick, story_query, story_since],
+            outputs=story_view,
+            concurrency_limit=2,
+        )
+        source_story.click(
+            friendly(lambda a: to_story(show_story(bot, article_id=a))),
+            inputs=source_pick,
+            outputs=[story_view, tabs],
+            concurrency_limit=2,
+        )
+
+        def watch_outputs(message: str) -> tuple[Any, ...]:
+            rows = watch_rows(bot)
+            picks = gr.Dropdown(choices=[(f"{r[0]}: {r[1]}", r[0]) for r in rows], value=None)
+            return message, rows, picks
+
+        watch_io = [watch_result, watch_table, watch_pick]
+
+        @friendly
+        def on_watch_add(q: str, every: str) -> tuple[Any, ...]:
+            return "", *watch_outputs(add_watch(bot, q, every))
+
+        watch_add.click(
+            on_watch_add,
+            inputs=[watch_question, watch_every],
+            outputs=[watch_question, *watch_io],
+            concurrency_limit=1,
+        )
+        watch_remove.click(
+            friendly(lambda w: watch_outputs(remove_watch(bot, w))),
+            inputs=watch_pick,
+            outputs=watch_io,
+            concurrency_limit=1,
+        )
+        watch_check.click(
+            friendly(lambda: watch_outputs(check_watches(bot))),
+            outputs=watch_io,
+            concurrency_limit=1,
+        )
         app.load(refresh, inputs=search, outputs=refreshed)
+        app.load(friendly(lambda: watch_outputs("")[1:]), outputs=[watch_table, watch_pick])
+        app.load(friendly(lambda: gr.Dropdown(choices=story_choices(bot))), outputs=story_pick)
         app.load(
             friendly(lambda q: feed_outputs("", q)[1:3]),
             inputs=search,

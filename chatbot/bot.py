@@ -168,6 +168,7 @@ class Chatbot:
             self.checker,
             store_token=self.store.write_token,
             stored_at=self.store.stored_at,
+            embedder=self.embedder,
         )
         self.feed_manager = FeedManager(
             self.store,

@@ -387,7 +387,7 @@ class Watch:
     answer: str = ""  # the last answer's text ("" before the first, or when nothing matched)
     sentences: tuple[AnswerSentence, ...] = ()
     citations: tuple[Citation, ...] = ()
-    # The passages the last answer stood on: a new answer that they support is no news.
+    # The passages its answers stood on, newest first: a new answer they support is no news.
     evidence: tuple[str, ...] = ()
     last_checked: datetime | None = None
     store_token: str | None = None  # the store's write token when last answered

@@ -233,3 +233,33 @@ def test_an_answer_that_moves_among_old_articles_is_no_news(bot: Chatbot) -> Non
     arrived["new-d"] = datetime.now(UTC) + timedelta(seconds=1)
     [alert] = watches.check(due_only=False)
     assert "cancelled" in alert.sentences[0].text and "2029" in alert.previous
+
+
+def test_a_new_sentence_less_related_to_the_question_is_no_news_nor_an_old_fact(
+    bot: Chatbot,
+) -> None:
+    # Scripted answers, real embedder and checker. When the question's story goes quiet, the
+    # quoted answer can drift to a new article's sentence that merely shares a word with it.
+    arrived: dict[str, datetime | None] = {}
+    reply = _answer(QUESTION, "old-a", "The first tram line will open in 2027.")
+    watches = Watches(
+        bot.store.watches,
+        lambda q: reply,
+        bot.checker,
+        stored_at=lambda ids: {i: arrived.get(i) for i in ids},
+        embedder=bot.embedder,
+    )
+    watches.add(QUESTION)
+    reply = _answer(QUESTION, "new-b", "Harbour workers went on strike for the first time.")
+    arrived["new-b"] = datetime.now(UTC) + timedelta(seconds=1)
+    assert watches.check(due_only=False) == []
+    assert "strike" in watches.all()[0].answer  # still the next baseline
+    # The old date again, from a new article: the earlier answer's passages still count.
+    reply = _answer(QUESTION, "new-r", "The first tram line will open in 2027.")
+    arrived["new-r"] = datetime.now(UTC) + timedelta(seconds=1)
+    assert watches.check(due_only=False) == []
+    # A changed opening date, as related to the question as the old one: the alert.
+    reply = _answer(QUESTION, "new-c", "The first tram line will now open in 2029.")
+    arrived["new-c"] = datetime.now(UTC) + timedelta(seconds=1)
+    [alert] = watches.check(due_only=False)
+    assert "2029" in alert.sentences[0].text

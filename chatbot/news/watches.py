@@ -1,13 +1,18 @@
 """Watched questions: answered again after each refresh, with an alert when the answer changes.
 
-A watch keeps its last answer and the passages that answer stood on. When it is answered again,
-each supported, cited sentence of the new answer that cites an article stored since the last
-answer is checked against those passages by the support checker: a sentence they do not
-support is news (a new or changed fact), judged by meaning, not by string difference. A
-sentence that only cites articles the last answer could already have read is not news: the
-answer moved among old articles. Only then is an ``Alert`` made; an answer that says the same
-again, in other words or from other articles, makes none. The new answer becomes the next
-baseline either way.
+A watch keeps its last answer and the passages its answers stood on (the newest
+``MAX_EVIDENCE``, so a fact told once is not news again after the answer wandered off and came
+back). When it is answered again, a supported, cited sentence of the new answer is news (a new
+or changed fact, judged by meaning, not by string difference) only when:
+- it cites an article stored since the last answer: an answer that moved among articles it
+  could already read is no news;
+- it is about as related to the question as the last answer's best sentence (cosine of question
+  and sentence, less ``RELEVANCE_SLACK``): when the question's own story goes quiet, a new
+  article's sentence that merely shares a word with it (a protest "on Monday" for a volcano that
+  erupted on Monday) becomes the quoted answer, and that is a worse answer, not news;
+- the support checker finds it unsupported by the kept passages.
+Only then is an ``Alert`` made; an answer that says the same again, in other words or from other
+articles, makes none. The new answer becomes the next baseline either way.
 
 Watches live in the store (``store.watches``), like feed subscriptions, so they survive restarts
 and are shared through a Chroma server. The news desk delivers the alerts.
@@ -26,12 +31,18 @@ from chatbot.codecs import watch_from_json, watch_to_json
 from chatbot.common.ids import feed_key
 from chatbot.errors import ChatbotError, FeedError, WatchError
 from chatbot.index.records import JsonRecords
+from chatbot.models.embeddings import Embedder
 from chatbot.news.feeds import parse_every
 from chatbot.vocabulary import Alert, Answer, AnswerSentence, Watch
 
 log = logging.getLogger(__name__)
 
 MAX_QUESTION = 500
+# How much less related to the question than the last answer a new sentence may be and still
+# alert: a changed fact is told in a sentence about as close to the question as the old one.
+RELEVANCE_SLACK = 0.1
+# Passages of earlier answers kept to judge what is news (checker calls per new sentence).
+MAX_EVIDENCE = 40
 
 
 def watch_id(question: str) -> str:
@@ -50,6 +61,7 @@ class Watches:
         *,
         store_token: Callable[[], str | None] = lambda: None,
         stored_at: Callable[[Sequence[str]], dict[str, datetime | None]] = lambda ids: {},
+        embedder: Embedder | None = None,
         clock: Callable[[], datetime] | None = None,
     ) -> None:
         self.records = records
@@ -57,6 +69,7 @@ class Watches:
         self.checker = checker
         self.store_token = store_token
         self.stored_at = stored_at
+        self.embedder = embedder
         self._clock = clock or (lambda: datetime.now(UTC))
 
     def add(self, question: str, every: str | int | None = None) -> Watch:
@@ -131,13 +144,14 @@ class Watches:
         if answer.refused or not claims:
             return checked, None  # nothing to say now: the last answer stays the baseline
         first = watch.last_checked is None
-        news = self._news(self._from_new_articles(claims, answer, watch), watch.evidence)
+        fresh = self._from_new_articles(claims, answer, watch)
+        news = self._news(self._as_related(fresh, watch), watch.evidence)
         updated = _with(
             checked,
             answer=answer.text,
             sentences=answer.sentences,
             citations=answer.citations,
-            evidence=evidence_of(answer),
+            evidence=tuple(dict.fromkeys([*evidence_of(answer), *watch.evidence]))[:MAX_EVIDENCE],
         )
         if first or not news:
             return updated, None
@@ -168,10 +182,20 @@ class Watches:
         }
         return [c for c in claims if any(article_of.get(n) in fresh for n in c.citations)]
 
+    def _as_related(self, claims: Sequence[AnswerSentence], watch: Watch) -> list[AnswerSentence]:
+        """The claims at least about as related to the question as the last answer's best."""
+        before = [s.text for s in watch.sentences if s.supported and s.text.strip()]
+        if self.embedder is None or not claims or not before:
+            return list(claims)
+        question = self.embedder.embed_query(watch.question)
+        scores = self.embedder.embed([*(c.text for c in claims), *before]) @ question
+        bar = float(scores[len(claims) :].max()) - RELEVANCE_SLACK
+        return [c for c, score in zip(claims, scores, strict=False) if float(score) >= bar]
+
     def _news(
         self, claims: Sequence[AnswerSentence], evidence: Sequence[str]
     ) -> list[AnswerSentence]:
-        """The claims that no passage of the previous evidence supports."""
+        """The claims that no passage of the earlier answers' evidence supports."""
         if not evidence:
             return list(claims)
         pairs = [(c.text, passage) for c in claims for passage in evidence]

@@ -108,13 +108,29 @@ def test_a_story_timeline_from_a_briefing_a_source_and_a_query(session: Session)
     expect(view).not_to_contain_text("2027", timeout=MS)
     shot(page, "story-since")
 
+    # A query nothing matches: the reason stays in the view, with no red "Error" badge.
+    page.fill("#cb-story-since input", "")
+    page.fill("#cb-story-query input", "volcanic eruption in Iceland")
+    page.click("#cb-story-go")
+    expect(view).to_contain_text("No timeline", **TEXT)
+    expect(view).to_contain_text("try other words", **TEXT)
+    expect(page.get_by_text("Error", exact=True)).to_have_count(0)
+
 
 def test_watch_a_question_see_its_alert_and_stop_watching(session: Session) -> None:
     page = session.page
     page.get_by_role("tab", name="Watches").click()
+    result = page.locator("#cb-watch-result")
+    # A refused question is said beside the form and stays there to be mended.
+    page.fill("#cb-watch-question textarea", "why " * 200)
+    page.click("#cb-watch-add")
+    expect(result).to_contain_text("Not watched", **TEXT)
+    expect(result).to_contain_text("longer than", **TEXT)
+    expect(page.locator("#cb-watch-question textarea")).not_to_have_value("", timeout=MS)
+    expect(page.get_by_text("Error", exact=True)).to_have_count(0)
+
     page.fill("#cb-watch-question textarea", "When will the first tram line open?")
     page.click("#cb-watch-add")
-    result = page.locator("#cb-watch-result")
     expect(result).to_contain_text("2027", **TEXT)
     table = page.locator("#cb-watches")
     expect(table).to_contain_text("When will the first tram line open?", **TEXT)

@@ -134,7 +134,10 @@ class StoryTimelines:
             raise StoryError("The query is empty; say what the story is about.")
         found = self.retriever.retrieve(query, 8, filters)
         if not found.passages or found.best_similarity < self.min_relevance:
-            raise StoryError(f"No stored article matches {query!r}.")
+            raise StoryError(
+                f"No stored article matches {query!r}: try other words, or add articles about "
+                "it first."
+            )
         return found.passages[0].article_id
 
     # --- following it across days --------------------------------------------------------------

@@ -433,6 +433,12 @@ def briefing_stories(bot: Chatbot, day: str | None) -> list[tuple[str, str]]:
     ]
 
 
+def notice(label: str, exc: BaseException) -> str:
+    """A refusal shown in the view it concerns, where it stays: raising would mark the outputs
+    with red "Error" badges while the reason vanished with the toast."""
+    return f"**⚠ {label}:** {render.esc(readable(exc))}"
+
+
 def show_story(
     bot: Chatbot,
     story_id: str | None = None,
@@ -441,19 +447,23 @@ def show_story(
     article_id: str | None = None,
 ) -> str:
     """A story's timeline as Markdown: by id (a briefing's story), by one of its articles (an
-    answer's source) or by what it is about; ``since`` keeps what is new since that day."""
+    answer's source) or by what it is about; ``since`` keeps what is new since that day. What
+    stops it (nothing picked, no match, a bad date) is said in the view."""
     story_id, query = (story_id or "").strip() or None, (query or "").strip() or None
     since = (since or "").strip() or None
-    if not (story_id or query or article_id):
-        raise gr.Error("Pick a story, or type what it is about.")
-    if since:
-        since = _day(since)
-    if article_id:
-        timeline = bot.story(article_id=article_id, since=since)
-    elif story_id:
-        timeline = bot.story(story_id, since=since)
-    else:
-        timeline = bot.story(query=query, since=since)
+    try:
+        if not (story_id or query or article_id):
+            raise gr.Error("Pick a story, or type what it is about.")
+        if since:
+            since = _day(since)
+        if article_id:
+            timeline = bot.story(article_id=article_id, since=since)
+        elif story_id:
+            timeline = bot.story(story_id, since=since)
+        else:
+            timeline = bot.story(query=query, since=since)
+    except (gr.Error, *USER_ERRORS) as exc:
+        return notice("No timeline", exc)
     return timeline_markdown(timeline)
 
 
@@ -479,23 +489,28 @@ def watch_rows(bot: Chatbot) -> list[list[Any]]:
     return rows
 
 
-def add_watch(bot: Chatbot, question: str | None, every: str | None) -> str:
+def add_watch(bot: Chatbot, question: str | None, every: str | None) -> tuple[str, bool]:
+    """The Watch button's message, and whether the watch was made; a refused question is said
+    there (see ``notice``)."""
     question = (question or "").strip()
-    if not question:
-        raise gr.Error("Type the question to watch first.")
-    w = bot.watch(question, every=every or None)
+    try:
+        if not question:
+            raise gr.Error("Type the question to watch first.")
+        w = bot.watch(question, every=every or None)
+    except (gr.Error, *USER_ERRORS) as exc:
+        return notice("Not watched", exc), False
     answer = " ".join(s.text for s in w.sentences) or "nothing in the stored articles yet"
     return (
         f"Watching **{render.esc(w.question)}**. Answer now: {render.esc(answer)}\n\n"
         "It is answered again after each refresh; a changed answer is sent as an alert."
-    )
+    ), True
 
 
 def remove_watch(bot: Chatbot, watch_id: str | None) -> str:
     if not watch_id:
-        raise gr.Error("Pick a watch to remove first.")
+        return notice("Nothing removed", gr.Error("Pick a watch to remove first."))
     if not bot.unwatch(watch_id):
-        raise gr.Error(f"No watch {watch_id} (already removed?)")
+        return notice("Nothing removed", gr.Error(f"No watch {watch_id} (already removed?)"))
     return f"No longer watching {render.esc(watch_id)}."
 
 

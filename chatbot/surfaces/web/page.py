@@ -512,7 +512,8 @@ def build_app(bot: Chatbot) -> gr.Blocks:
 
         @friendly
         def on_watch_add(q: str, every: str) -> tuple[Any, ...]:
-            return "", *watch_outputs(add_watch(bot, q, every))
+            message, made = add_watch(bot, q, every)
+            return "" if made else q, *watch_outputs(message)  # a refused one stays to mend
 
         watch_add.click(
             on_watch_add,

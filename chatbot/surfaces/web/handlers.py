@@ -433,6 +433,10 @@ def briefing_stories(bot: Chatbot, day: str | None) -> list[tuple[str, str]]:
     ]
 
 
+# What a view says in place of its content: ours, and the handlers' own gr.Error.
+REFUSALS: tuple[type[Exception], ...] = (gr.Error, *USER_ERRORS)
+
+
 def notice(label: str, exc: BaseException) -> str:
     """A refusal shown in the view it concerns, where it stays: raising would mark the outputs
     with red "Error" badges while the reason vanished with the toast."""
@@ -462,7 +466,7 @@ def show_story(
             timeline = bot.story(story_id, since=since)
         else:
             timeline = bot.story(query=query, since=since)
-    except (gr.Error, *USER_ERRORS) as exc:
+    except REFUSALS as exc:
         return notice("No timeline", exc)
     return timeline_markdown(timeline)
 
@@ -497,7 +501,7 @@ def add_watch(bot: Chatbot, question: str | None, every: str | None) -> tuple[st
         if not question:
             raise gr.Error("Type the question to watch first.")
         w = bot.watch(question, every=every or None)
-    except (gr.Error, *USER_ERRORS) as exc:
+    except REFUSALS as exc:
         return notice("Not watched", exc), False
     answer = " ".join(s.text for s in w.sentences) or "nothing in the stored articles yet"
     return (

@@ -118,3 +118,19 @@ def test_a_bad_day_gives_one_message_in_the_tab(page: Any) -> None:
     assert error_badges(page) == 0
     assert page.locator(".toast-body").count() == 0  # nothing that vanishes with a toast
     expect(page.locator("#cb-brief-past input")).to_have_value("")  # nothing was written
+
+
+def test_a_refresh_keeps_the_day_the_briefing_tab_shows(page: Any) -> None:
+    page.get_by_role("tab", name="Briefing").click()
+    day = page.locator("#cb-brief-date input")
+    expect(day).to_have_value("2025-03-04 · 2 articles", timeout=MS)
+    day.click()
+    page.get_by_role("option", name="2025-03-03 · 1 article").click()
+    expect(day).to_have_value("2025-03-03 · 1 article", timeout=MS)
+    # A refresh of the feeds (nothing subscribed) updates every list of articles ...
+    page.get_by_role("tab", name="Library").click()
+    page.click("#cb-feed-refresh")
+    expect(page.locator("#cb-feed-result")).to_contain_text("No feeds yet", **TEXT)
+    # ... and leaves the picked day as it was.
+    page.get_by_role("tab", name="Briefing").click()
+    expect(day).to_have_value("2025-03-03 · 1 article", timeout=MS)

@@ -339,10 +339,14 @@ def build_app(bot: Chatbot) -> gr.Blocks:
 
         # --- wiring: small closures binding the bot; the logic is in the handlers ----------
         @friendly
-        def refresh(query: str) -> tuple[Any, ...]:
+        def refresh(query: str, shown_day: str | None = None) -> tuple[Any, ...]:
+            """Everything that lists articles, after they changed; the Briefing tab keeps the
+            day it shows while that day still has articles."""
             arts = bot.articles()
             rows = render.article_rows(arts, query or "")
             days, newest = briefing_days(bot)
+            if shown_day in {value for _, value in days}:
+                newest = shown_day
             return (
                 status_html(bot),
                 rows,
@@ -390,14 +394,15 @@ def build_app(bot: Chatbot) -> gr.Blocks:
             picked: list[str] | None,
             pasted: str,
             query: str,
+            shown_day: str | None,
             progress: Any = gr.Progress(),  # noqa: B008 - Gradio's way to request a progress bar
         ) -> tuple[Any, ...]:
             rows, summary = ingest_items(bot, picked, pasted, progress)
-            return rows, f"**{summary}**", None, "", *refresh(query)
+            return rows, f"**{summary}**", None, "", *refresh(query, shown_day)
 
         add.click(
             on_add,
-            inputs=[upload, urls, search],
+            inputs=[upload, urls, search, day],
             outputs=[ingest_rows, ingest_summary, upload, urls, *refreshed],
             concurrency_limit=1,
         )
@@ -410,12 +415,12 @@ def build_app(bot: Chatbot) -> gr.Blocks:
         table.select(on_pick_row, outputs=to_delete)
 
         @friendly
-        def on_delete(article_id: str | None, query: str) -> tuple[Any, ...]:
-            return delete_article(bot, article_id), *refresh(query)
+        def on_delete(article_id: str | None, query: str, shown_day: str | None) -> tuple[Any, ...]:
+            return delete_article(bot, article_id), *refresh(query, shown_day)
 
         delete.click(
             on_delete,
-            inputs=[to_delete, search],
+            inputs=[to_delete, search, day],
             outputs=[delete_result, *refreshed],
             concurrency_limit=1,
         )
@@ -459,32 +464,34 @@ def build_app(bot: Chatbot) -> gr.Blocks:
             concurrency_limit=2,
         )
 
-        def feed_outputs(message: str, query: str) -> tuple[Any, ...]:
+        def feed_outputs(message: str, query: str, shown_day: str | None = None) -> tuple[Any, ...]:
             rows = feed_rows(bot)
             picks = gr.Dropdown(choices=[(f"{r[0]} <{r[1]}>", r[1]) for r in rows], value=None)
-            return message, rows, picks, *refresh(query)
+            return message, rows, picks, *refresh(query, shown_day)
 
         feed_io = [feed_result, feed_table, feed_pick, *refreshed]
 
         @friendly
-        def on_feed_add(url: str, name: str, every: str, query: str) -> tuple[Any, ...]:
-            return "", "", *feed_outputs(add_feed(bot, url, name, every), query)
+        def on_feed_add(
+            url: str, name: str, every: str, query: str, shown_day: str | None
+        ) -> tuple[Any, ...]:
+            return "", "", *feed_outputs(add_feed(bot, url, name, every), query, shown_day)
 
         feed_add.click(
             on_feed_add,
-            inputs=[feed_url, feed_name, feed_every, search],
+            inputs=[feed_url, feed_name, feed_every, search, day],
             outputs=[feed_url, feed_name, *feed_io],
             concurrency_limit=1,
         )
         feed_remove.click(
-            friendly(lambda url, q: feed_outputs(remove_feed(bot, url), q)),
-            inputs=[feed_pick, search],
+            friendly(lambda url, q, d: feed_outputs(remove_feed(bot, url), q, d)),
+            inputs=[feed_pick, search, day],
             outputs=feed_io,
             concurrency_limit=1,
         )
         feed_refresh.click(
-            friendly(lambda q: feed_outputs(refresh_feeds(bot), q)),
-            inputs=search,
+            friendly(lambda q, d: feed_outputs(refresh_feeds(bot), q, d)),
+            inputs=[search, day],
             outputs=feed_io,
             concurrency_limit=1,
         )

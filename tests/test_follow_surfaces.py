@@ -59,12 +59,14 @@ def test_story_and_watch_commands(tmp_path: Path) -> None:
     assert added.returncode == 0, added.stderr
     watch_id = added.stdout.split()[0]
     assert "2027" in added.stdout and "at most every 1h" in added.stdout
-    assert "1 watches" in run(["watch", "list"], tmp_path).stderr
+    listed = run(["watch", "list"], tmp_path)
+    assert "1 watch\n" in listed.stderr and "tram line" in listed.stdout
     checked = run(["watch", "check", "--all"], tmp_path)
     assert checked.returncode == 0 and "0 changed answer(s)" in checked.stderr
     assert run(["watch", "remove", watch_id], tmp_path).stdout.startswith("no longer watched")
     gone = run(["watch", "remove", watch_id], tmp_path)
     assert gone.returncode == 1 and "No watch" in gone.stderr
+    assert "No watches yet" in run(["watch", "list"], tmp_path).stderr
     bad = run(["watch", "add", "  "], tmp_path)
     assert bad.returncode == 1 and "empty" in bad.stderr
 

@@ -83,7 +83,10 @@ def timeline_to_text(timeline: Timeline) -> str:
 
 def stories_to_text(stories: list[StoryInfo]) -> str:
     if not stories:
-        return "No stories yet: build a briefing first (`chatbot briefing`)."
+        return (
+            "No stories yet: build a briefing first (`chatbot briefing`), or find one by what "
+            'it is about (`chatbot story --query "..."`).'
+        )
     return "\n".join(
         f"{s.story_id}  {s.headline}  (last in {s.last_seen}; {s.briefings} briefing"
         f"{'s' * (s.briefings != 1)})"

@@ -511,7 +511,10 @@ def watch_list(obj: Context) -> None:
     for w in watches:
         click.echo(watch_to_text(w))
         click.echo("")
-    click.echo(f"{len(watches)} watches", err=True)
+    if not watches:
+        click.echo('No watches yet: `chatbot watch add "your question"`.', err=True)
+        return
+    click.echo(f"{len(watches)} watch{'' if len(watches) == 1 else 'es'}", err=True)
 
 
 @watch.command("remove")

@@ -169,6 +169,7 @@ class Chatbot:
             store_token=self.store.write_token,
             stored_at=self.store.stored_at,
             embedder=self.embedder,
+            min_relevance=s.min_relevance,
         )
         self.feed_manager = FeedManager(
             self.store,

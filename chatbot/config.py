@@ -152,7 +152,8 @@ class Settings(BaseSettings):
         ge=0,
         le=1,
         description="Best passage similarity below which the answer says the articles do not "
-        "cover the question.",
+        "cover the question; a watched question alerts only for sentences at least this "
+        "similar to it.",
     )
     answer_context: Literal["auto", "evidence", "passages"] = Field(
         "auto",

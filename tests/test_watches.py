@@ -263,3 +263,26 @@ def test_a_new_sentence_less_related_to_the_question_is_no_news_nor_an_old_fact(
     arrived["new-c"] = datetime.now(UTC) + timedelta(seconds=1)
     [alert] = watches.check(due_only=False)
     assert "2029" in alert.sentences[0].text
+
+
+def test_before_its_story_arrives_an_unrelated_sentence_is_no_news(bot: Chatbot) -> None:
+    # Watched before anything about it is stored: the first answer that quotes something is
+    # news only if it is about the question at all (the answer's own relevance bar).
+    arrived: dict[str, datetime | None] = {}
+    reply = Answer(QUESTION, "", (), (), (), refused=True)
+    watches = Watches(
+        bot.store.watches,
+        lambda q: reply,
+        bot.checker,
+        stored_at=lambda ids: {i: arrived.get(i) for i in ids},
+        embedder=bot.embedder,
+        min_relevance=bot.settings.min_relevance,
+    )
+    assert watches.add(QUESTION).answer == ""
+    reply = _answer(QUESTION, "new-a", "Harbour workers went on strike for the first time.")
+    arrived["new-a"] = datetime.now(UTC) + timedelta(seconds=1)
+    assert watches.check(due_only=False) == []
+    reply = _answer(QUESTION, "new-b", "The first tram line will open in 2027.")
+    arrived["new-b"] = datetime.now(UTC) + timedelta(seconds=1)
+    [alert] = watches.check(due_only=False)
+    assert "2027" in alert.sentences[0].text

@@ -6,10 +6,11 @@ back). When it is answered again, a supported, cited sentence of the new answer 
 or changed fact, judged by meaning, not by string difference) only when:
 - it cites an article stored since the last answer: an answer that moved among articles it
   could already read is no news;
-- it is about as related to the question as the last answer's best sentence (cosine of question
-  and sentence, less ``RELEVANCE_SLACK``): when the question's own story goes quiet, a new
-  article's sentence that merely shares a word with it (a protest "on Monday" for a volcano that
-  erupted on Monday) becomes the quoted answer, and that is a worse answer, not news;
+- it is related to the question (cosine of question and sentence): at least ``min_relevance``
+  and about as related as the last answer's best sentence, less ``RELEVANCE_SLACK``. Before the
+  question's story arrives, or when it goes quiet, a new article's sentence that merely shares
+  a word with it (a protest "on Monday" for a volcano that erupted on Monday) becomes the quoted
+  answer, and that is a worse answer, not news;
 - the support checker finds it unsupported by the kept passages.
 Only then is an ``Alert`` made; an answer that says the same again, in other words or from other
 articles, makes none. The new answer becomes the next baseline either way.
@@ -62,6 +63,7 @@ class Watches:
         store_token: Callable[[], str | None] = lambda: None,
         stored_at: Callable[[Sequence[str]], dict[str, datetime | None]] = lambda ids: {},
         embedder: Embedder | None = None,
+        min_relevance: float = 0.0,
         clock: Callable[[], datetime] | None = None,
     ) -> None:
         self.records = records
@@ -70,6 +72,7 @@ class Watches:
         self.store_token = store_token
         self.stored_at = stored_at
         self.embedder = embedder
+        self.min_relevance = min_relevance
         self._clock = clock or (lambda: datetime.now(UTC))
 
     def add(self, question: str, every: str | int | None = None) -> Watch:
@@ -183,13 +186,17 @@ class Watches:
         return [c for c in claims if any(article_of.get(n) in fresh for n in c.citations)]
 
     def _as_related(self, claims: Sequence[AnswerSentence], watch: Watch) -> list[AnswerSentence]:
-        """The claims at least about as related to the question as the last answer's best."""
-        before = [s.text for s in watch.sentences if s.supported and s.text.strip()]
-        if self.embedder is None or not claims or not before:
+        """The claims related to the question: at least ``min_relevance`` (the bar below which
+        an answer says the articles do not cover it) and about as related as the last answer's
+        best sentence."""
+        if self.embedder is None or not claims:
             return list(claims)
+        before = [s.text for s in watch.sentences if s.supported and s.text.strip()]
         question = self.embedder.embed_query(watch.question)
         scores = self.embedder.embed([*(c.text for c in claims), *before]) @ question
-        bar = float(scores[len(claims) :].max()) - RELEVANCE_SLACK
+        bar = self.min_relevance
+        if before:
+            bar = max(bar, float(scores[len(claims) :].max()) - RELEVANCE_SLACK)
         return [c for c, score in zip(claims, scores, strict=False) if float(score) >= bar]
 
     def _news(

@@ -4,6 +4,7 @@ API and the briefing files write them; feed subscriptions and watches as the sto
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -189,13 +190,7 @@ def timeline_to_dict(t: Timeline) -> dict[str, Any]:
 
 
 def story_info_to_dict(s: StoryInfo) -> dict[str, Any]:
-    return {
-        "story_id": s.story_id,
-        "headline": s.headline,
-        "last_seen": s.last_seen,
-        "briefings": s.briefings,
-        "articles": s.articles,
-    }
+    return asdict(s)  # plain fields only
 
 
 def briefing_to_json(briefing: Briefing) -> str:

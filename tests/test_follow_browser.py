@@ -4,7 +4,6 @@ new articles arrive (its alert shown), and removed."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,10 +14,9 @@ from playwright.sync_api import expect
 
 from chatbot.bot import Chatbot
 from chatbot.models.embeddings import Embedder
-from harness.servers import free_port
+from tests.browser_fixtures import MS, TEXT, open_ui, shot
 from tests.store_fixtures import settings_in
 from tests.test_stories import DAYS, article
-from tests.test_ui_briefing_browser import CHROMIUM, CHROMIUM_ARGS, MS, TEXT, shot
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 
@@ -31,33 +29,19 @@ class Session:
 
 @pytest.fixture
 def session(tmp_path: Path, embedder: Embedder) -> Iterator[Session]:
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium)")
-    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
-    from playwright.sync_api import sync_playwright
-
-    from chatbot.surfaces.web import page as ui_page
-
     bot = Chatbot(settings_in(tmp_path), embedder=embedder)
-    assert bot.ingest(
-        [
-            article("Council approves three tram lines", "trams", DAYS[0]),
-            article("Harbour dredging begins", "harbour", DAYS[0]),
-            article("Mayor signs the tram contract", "trams-followup", DAYS[1]),
-        ]
-    ).ok
-    bot.briefing(DAYS[0])
-    app = ui_page.launch(bot, "127.0.0.1", free_port(), block=False)
     try:
-        with sync_playwright() as pw:
-            chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            page = chromium.new_page(viewport={"width": 1280, "height": 1000})
-            page.goto(app.local_url)
-            page.wait_for_selector("#cb-status .cb-status", timeout=MS)
+        assert bot.ingest(
+            [
+                article("Council approves three tram lines", "trams", DAYS[0]),
+                article("Harbour dredging begins", "harbour", DAYS[0]),
+                article("Mayor signs the tram contract", "trams-followup", DAYS[1]),
+            ]
+        ).ok
+        bot.briefing(DAYS[0])
+        with open_ui(bot) as page:
             yield Session(page, bot)
-            chromium.close()
     finally:
-        app.close()
         bot.close()
 
 

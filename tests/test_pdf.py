@@ -7,10 +7,8 @@ from __future__ import annotations
 import html
 import io
 import re
-import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
@@ -32,6 +30,7 @@ from chatbot.surfaces import hosting, service
 from chatbot.surfaces.service.shapes import citation_json, source_json
 from chatbot.surfaces.web import handlers as ui
 from chatbot.vocabulary import Answer, Article, Citation, LoadFailure
+from tests.http_fixtures import ChangingServer, Response
 from tests.store_fixtures import settings_in
 
 TITLE = "Central bank keeps the key rate at 21 percent"
@@ -307,39 +306,18 @@ def test_upload_through_the_web_handlers_and_the_source_card_shows_the_page(
 # --- URLs and the HTTP API ----------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def pdf_server() -> Iterator[str]:
+@pytest.fixture
+def pdf_server(changing_server: ChangingServer) -> str:
     """A real HTTP server on 127.0.0.1 serving PDFs as servers do (right and generic types)."""
     good = make_pdf(PAGES, created=None, title=None)
-    routes = {
-        "/reports/decision": (good, "application/pdf"),
-        "/files/decision.pdf": (good, "application/octet-stream"),
-        "/blob": (good, "application/octet-stream"),  # no .pdf in the path: refused
-        "/reports/cut": (good[: len(good) // 3], "application/pdf"),
-    }
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # http.server's naming
-            body, kind = routes.get(self.path, (b"no such route", "text/plain"))
-            self.send_response(200 if self.path in routes else 404)
-            self.send_header("Content-Type", kind)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, format: str, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, name="pdf-http", daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+    for path, body, kind in (
+        ("/reports/decision", good, "application/pdf"),
+        ("/files/decision.pdf", good, "application/octet-stream"),
+        ("/blob", good, "application/octet-stream"),  # no .pdf in the path: refused
+        ("/reports/cut", good[: len(good) // 3], "application/pdf"),
+    ):
+        changing_server.set(path, Response(body=body, content_type=kind))
+    return changing_server.url("")
 
 
 def test_pdf_urls_load_and_bad_ones_fail_with_reason(pdf_server: str) -> None:

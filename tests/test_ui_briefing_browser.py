@@ -4,7 +4,6 @@ message in the tab instead of red "Error" badges."""
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,47 +14,22 @@ from playwright.sync_api import expect
 
 from chatbot.bot import Chatbot
 from chatbot.models.embeddings import Embedder
-from harness.servers import free_port
+from tests.browser_fixtures import MS, TEXT, open_ui, shot
 from tests.store_fixtures import settings_in
 from tests.test_ui_briefing import STORIES
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(240)]
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--no-first-run"]
-MS = 30_000
-TEXT = {"use_inner_text": True, "timeout": MS}
-ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
-
 
 @pytest.fixture
 def page(tmp_path: Path, embedder: Embedder) -> Iterator[Any]:
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium)")
-    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
-    from playwright.sync_api import sync_playwright
-
-    from chatbot.surfaces.web import page as ui_page
-
     bot = Chatbot(settings_in(tmp_path), embedder=embedder)
-    assert bot.ingest(STORIES[:3]).ok  # 2025-03-03 (one article) and 2025-03-04 (two)
-    app = ui_page.launch(bot, "127.0.0.1", free_port(), block=False)
     try:
-        with sync_playwright() as pw:
-            chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            page = chromium.new_page(viewport={"width": 1280, "height": 1000})
-            page.goto(app.local_url)
-            page.wait_for_selector("#cb-status .cb-status", timeout=MS)
+        assert bot.ingest(STORIES[:3]).ok  # 2025-03-03 (one article) and 2025-03-04 (two)
+        with open_ui(bot) as page:
             yield page
-            chromium.close()
     finally:
-        app.close()
         bot.close()
-
-
-def shot(page: Any, name: str) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
 
 def error_badges(page: Any) -> int:

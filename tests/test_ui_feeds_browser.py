@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -12,41 +11,21 @@ from playwright.sync_api import expect
 
 from chatbot.bot import Chatbot
 from chatbot.models.embeddings import Embedder
-from harness.servers import free_port
+from tests.browser_fixtures import MS, TEXT, open_ui, shot
 from tests.feed_pages import Item, serve_feed, serve_page
 from tests.http_fixtures import ChangingServer, Response
 from tests.store_fixtures import settings_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(240)]
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--no-first-run"]
-MS = 30_000
-TEXT = {"use_inner_text": True, "timeout": MS}
-ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
-
 
 @pytest.fixture
 def page(tmp_path: Path, embedder: Embedder) -> Iterator[Any]:
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium)")
-    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
-    from playwright.sync_api import sync_playwright
-
-    from chatbot.surfaces.web import page as ui_page
-
     bot = Chatbot(settings_in(tmp_path, allow_private_urls=True), embedder=embedder)
-    app = ui_page.launch(bot, "127.0.0.1", free_port(), block=False)
     try:
-        with sync_playwright() as pw:
-            chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            page = chromium.new_page(viewport={"width": 1280, "height": 1400})
-            page.goto(app.local_url)
-            page.wait_for_selector("#cb-status .cb-status", timeout=MS)
+        with open_ui(bot, height=1400) as page:
             yield page
-            chromium.close()
     finally:
-        app.close()
         bot.close()
 
 
@@ -89,8 +68,7 @@ def test_add_refresh_and_remove_feeds_from_the_feeds_panel(
     page.click("#cb-feed-refresh")
     expect(page.locator("#cb-feed-result")).to_contain_text("1 added", **TEXT)
     expect(page.locator("#cb-articles")).to_contain_text("Airport bans night flights", **TEXT)
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / "feeds.png"), full_page=True)
+    shot(page, "feeds")
 
     page.click("#cb-feed-pick input")
     page.get_by_role("option", name="Broken", exact=False).first.click()

@@ -17,7 +17,7 @@ from chatbot.bot import Chatbot
 from chatbot.errors import WatchError
 from chatbot.models.embeddings import Embedder
 from chatbot.news.watches import Watches
-from chatbot.vocabulary import Answer, AnswerSentence, Citation, Passage
+from chatbot.vocabulary import Alert, Answer, AnswerSentence, Citation, Passage
 from tests.feed_pages import Item, serve_feed, serve_page
 from tests.http_fixtures import ChangingServer
 from tests.test_desk import Smtp, desk_settings, smtp  # noqa: F401 - the smtp fixture
@@ -198,91 +198,70 @@ def _answer(question: str, article_id: str, text: str) -> Answer:
     return Answer(question, f"{text} [1]", (citation,), (passage,), (sentence,))
 
 
+class Script:
+    """Scripted answers and arrival times; the store records, checker and embedder are real."""
+
+    def __init__(self, bot: Chatbot, first: Answer, **options: Any) -> None:
+        self.reply = first
+        self.arrived: dict[str, datetime | None] = {}
+        self.watches = Watches(
+            bot.store.watches,
+            lambda q: self.reply,
+            bot.checker,
+            stored_at=lambda ids: {i: self.arrived.get(i) for i in ids},
+            **options,
+        )
+
+    def answers(self, article_id: str, text: str, *, stored: datetime | None = None) -> list[Alert]:
+        """The answer now quotes ``text`` from ``article_id`` (stored just now unless said);
+        the alerts of answering the watch again."""
+        self.reply = _answer(QUESTION, article_id, text)
+        self.arrived[article_id] = stored or datetime.now(UTC) + timedelta(seconds=1)
+        return self.watches.check(due_only=False)
+
+
 def test_an_answer_that_moves_among_old_articles_is_no_news(bot: Chatbot) -> None:
-    # The answering and the arrival times are scripted; the store records and the support
-    # checker are real. The answer moves from one article to another with a new fact.
-    replies = [
-        _answer(QUESTION, "old-a", "The first tram line will open in 2027."),
-        _answer(QUESTION, "old-b", "The first tram line will open in 2029 because of steel."),
-    ]
-    arrived: dict[str, datetime | None] = {}
-    watches = Watches(
-        bot.store.watches,
-        lambda q: replies[0],
-        bot.checker,
-        stored_at=lambda ids: {i: arrived.get(i) for i in ids},
-    )
-    watch = watches.add(QUESTION)
+    # The answer moves from one article to another with a new fact.
+    script = Script(bot, _answer(QUESTION, "old-a", "The first tram line will open in 2027."))
+    watch = script.watches.add(QUESTION)
     assert "2027" in watch.answer
-    watches.answer = lambda q: replies[1]
     # "old-b" was stored before the last answer (or before arrival times were kept): no alert,
     # but the new answer is the next baseline.
-    arrived["old-b"] = watch.last_checked - timedelta(minutes=5)  # type: ignore[operator]
-    assert watches.check(due_only=False) == []
-    assert "2029" in watches.all()[0].answer
+    before = watch.last_checked - timedelta(minutes=5)  # type: ignore[operator]
+    text = "The first tram line will open in 2029 because of steel."
+    assert script.answers("old-b", text, stored=before) == []
+    assert "2029" in script.watches.all()[0].answer
     # The same fact newly arrived in another article is supported by that baseline: no alert.
-    replies.append(
-        _answer(QUESTION, "new-c", "Because of steel, the first tram line will open in 2029.")
-    )
-    watches.answer = lambda q: replies[2]
-    arrived["new-c"] = datetime.now(UTC) + timedelta(seconds=1)
-    assert watches.check(due_only=False) == []
+    text = "Because of steel, the first tram line will open in 2029."
+    assert script.answers("new-c", text) == []
     # A new fact in a newly arrived article: the alert.
-    replies.append(_answer(QUESTION, "new-d", "The tram line opening was cancelled by the court."))
-    watches.answer = lambda q: replies[3]
-    arrived["new-d"] = datetime.now(UTC) + timedelta(seconds=1)
-    [alert] = watches.check(due_only=False)
+    [alert] = script.answers("new-d", "The tram line opening was cancelled by the court.")
     assert "cancelled" in alert.sentences[0].text and "2029" in alert.previous
 
 
 def test_a_new_sentence_less_related_to_the_question_is_no_news_nor_an_old_fact(
     bot: Chatbot,
 ) -> None:
-    # Scripted answers, real embedder and checker. When the question's story goes quiet, the
-    # quoted answer can drift to a new article's sentence that merely shares a word with it.
-    arrived: dict[str, datetime | None] = {}
-    reply = _answer(QUESTION, "old-a", "The first tram line will open in 2027.")
-    watches = Watches(
-        bot.store.watches,
-        lambda q: reply,
-        bot.checker,
-        stored_at=lambda ids: {i: arrived.get(i) for i in ids},
-        embedder=bot.embedder,
-    )
-    watches.add(QUESTION)
-    reply = _answer(QUESTION, "new-b", "Harbour workers went on strike for the first time.")
-    arrived["new-b"] = datetime.now(UTC) + timedelta(seconds=1)
-    assert watches.check(due_only=False) == []
-    assert "strike" in watches.all()[0].answer  # still the next baseline
+    # When the question's story goes quiet, the quoted answer can drift to a new article's
+    # sentence that merely shares a word with it.
+    first = _answer(QUESTION, "old-a", "The first tram line will open in 2027.")
+    script = Script(bot, first, embedder=bot.embedder)
+    script.watches.add(QUESTION)
+    assert script.answers("new-b", "Harbour workers went on strike for the first time.") == []
+    assert "strike" in script.watches.all()[0].answer  # still the next baseline
     # The old date again, from a new article: the earlier answer's passages still count.
-    reply = _answer(QUESTION, "new-r", "The first tram line will open in 2027.")
-    arrived["new-r"] = datetime.now(UTC) + timedelta(seconds=1)
-    assert watches.check(due_only=False) == []
+    assert script.answers("new-r", "The first tram line will open in 2027.") == []
     # A changed opening date, as related to the question as the old one: the alert.
-    reply = _answer(QUESTION, "new-c", "The first tram line will now open in 2029.")
-    arrived["new-c"] = datetime.now(UTC) + timedelta(seconds=1)
-    [alert] = watches.check(due_only=False)
+    [alert] = script.answers("new-c", "The first tram line will now open in 2029.")
     assert "2029" in alert.sentences[0].text
 
 
 def test_before_its_story_arrives_an_unrelated_sentence_is_no_news(bot: Chatbot) -> None:
     # Watched before anything about it is stored: the first answer that quotes something is
     # news only if it is about the question at all (the answer's own relevance bar).
-    arrived: dict[str, datetime | None] = {}
-    reply = Answer(QUESTION, "", (), (), (), refused=True)
-    watches = Watches(
-        bot.store.watches,
-        lambda q: reply,
-        bot.checker,
-        stored_at=lambda ids: {i: arrived.get(i) for i in ids},
-        embedder=bot.embedder,
-        min_relevance=bot.settings.min_relevance,
-    )
-    assert watches.add(QUESTION).answer == ""
-    reply = _answer(QUESTION, "new-a", "Harbour workers went on strike for the first time.")
-    arrived["new-a"] = datetime.now(UTC) + timedelta(seconds=1)
-    assert watches.check(due_only=False) == []
-    reply = _answer(QUESTION, "new-b", "The first tram line will open in 2027.")
-    arrived["new-b"] = datetime.now(UTC) + timedelta(seconds=1)
-    [alert] = watches.check(due_only=False)
+    nothing = Answer(QUESTION, "", (), (), (), refused=True)
+    script = Script(bot, nothing, embedder=bot.embedder, min_relevance=bot.settings.min_relevance)
+    assert script.watches.add(QUESTION).answer == ""
+    assert script.answers("new-a", "Harbour workers went on strike for the first time.") == []
+    [alert] = script.answers("new-b", "The first tram line will open in 2027.")
     assert "2027" in alert.sentences[0].text

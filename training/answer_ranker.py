@@ -13,7 +13,8 @@ week's sentences would leak the week's stories): a sentence holding the answer i
 the MiniLM-cosine top candidates of the question's first articles, by cosine and by the ranker.
 
 Writes ``config.json``, ``model.safetensors`` (float16), ``tokenizer.json``, ``MODEL_CARD.md``
-and ``metrics.json`` to ``--out``. Deterministic for a seed (CPU, fixed threads).
+and ``metrics.json`` to ``--out``. Deterministic for a seed on one device (fixed CPU threads;
+``--device cuda`` trains on a GPU machine).
 """
 
 from __future__ import annotations
@@ -230,6 +231,9 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     )
     parser.add_argument("--seed", type=int, default=13)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument(
+        "--device", default="cpu", help="torch device to train on: cpu, or cuda on a GPU machine"
+    )
     args = parser.parse_args(argv)
 
     import numpy as np
@@ -262,16 +266,18 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     tokenizer = pair_tokenizer(base, args.max_length)
     model = BertForSequenceClassification.from_pretrained(base, num_labels=1)
     model.config.ranker_max_length = args.max_length
+    model.to(args.device)
     steps = math.ceil(len(groups) / args.groups_per_batch)
 
     def batch_loss(step: int) -> Any:
         chunk = groups[step * args.groups_per_batch : (step + 1) * args.groups_per_batch]
         texts = [(q, t) for q, group in chunk for t in group]
-        ids, types, mask = encode_pairs(tokenizer, texts)
+        ids, types, mask = encode_pairs(tokenizer, texts, args.device)
         logits = model(input_ids=ids, token_type_ids=types, attention_mask=mask).logits
         logits = logits.view(len(chunk), GROUP)
         # The positive is first in each group: softmax cross-entropy over the group.
-        return torch.nn.functional.cross_entropy(logits, torch.zeros(len(chunk), dtype=torch.long))
+        target = torch.zeros(len(chunk), dtype=torch.long, device=args.device)
+        return torch.nn.functional.cross_entropy(logits, target)
 
     losses, train_s = fit(model, steps, args.lr, batch_loss, log_every=50)
 
@@ -348,7 +354,8 @@ repository). Labels are weak: a sentence is positive when it contains the gold c
 
 ## Training
 {hp}
-- seed: {info["seed"]}, {info["threads"]} CPU threads, torch {info["torch"]}
+- seed: {info["seed"]}, device {info.get("device", "cpu")}, {info["threads"]} CPU threads,
+  torch {info["torch"]}
 - training time: {info["train_seconds"]} s (total with data and validation
   {info["total_seconds"]} s); final loss (mean of the last 50 steps) {info["final_loss_last50"]}
 - training code: git commit {info["git_commit"]}

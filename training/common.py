@@ -4,6 +4,7 @@ torch set-up that makes a run deterministic for a seed, and how a run is written
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -21,6 +22,8 @@ def deterministic_torch(threads: int, seed: int) -> None:
     from transformers.utils import logging as hf_logging
 
     hf_logging.set_verbosity_error()
+    # cuBLAS is deterministic only with a fixed workspace (read when CUDA starts).
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
     torch.set_num_threads(threads)
     torch.manual_seed(seed)
     torch.use_deterministic_algorithms(True)
@@ -54,8 +57,9 @@ def git_commit() -> str:
         return "unknown"
 
 
-def encode_pairs(tokenizer: Any, texts: Sequence[tuple[str, str]]) -> Any:
-    """Token ids, type ids and attention mask of a batch of pairs, padded to its longest."""
+def encode_pairs(tokenizer: Any, texts: Sequence[tuple[str, str]], device: Any = "cpu") -> Any:
+    """Token ids, type ids and attention mask of a batch of pairs, padded to its longest, on
+    ``device``."""
     import torch
 
     enc = tokenizer.encode_batch(list(texts))
@@ -68,7 +72,7 @@ def encode_pairs(tokenizer: Any, texts: Sequence[tuple[str, str]]) -> Any:
         ids[i, :n] = torch.tensor(e.ids)
         types[i, :n] = torch.tensor(e.type_ids)
         mask[i, :n] = 1
-    return ids, types, mask
+    return ids.to(device), types.to(device), mask.to(device)
 
 
 def score_pairs(
@@ -77,10 +81,11 @@ def score_pairs(
     import torch
 
     model.eval()
+    device = next(model.parameters()).device
     out: list[float] = []
     with torch.inference_mode():
         for s in range(0, len(pairs), batch):
-            ids, types, mask = encode_pairs(tokenizer, pairs[s : s + batch])
+            ids, types, mask = encode_pairs(tokenizer, pairs[s : s + batch], device)
             logits = model(input_ids=ids, token_type_ids=types, attention_mask=mask).logits
             out.extend(logits[:, 0].tolist())
     return out
@@ -122,7 +127,7 @@ def fit(
 def export(model: Any, base: Path, out: Path) -> int:
     """The model as float16 safetensors with its config and the base's tokenizer; its size."""
     out.mkdir(parents=True, exist_ok=True)
-    model.half().save_pretrained(out, safe_serialization=True)
+    model.to("cpu").half().save_pretrained(out, safe_serialization=True)
     shutil.copyfile(base / "tokenizer.json", out / "tokenizer.json")
     (out / "generation_config.json").unlink(missing_ok=True)
     return (out / "model.safetensors").stat().st_size
@@ -135,6 +140,7 @@ def run_record(args: Any, started: float) -> dict[str, Any]:
     return {
         "seed": args.seed,
         "threads": args.threads,
+        "device": args.device,
         "total_seconds": round(time.perf_counter() - started, 1),
         "git_commit": git_commit(),
         "torch": torch.__version__,

@@ -36,6 +36,7 @@ from chatbot.common.text import sentence_spans
 from chatbot.models.cross_encoder import PACKAGED_RANKER, pair_tokenizer, ranker_text
 from chatbot.models.embeddings import packaged_minilm_path
 from training.common import (
+    add_run_options,
     deterministic_torch,
     encode_pairs,
     export,
@@ -229,11 +230,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser.add_argument(
         "--epochs", type=int, default=1, help="passes, each over freshly sampled groups"
     )
-    parser.add_argument("--seed", type=int, default=13)
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument(
-        "--device", default="cpu", help="torch device to train on: cpu, or cuda on a GPU machine"
-    )
+    add_run_options(parser)
     args = parser.parse_args(argv)
 
     import numpy as np
@@ -354,7 +351,7 @@ repository). Labels are weak: a sentence is positive when it contains the gold c
 
 ## Training
 {hp}
-- seed: {info["seed"]}, device {info.get("device", "cpu")}, {info["threads"]} CPU threads,
+- seed: {info["seed"]}, device {info["device"]}, {info["threads"]} CPU threads,
   torch {info["torch"]}
 - training time: {info["train_seconds"]} s (total with data and validation
   {info["total_seconds"]} s); final loss (mean of the last 50 steps) {info["final_loss_last50"]}

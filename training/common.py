@@ -3,6 +3,7 @@ torch set-up that makes a run deterministic for a seed, and how a run is written
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import shutil
@@ -14,6 +15,15 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
+
+
+def add_run_options(parser: argparse.ArgumentParser) -> None:
+    """What every trainer takes to make a run repeatable: seed, CPU threads and device."""
+    parser.add_argument("--seed", type=int, default=13)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument(
+        "--device", default="cpu", help="torch device to train on: cpu, or cuda on a GPU machine"
+    )
 
 
 def deterministic_torch(threads: int, seed: int) -> None:

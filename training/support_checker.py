@@ -42,6 +42,7 @@ from chatbot.common.text import sentence_spans
 from chatbot.models.cross_encoder import PACKAGED_SUPPORT, pair_tokenizer
 from chatbot.models.embeddings import packaged_minilm_path
 from training.common import (
+    add_run_options,
     deterministic_torch,
     encode_pairs,
     export,
@@ -495,11 +496,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--lr", type=float, default=3e-5)
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--max-val", type=int, default=1500)
-    parser.add_argument("--seed", type=int, default=13)
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument(
-        "--device", default="cpu", help="torch device to train on: cpu, or cuda on a GPU machine"
-    )
+    add_run_options(parser)
     parser.add_argument(
         "--assess-only",
         action="store_true",

@@ -275,3 +275,32 @@ def test_training_is_deterministic_for_a_seed(tiny: Path, tmp_path: Path) -> Non
     answer_ranker.main([*args, "--out", str(tmp_path / "b")])
     a = (tmp_path / "a" / "model.safetensors").read_bytes()
     assert a == (tmp_path / "b" / "model.safetensors").read_bytes()
+
+
+def test_a_run_stopped_midway_resumes_to_the_same_weights(tiny: Path, tmp_path: Path) -> None:
+    from training import answer_ranker
+
+    data = _quiz(tmp_path / "data")
+    args = ["--data", str(data), "--max-pairs", "48", "--val-weeks", "1", "--base", str(tiny)]
+    answer_ranker.main([*args, "--out", str(tmp_path / "whole")])
+    # A run cut off after 2 of its 3 steps (a session ends), then the same command again.
+    cut = [*args, "--out", str(tmp_path / "cut"), "--checkpoint-every", "1"]
+    assert answer_ranker.main([*cut, "--stop-after", "2"])["stopped"]
+    assert (tmp_path / "cut" / "checkpoint.pt").is_file()
+    info = answer_ranker.main(cut)
+    assert info["pairs"] == 48
+    whole = (tmp_path / "whole" / "model.safetensors").read_bytes()
+    assert (tmp_path / "cut" / "model.safetensors").read_bytes() == whole
+    assert not (tmp_path / "cut" / "checkpoint.pt").exists()  # a finished run leaves none
+
+
+def test_precision_follows_the_cpu(monkeypatch: pytest.MonkeyPatch) -> None:
+    from training import common
+
+    assert common.resolve_precision("fp32", "cpu") == "fp32"
+    assert common.resolve_precision("bf16", "cpu") == "bf16"
+    assert common.resolve_precision("auto", "cuda") == "bf16"
+    monkeypatch.setattr(common, "cpu_has_bf16", lambda: False)
+    assert common.resolve_precision("auto", "cpu") == "fp32"
+    monkeypatch.setattr(common, "cpu_has_bf16", lambda: True)
+    assert common.resolve_precision("auto", "cpu") == "bf16"

@@ -35,12 +35,14 @@ from typing import Any
 from chatbot.common.text import sentence_spans
 from chatbot.models.cross_encoder import PACKAGED_RANKER, pair_tokenizer, ranker_text
 from chatbot.models.embeddings import packaged_minilm_path
+from training.answer_kinds import build_kind_groups
 from training.common import (
     add_run_options,
+    autocast,
     deterministic_torch,
-    encode_pairs,
     export,
     fit,
+    resolve_precision,
     run_record,
     score_pairs,
     write_run,
@@ -85,6 +87,7 @@ class Example:
     wrong: list[Sentence]  # name a wrong choice, not the gold one
     other: list[Sentence]  # neither
     articles: list[str]
+    gold: tuple[str, ...] = ()  # the gold choices, as matched
 
 
 def load_articles(path: Path, wanted: set[str]) -> dict[str, dict[str, Any]]:
@@ -132,7 +135,9 @@ def build_examples(data: Path) -> list[Example]:
                     wrong.append(s)
                 else:
                     other.append(s)
-        examples.append(Example(q["question"], q["week"], pos, wrong, other, ids))
+        examples.append(
+            Example(q["question"], q["week"], pos, wrong, other, ids, tuple(sorted(gold)))
+        )
     return examples
 
 
@@ -140,14 +145,31 @@ def _words(text: str) -> set[str]:
     return {w for w in _WORD.findall(text.lower()) if w not in _STOP}
 
 
+Group = tuple[str, list[str], "tuple[int, int] | None"]
+_FOLD = str.maketrans({"’": "'", "‘": "'", "“": '"', "”": '"', "–": "-", "—": "-"})
+
+
+def gold_span(sentence: Sentence, gold: Sequence[str]) -> tuple[int, int] | None:
+    """Where the first gold choice stands in the ranker text of ``sentence`` (the span head's
+    target), or None when it is not there verbatim (folded case, quotes and dashes)."""
+    folded = sentence.text.lower().translate(_FOLD)
+    start = len(sentence.text) - len(sentence.raw)
+    for g in gold:
+        at = folded.find(g, start)
+        if at >= 0 and g:
+            return at, at + len(g)
+    return None
+
+
 def make_groups(
     examples: Sequence[Example], max_pairs: int, rng: random.Random
-) -> list[tuple[str, list[str]]]:
-    """(question, [positive, 7 negatives]) groups; one per question with a positive, then a
-    second one (another positive, other negatives) while the pair budget lasts."""
+) -> list[Group]:
+    """(question, [positive, 7 negatives], the answer's span in the positive) groups; one per
+    question with a positive, then a second one (another positive, other negatives) while the
+    pair budget lasts."""
     pool = [s for e in examples for s in e.other]
     usable = [e for e in examples if e.positives]
-    rounds: list[list[tuple[str, list[str]]]] = [[], []]
+    rounds: list[list[Group]] = [[], []]
     for e in usable:
         q_words = _words(e.question)
         # Same-article sentences sharing the question's words are the hard ones.
@@ -163,11 +185,71 @@ def make_groups(
             negatives = list(dict.fromkeys(n.text for n in negatives))
             while len(negatives) < GROUP - 1:
                 negatives.append(rng.choice(pool).text)
-            rounds[r].append((e.question, [p.text, *negatives]))
+            rounds[r].append((e.question, [p.text, *negatives], gold_span(p, e.gold)))
     groups = rounds[0][: max_pairs // GROUP]
     groups += rounds[1][: max(0, max_pairs // GROUP - len(groups))]
     rng.shuffle(groups)
     return groups
+
+
+def encode_with_spans(
+    tokenizer: Any,
+    texts: Sequence[tuple[str, str]],
+    spans: Sequence[tuple[int, int] | None],
+    group: int,
+    device: Any,
+) -> tuple[Any, Any, Any, Any, Any, Any]:
+    """A batch of pairs as tensors, with the span head's targets: the answer's first and last
+    token in each group's positive (-100, no target, when it is unknown or cut off), and
+    [CLS] (index 0) for every negative; and where a span may start or end ([CLS] and the
+    sentence's tokens, as the engine decodes: ``chatbot.models.cross_encoder._best_span``)."""
+    import torch
+
+    enc = tokenizer.encode_batch(list(texts))
+    length = max(len(e.ids) for e in enc)
+    ids = torch.zeros((len(enc), length), dtype=torch.long)
+    types = torch.zeros_like(ids)
+    mask = torch.zeros_like(ids)
+    starts = torch.zeros(len(enc), dtype=torch.long)
+    ends = torch.zeros(len(enc), dtype=torch.long)
+    allowed = torch.zeros((len(enc), length), dtype=torch.bool)
+    allowed[:, 0] = True
+    for i, e in enumerate(enc):
+        n = len(e.ids)
+        for t, (seq, (_, end)) in enumerate(zip(e.sequence_ids, e.offsets, strict=True)):
+            if seq == 1 and end > 0:
+                allowed[i, t] = True
+        ids[i, :n] = torch.tensor(e.ids)
+        types[i, :n] = torch.tensor(e.type_ids)
+        mask[i, :n] = 1
+        if i % group == 0:
+            starts[i] = ends[i] = -100
+            span = spans[i // group]
+            if span is not None:
+                tokens = token_span(e, *span)
+                if tokens is not None:
+                    starts[i], ends[i] = tokens
+    return tuple(x.to(device) for x in (ids, types, mask, starts, ends, allowed))  # type: ignore[return-value]
+
+
+def token_span(encoding: Any, start: int, end: int) -> tuple[int, int] | None:
+    """The first and last token of the second segment covering characters start:end, or None
+    when truncation cut any of it off."""
+    first = last = None
+    for t, (seq, (s, e)) in enumerate(zip(encoding.sequence_ids, encoding.offsets, strict=True)):
+        if seq != 1 or e <= s:
+            continue
+        if first is None and e > start and s < end:
+            first = t
+        if s < end and e > start:
+            last = t
+    if first is None or last is None:
+        return None
+    seq_ends = [e for seq, (_, e) in zip(encoding.sequence_ids, encoding.offsets, strict=True)
+                if seq == 1]
+    if not seq_ends or max(seq_ends) < end:
+        return None  # the answer runs past the truncated sentence
+    return first, last
 
 
 def _rank_metrics(labels_in_order: Iterable[list[bool]]) -> dict[str, float]:
@@ -224,7 +306,17 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--val-weeks", type=int, default=16)  # evals.rtqa HELDOUT_WEEKS
     parser.add_argument("--val-questions", type=int, default=200)
     parser.add_argument("--val-pool", type=int, default=30)
+    # 96 tokens hold 90% of (question, "title (date): sentence") pairs whole (64: 18%); on an
+    # AVX-512-BF16 CPU bf16 trains 96 tokens at 113k pairs/h, 64 at 128k: the length costs little.
     parser.add_argument("--max-length", type=int, default=96)
+    parser.add_argument(
+        "--kind-groups",
+        type=int,
+        default=12000,
+        help="groups of questions of every answer kind made from the training articles "
+        "(training.answer_kinds), beside the quizzes'",
+    )
+    parser.add_argument("--span-weight", type=float, default=0.5)
     parser.add_argument("--groups-per-batch", type=int, default=2)
     parser.add_argument("--lr", type=float, default=3e-5)
     parser.add_argument(
@@ -250,7 +342,31 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     val = random.Random(args.seed).sample(val, min(args.val_questions, len(val)))
     val.sort(key=lambda e: (e.week, e.question))
     # Each pass samples its own groups: other negatives, and the second positives again.
-    groups = [g for _ in range(args.epochs) for g in make_groups(train, args.max_pairs, rng)]
+    groups: list[Group] = [
+        g for _ in range(args.epochs) for g in make_groups(train, args.max_pairs, rng)
+    ]
+    quiz_groups = len(groups)
+    kinds: dict[str, int] = {}
+    if args.kind_groups:
+        kind_started = time.perf_counter()
+        # The validation weeks' articles stay out of the made questions too.
+        held = {a for e in examples if e.week in val_weeks for a in e.articles}
+        rows = [json.loads(line) for line in (args.data / "questions.jsonl").open()]
+        made = build_kind_groups(
+            [q for q in rows if q["week"] not in val_weeks],
+            load_articles(args.data / "articles.jsonl.gz", {a for q in rows
+                                                              for a in q["retrieved_article_ids"]}),
+            held,
+            random.Random(args.seed),
+            limit=args.kind_groups,
+        )
+        made = made[: args.kind_groups]
+        for g in made:
+            kinds[g.kind] = kinds.get(g.kind, 0) + 1
+        groups += [(g.question, g.texts, g.span) for g in made]
+        print(f"{len(made)} answer-kind groups in {time.perf_counter() - kind_started:.0f} s: "
+              f"{kinds}", flush=True)
+    rng.shuffle(groups)
     pairs = sum(len(g[1]) for g in groups)
     print(
         f"{len(examples)} questions, {len(weeks)} weeks; train {len(train)} questions "
@@ -263,22 +379,52 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     tokenizer = pair_tokenizer(base, args.max_length)
     model = BertForSequenceClassification.from_pretrained(base, num_labels=1)
     model.config.ranker_max_length = args.max_length
-    model.to(args.device)
+    model.config.ranker_span_head = True
+    # The span head: per token of the sentence, is it where the answer starts / ends ([CLS]:
+    # this sentence holds none). One linear layer on the encoder's states, as in extractive QA.
+    span = torch.nn.Linear(model.config.hidden_size, 2)
+    holder = torch.nn.ModuleDict({"model": model, "span": span})
+    holder.to(args.device)
     steps = math.ceil(len(groups) / args.groups_per_batch)
+    precision = resolve_precision(args.precision, args.device)
+    args.precision = precision
+    print(f"precision {precision}, max length {args.max_length}, {steps} steps", flush=True)
 
     def batch_loss(step: int) -> Any:
         chunk = groups[step * args.groups_per_batch : (step + 1) * args.groups_per_batch]
-        texts = [(q, t) for q, group in chunk for t in group]
-        ids, types, mask = encode_pairs(tokenizer, texts, args.device)
-        logits = model(input_ids=ids, token_type_ids=types, attention_mask=mask).logits
+        texts = [(q, t) for q, group, _ in chunk for t in group]
+        ids, types, mask, starts, ends, allowed = encode_with_spans(
+            tokenizer, texts, [g[2] for g in chunk], GROUP, args.device
+        )
+        with autocast(precision, args.device):
+            out = model.bert(input_ids=ids, token_type_ids=types, attention_mask=mask)
+            logits = model.classifier(model.dropout(out.pooler_output)).float()
+            span_logits = span(out.last_hidden_state).float()
         logits = logits.view(len(chunk), GROUP)
         # The positive is first in each group: softmax cross-entropy over the group.
         target = torch.zeros(len(chunk), dtype=torch.long, device=args.device)
-        return torch.nn.functional.cross_entropy(logits, target)
+        loss = torch.nn.functional.cross_entropy(logits, target)
+        # Start/end over [CLS] and the sentence's tokens (not the question's, not padding).
+        floor = torch.finfo(span_logits.dtype).min
+        s_logits = span_logits[..., 0].masked_fill(~allowed, floor)
+        e_logits = span_logits[..., 1].masked_fill(~allowed, floor)
+        span_loss = (
+            torch.nn.functional.cross_entropy(s_logits, starts, ignore_index=-100)
+            + torch.nn.functional.cross_entropy(e_logits, ends, ignore_index=-100)
+        ) / 2
+        return loss + args.span_weight * span_loss
 
-    losses, train_s = fit(model, steps, args.lr, batch_loss, log_every=50)
+    checkpoint = args.checkpoint or args.out / "checkpoint.pt"
+    fitted = fit(
+        holder, steps, args.lr, batch_loss, log_every=50,
+        checkpoint=checkpoint, checkpoint_every=args.checkpoint_every,
+        stop_after=args.stop_after,
+    )
+    if fitted is None:
+        return {"stopped": True, "checkpoint": str(checkpoint)}
+    losses, train_s = fitted
 
-    model.eval()
+    holder.eval()
     from chatbot.models.minilm import NumpyMiniLM
 
     embedder = NumpyMiniLM(packaged_minilm_path(), blas_threads=None)
@@ -287,7 +433,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     val_s = time.perf_counter() - val_started
     print(json.dumps(metrics, indent=2), flush=True)
 
-    size = export(model, base, args.out)
+    size = export(model, base, args.out, {"span.weight": span.weight, "span.bias": span.bias})
     info = {
         "data": str(args.data.name),
         "questions": len(examples),
@@ -295,7 +441,10 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         "train_questions": len(train),
         "train_questions_with_positive": sum(bool(e.positives) for e in train),
         "groups": len(groups),
+        "quiz_groups": quiz_groups,
+        "kind_groups": kinds,
         "pairs": pairs,
+        "pairs_per_hour": round(pairs / max(train_s, 1e-9) * 3600),
         "validation_weeks": f"{min(val_weeks)}..{max(val_weeks)} ({len(val_weeks)} weeks)",
         "validation_questions": len(val),
         "hyperparameters": {
@@ -307,7 +456,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             "weight_decay": 0.01,
             "warmup": "10%, then linear decay",
             "epochs": args.epochs,
-            "loss": "softmax over group",
+            "loss": "softmax over group + span_weight x span start/end cross-entropy",
+            "span_weight": args.span_weight,
             "max_pairs": args.max_pairs,
         },
         "train_seconds": round(train_s, 1),
@@ -318,6 +468,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         **run_record(args, started),
     }
     write_run(args.out, info, model_card)
+    checkpoint.unlink(missing_ok=True)  # the run is whole: nothing to resume
     print(f"written to {args.out} ({size / 1e6:.1f} MB) in {info['total_seconds']} s", flush=True)
     return info
 

@@ -549,7 +549,9 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         target = torch.tensor([float(y) for _, _, y, _ in chunk], device=args.device)
         return torch.nn.functional.binary_cross_entropy_with_logits(logits, target)
 
-    losses, train_s = fit(model, steps, args.lr, batch_loss, log_every=100)
+    fitted = fit(model, steps, args.lr, batch_loss, log_every=100)
+    assert fitted is not None  # no stop_after: the run trains whole
+    losses, train_s = fitted
 
     model.eval()
     val_started = time.perf_counter()

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from chatbot.common.text import sentence_spans
+from chatbot.common.furniture import quotable_spans
 
 
 def central_sentences(
@@ -45,8 +45,9 @@ def central_sentences(
 
 def candidate_sentences(text: str, limit: int) -> tuple[list[tuple[int, int]], list[str]]:
     """The first ``limit`` sentences of an article: spans, and text ready to quote (a bracketed
-    number in article text must not read as one of our citation markers)."""
-    spans = sentence_spans(text)[:limit]
+    number in article text must not read as one of our citation markers). Page furniture
+    (timestamps, bylines, share prompts, credits) is never a sentence to quote."""
+    spans = quotable_spans(text)[:limit]
     cleaned = [
         re.sub(r"\s+", " ", re.sub(r"\[(\d+)\]", r"(\1)", text[s:e])).strip() for s, e in spans
     ]

@@ -32,7 +32,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from chatbot.common.text import sentence_spans
+from chatbot.common.furniture import quotable_spans
 from chatbot.index.keyword_index import keyword_tokens
 from chatbot.models.embeddings import Embedder
 from chatbot.vocabulary import Passage
@@ -341,7 +341,7 @@ def candidates(
         age = _AGE_UNKNOWN_DAYS
         if reference is not None and p.published_at is not None:
             age = abs((reference - p.published_at).total_seconds()) / 86400
-        for rank, (s, e) in enumerate(sentence_spans(p.text)):
+        for rank, (s, e) in enumerate(quotable_spans(p.text)):
             text = p.text[s:e]
             if len(text) < 25 or len(text) > 600:
                 continue

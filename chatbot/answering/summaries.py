@@ -28,6 +28,7 @@ from chatbot.answering.summary_cache import SummaryCache
 from chatbot.answering.support import SupportChecker
 from chatbot.answering.writing import PromptBudget, as_sentence, mark_quoted, repair
 from chatbot.common.dates import date_label
+from chatbot.common.furniture import quotable_spans
 from chatbot.common.markers import parse_citations, strip_markers
 from chatbot.common.text import sentence_spans, words
 from chatbot.errors import ChatbotError
@@ -159,7 +160,7 @@ class Summarizer:
         article = self.store.get_article(article_id)
         if article is None:
             raise SummaryError(f"The article {article_id!r} was deleted while summarizing.")
-        if not article.text.strip() or not sentence_spans(article.text):
+        if not article.text.strip() or not quotable_spans(article.text):
             return "the article has no text"
         version = version_of(stored.content_hash)
         chunk_ids = [f"{article_id}:{version}:{n}" for n in range(stored.chunks)]

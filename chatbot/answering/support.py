@@ -8,6 +8,7 @@ separates supported from unsupported.
 from __future__ import annotations
 
 import functools
+import itertools
 import logging
 import math
 import re
@@ -19,6 +20,7 @@ import numpy as np
 
 from chatbot.answering import support_features
 from chatbot.answering.prompting import neutralise, render
+from chatbot.common.furniture import quotable_spans
 from chatbot.common.markers import MARKER, tidy_sentence
 from chatbot.common.text import sentence_spans
 from chatbot.llm.base import LLMBackend, LLMError, Message
@@ -259,9 +261,10 @@ _LOOSE_END = re.compile(r"[.!?。！？]+[\"'”’)\]]*\s+|[。！？]+")
 def _evidence_spans(text: str) -> list[tuple[int, int]]:
     """Sentence spans of evidence. Over-long "sentences" (lower-cased text, where a capital
     cannot mark the next sentence; lists; text without spaces) are split again at any end
-    punctuation, then into pieces of about :data:`_LONG_SENTENCE` characters."""
+    punctuation, then into pieces of about :data:`_LONG_SENTENCE` characters. Page furniture is
+    left out: a citation never quotes a timestamp, a byline or a share prompt."""
     spans: list[tuple[int, int]] = []
-    for start, end in sentence_spans(text):
+    for start, end in quotable_spans(text):
         if end - start <= _LONG_SENTENCE:
             spans.append((start, end))
             continue
@@ -362,6 +365,11 @@ class _Evidence:
     @functools.cached_property
     def sentence_keys(self) -> list[str]:
         return [_quote_key(self.text[s:e]) for s, e in self.spans]
+
+    @functools.cached_property
+    def touching(self) -> list[bool]:
+        """Whether only white space lies between each sentence and the next."""
+        return [not self.text[a[1] : b[0]].strip() for a, b in itertools.pairwise(self.spans)]
 
 
 class SupportChecker:
@@ -587,12 +595,15 @@ class SupportChecker:
         # Per-unit evidence: single sentences, and windows of two adjacent sentences (a claim
         # often merges two). Window vectors are the normalised sum of their sentences' vectors,
         # which saves embedding every window again.
+        # Only sentences that touch make a window: never two across page furniture left out
+        # between them, which the window's quote would show.
+        joined = [i for i in range(len(ev.spans) - 1) if ev.touching[i]]
         units = [(i, i) for i in range(len(ev.spans))]
-        units += [(i, i + 1) for i in range(len(ev.spans) - 1)]
+        units += [(i, i + 1) for i in joined]
         cosines = np.zeros(len(units), dtype=np.float32)
         if claim_vector is not None and ev.vectors is not None:
             sent = ev.vectors
-            win = sent[:-1] + sent[1:]
+            win = sent[joined] + sent[[i + 1 for i in joined]]
             win = win / np.linalg.norm(win, axis=1, keepdims=True).clip(min=1e-12)
             cosines = np.concatenate([sent @ claim_vector, win @ claim_vector])
         recalls = np.array(
@@ -607,7 +618,7 @@ class SupportChecker:
             unit_scores = cosines + 0.5 * recalls
         n_single = len(ev.spans)
         best = int(np.argmax(unit_scores[:n_single]))
-        if n_single > 1:
+        if len(units) > n_single:
             best_window = n_single + int(np.argmax(unit_scores[n_single:]))
             if unit_scores[best_window] > unit_scores[best] + _WINDOW_MARGIN:
                 best = best_window

@@ -1,1 +1,2 @@
-"""Small helpers every stage uses: sentences, dates, tokens, files."""
+"""Small helpers every stage uses: sentences (and the page furniture never quoted), dates,
+tokens, files."""

@@ -32,6 +32,7 @@ __all__ = [
     "Passage",
     "ProgressCallback",
     "RefreshReport",
+    "ShortAnswer",
     "StoredArticle",
     "Story",
     "StoryInfo",
@@ -234,6 +235,20 @@ class AnswerSentence:
 
 
 @dataclass(frozen=True)
+class ShortAnswer:
+    """The words that answer, as the answer ranker marks them in the quoted sentence it is
+    surest of: ``text`` is ``quote[start:end]``, in the source's own words, and ``n`` the
+    citation it comes from. An answer has one only when the ranker is confident."""
+
+    text: str
+    n: int
+    quote: str
+    start: int
+    end: int
+    confidence: float
+
+
+@dataclass(frozen=True)
 class Answer:
     question: str
     text: str
@@ -247,6 +262,9 @@ class Answer:
     interpreted_as: str = ""
     # Sentences the language model wrote that were replaced with the sources' own words.
     repaired: int = 0
+    # The words that answer, when the ranker is sure of them ("Istanbul" [1]); ``text`` then
+    # opens with them.
+    short_answer: ShortAnswer | None = None
 
     def uncited_sources(self) -> tuple[Passage, ...]:
         """Passages the answer was written from that no citation points at: one per article,

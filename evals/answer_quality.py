@@ -117,7 +117,7 @@ class CachedRanker:
     def __init__(self, ranker: Any) -> None:
         self.ranker = ranker
         self.error = None
-        self.cache: dict[tuple[str, str, str], float] = {}
+        self.cache: dict[tuple[str, str, str], tuple[float, Any]] = {}
 
     def ready(self) -> bool:
         ok = bool(self.ranker.ready())
@@ -125,14 +125,20 @@ class CachedRanker:
         return ok
 
     def scores(self, question: str, sentences: Sequence[tuple[str, Any]]) -> list[float] | None:
+        got = self.reading(question, sentences)
+        return None if got is None else got[0]
+
+    def reading(
+        self, question: str, sentences: Sequence[tuple[str, Any]]
+    ) -> tuple[list[float], list[Any]] | None:
         keys = [(question, text, p.chunk_id) for text, p in sentences]
         missing = [i for i, k in enumerate(keys) if k not in self.cache]
         if missing:
-            got = self.ranker.scores(question, [sentences[i] for i in missing])
+            got = self.ranker.reading(question, [sentences[i] for i in missing])
             if got is None:
                 return None
-            self.cache.update(zip([keys[i] for i in missing], got, strict=True))
-        return [self.cache[k] for k in keys]
+            self.cache.update(zip([keys[i] for i in missing], zip(*got, strict=True), strict=True))
+        return [self.cache[k][0] for k in keys], [self.cache[k][1] for k in keys]
 
 
 def sentence_tables(

@@ -47,8 +47,14 @@ class ScaledRanker:
         return bool(self.ranker.ready())
 
     def scores(self, question: str, sentences: Sequence[tuple[str, Any]]) -> list[float] | None:
-        got = self.ranker.scores(question, sentences)
-        return None if got is None else [x / self.temperature for x in got]
+        got = self.reading(question, sentences)
+        return None if got is None else got[0]
+
+    def reading(
+        self, question: str, sentences: Sequence[tuple[str, Any]]
+    ) -> tuple[list[float], list[Any]] | None:
+        got = self.ranker.reading(question, sentences)
+        return None if got is None else ([x / self.temperature for x in got[0]], got[1])
 
 
 def picks_hold_gold(

@@ -39,6 +39,7 @@ from chatbot.vocabulary import Passage
 
 if TYPE_CHECKING:
     from chatbot.models.answer_ranker import AnswerRanker
+    from chatbot.models.cross_encoder import SpanGuess
 
 # Sentences the embedder re-scores after the cheap shortlist (the transformer pass is most of an
 # extractive answer's time). Eight keep a third sentence's candidates: 6 held out one answer
@@ -287,7 +288,10 @@ def word_key(text: str) -> str:
 @dataclass(frozen=True)
 class Evidence:
     """One selected sentence: the passage it comes from (1-based ``n`` in the given list), its
-    span in that passage's text, and its score (less what it repeats of earlier picks)."""
+    span in that passage's text, and its score (less what it repeats of earlier picks). With
+    the answer ranker: ``likelihood``, its share of the ranker's softmax over the shortlist
+    (how sure the ranker is that this sentence answers), and ``answer``, the words of ``text``
+    its span head marks as the answer."""
 
     n: int
     text: str
@@ -295,6 +299,8 @@ class Evidence:
     end: int
     score: float
     passage: Passage
+    likelihood: float = 0.0
+    answer: SpanGuess | None = None
 
 
 @dataclass(frozen=True)
@@ -443,7 +449,13 @@ def select_evidence(
     pool = pool[:shortlist]
     if not pool:
         return []
-    logits = ranker.scores(question, [(c.text, c.passage) for c in pool]) if ranker else None
+    reading = ranker.reading(question, [(c.text, c.passage) for c in pool]) if ranker else None
+    logits, spans = reading if reading is not None else (None, [None] * len(pool))
+    likelihoods = [0.0] * len(pool)
+    if logits:
+        top = max(logits)
+        exps = [math.exp(x - top) for x in logits]
+        likelihoods = [x / sum(exps) for x in exps]
     final = (
         weights
         if logits is None
@@ -484,5 +496,9 @@ def select_evidence(
             break
         seen.add(key)
         chosen.append(i)
-        picks.append(Evidence(c.n, c.text, c.start, c.end, adjusted[i], c.passage))
+        picks.append(
+            Evidence(
+                c.n, c.text, c.start, c.end, adjusted[i], c.passage, likelihoods[i], spans[i]
+            )
+        )
     return picks

@@ -47,6 +47,7 @@ from chatbot.vocabulary import (
     AnswerEvent,
     Citation,
     Passage,
+    ShortAnswer,
     StreamEvent,
     TokenEvent,
 )
@@ -74,6 +75,53 @@ def evidence_passage(e: Evidence) -> Passage:
         char_start=p.char_start + e.start,
         char_end=p.char_start + e.end,
     )
+
+
+# The short answer is shown when the ranker gives its sentence at least this share of the
+# shortlist and its span head at least SHORT_ANSWER_SPAN to the words (`evals.short_answer`
+# chose them on the held-out weeks; dev confirms).
+SHORT_ANSWER_LIKELIHOOD = 0.5
+SHORT_ANSWER_SPAN = 0.3
+_EDGE = " \t\n,;:.!?\"'“”‘’()[]"
+
+
+def short_answer(
+    question: str,
+    picks: Sequence[Evidence],
+    likelihood: float = SHORT_ANSWER_LIKELIHOOD,
+    span: float = SHORT_ANSWER_SPAN,
+) -> ShortAnswer | None:
+    """The words that answer, from the first pick (the sentence the ranker is surest of),
+    when the ranker is confident of both the sentence and the words and the words say
+    something the question does not; whole words, trimmed of punctuation."""
+    if not picks:
+        return None
+    e = picks[0]
+    guess = e.answer
+    if guess is None or e.likelihood < likelihood or guess.confidence < span:
+        return None
+    text = e.text
+    start, end = guess.start, guess.end
+    while start > 0 and text[start - 1].isalnum():
+        start -= 1
+    while end < len(text) and text[end].isalnum():
+        end += 1
+    while start < end and text[start] in _EDGE:
+        start += 1
+    while end > start and text[end - 1] in _EDGE:
+        end -= 1
+    words = text[start:end]
+    asked = set(word_key(question).split())
+    if not words or set(word_key(words).split()) <= asked:
+        return None
+    return ShortAnswer(words, e.n, text, start, end, e.likelihood * guess.confidence)
+
+
+def lead_with(short: ShortAnswer | None, text: str) -> str:
+    """The answer's text, opening with the short answer and its citation when there is one."""
+    if short is None:
+        return text
+    return f"**{short.text}** [{short.n}]\n\n{text}"
 
 
 def render_evidence(evidence: Sequence[Evidence]) -> str:
@@ -144,11 +192,12 @@ def build_answer(
     *,
     notice: str = "",
     repaired: int = 0,
+    short: ShortAnswer | None = None,
 ) -> Answer:
     """The one place an answer is made: every field set here, none patched afterwards."""
     return Answer(
         question=question.text,
-        text=checked.text,
+        text=lead_with(short, checked.text),
         citations=tuple(checked.citations),
         sources=tuple(sources),
         sentences=tuple(checked.sentences),
@@ -156,6 +205,7 @@ def build_answer(
         notice=notice,
         interpreted_as=question.standalone,
         repaired=repaired,
+        short_answer=short,
     )
 
 
@@ -237,12 +287,23 @@ class ExtractiveStrategy(AnsweringStrategy):
     ) -> Iterator[StreamEvent]:
         """The quoted sentences; ``notice`` says why they stand in for a model's answer."""
         picks = self.picks(question.focus, found.passages, question.seen, found.filters.as_of)
+        short = short_answer(question.focus, picks)
         parts = [render_sentence(as_sentence(strip_markers(p.text)), (p.n,)) for p in picks]
+        if short is not None:
+            yield TokenEvent(lead_with(short, ""))
         for part in parts:
             yield TokenEvent(part + " ")
         checked = check_answer(" ".join(parts), found.passages, self.checker, policy=self.policy)
+        # The words must still be in a supported quote of their source (a policy may drop it).
+        if short is not None and not any(
+            s.supported and short.n in s.citations and short.text in s.text
+            for s in checked.sentences
+        ):
+            short = None
         yield AnswerEvent(
-            build_answer(question, checked, found.passages, self.describe(), notice=notice)
+            build_answer(
+                question, checked, found.passages, self.describe(), notice=notice, short=short
+            )
         )
 
 

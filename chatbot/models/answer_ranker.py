@@ -8,7 +8,12 @@ import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from chatbot.models.cross_encoder import PACKAGED_RANKER, OptionalCrossEncoder, ranker_text
+from chatbot.models.cross_encoder import (
+    PACKAGED_RANKER,
+    OptionalCrossEncoder,
+    SpanGuess,
+    ranker_text,
+)
 
 if TYPE_CHECKING:
     from chatbot.config import Settings
@@ -26,9 +31,31 @@ class AnswerRanker(OptionalCrossEncoder):
 
     def scores(self, question: str, sentences: Sequence[tuple[str, Passage]]) -> list[float] | None:
         """One logit per (sentence, its passage), or None when the weights are unusable."""
+        got = self.reading(question, sentences)
+        return None if got is None else got[0]
+
+    def reading(
+        self, question: str, sentences: Sequence[tuple[str, Passage]]
+    ) -> tuple[list[float], list[SpanGuess | None]] | None:
+        """Per (sentence, its passage): its logit, and the words of the sentence that answer
+        (characters of the sentence; None when the model marks none there, or has no span
+        head); None when the weights are unusable."""
         texts = [ranker_text(s, p.title, p.published_at) for s, p in sentences]
-        logits = self.score(question, texts)
-        return None if logits is None else [float(x) for x in logits]
+        got = self.read(question, texts)
+        if got is None:
+            return None
+        logits, guesses = got
+        spans: list[SpanGuess | None] = []
+        for (sentence, _), text, guess in zip(sentences, texts, guesses, strict=True):
+            # The model reads "title (date): sentence"; words in the title are no quote.
+            offset = len(text) - len(sentence)
+            if guess is None or guess.start < offset:
+                spans.append(None)
+            else:
+                spans.append(
+                    SpanGuess(guess.start - offset, guess.end - offset, guess.confidence)
+                )
+        return [float(x) for x in logits], spans
 
 
 def create_ranker(settings: Settings) -> AnswerRanker | None:

@@ -18,6 +18,7 @@ import logging
 import re
 import threading
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -38,6 +39,7 @@ __all__ = [
     "CrossEncoder",
     "CrossEncoderError",
     "OptionalCrossEncoder",
+    "SpanGuess",
     "pair_tokenizer",
     "ranker_text",
 ]
@@ -100,16 +102,34 @@ def pair_tokenizer(path: Path, max_length: int) -> Tokenizer:
     return tokenizer
 
 
+# The longest short answer the span head may mark, in tokens ("the Istanbul residence of the
+# US consul general" is 10).
+MAX_SPAN_TOKENS = 16
+
+
+@dataclass(frozen=True)
+class SpanGuess:
+    """The words of a text the span head marks as the answer: characters ``start:end`` of
+    the text, and ``confidence``, the probability of that start times that of that end (each a
+    softmax over the text's tokens and [CLS], which stands for "no answer here")."""
+
+    start: int
+    end: int
+    confidence: float
+
+
 class _Model:
     def __init__(
         self,
         encoder: BertWeights,
         pooler: tuple[np.ndarray, np.ndarray] | None,
         head: tuple[np.ndarray, np.ndarray],
+        span: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> None:
         self.encoder = encoder
         self.pooler = pooler
         self.head = head
+        self.span = span
 
 
 def _load(path: Path) -> _Model:
@@ -144,6 +164,9 @@ def _load(path: Path) -> _Model:
             tensors["classifier.weight"].astype(_F32).T,
             tensors["classifier.bias"].astype(_F32),
         )
+        span = None
+        if "span.weight" in tensors:
+            span = (tensors["span.weight"].astype(_F32).T, tensors["span.bias"].astype(_F32))
     except (KeyError, ValueError) as e:
         raise CrossEncoderError(
             f"cross-encoder weights incomplete or not a BERT classifier: "
@@ -151,7 +174,7 @@ def _load(path: Path) -> _Model:
         ) from e
     if head[0].shape[1] != 1:
         raise CrossEncoderError(f"{path / 'config.json'}: the ranker needs exactly one output")
-    return _Model(encoder, pooler, head)
+    return _Model(encoder, pooler, head, span)
 
 
 class CrossEncoder:
@@ -184,8 +207,15 @@ class CrossEncoder:
 
     def score(self, query: str, texts: Sequence[str]) -> np.ndarray:
         """One logit per text (higher: more likely to answer ``query``), float32."""
+        return self.read(query, texts)[0]
+
+    def read(
+        self, query: str, texts: Sequence[str]
+    ) -> tuple[np.ndarray, list[SpanGuess | None]]:
+        """One logit per text, and per text the words its span head marks as the answer (all
+        None when the model has no span head), from one pass."""
         if not texts:
-            return np.zeros(0, dtype=_F32)
+            return np.zeros(0, dtype=_F32), []
         self.load()
         assert self._model is not None
         if self._blas_cap is None:
@@ -193,10 +223,17 @@ class CrossEncoder:
         with self._blas_cap():
             return self._score(self._model, query, texts)
 
-    def _score(self, m: _Model, query: str, texts: Sequence[str]) -> np.ndarray:
+    def has_span_head(self) -> bool:
+        self.load()
+        return self._model is not None and self._model.span is not None
+
+    def _score(
+        self, m: _Model, query: str, texts: Sequence[str]
+    ) -> tuple[np.ndarray, list[SpanGuess | None]]:
         enc = m.encoder.tokenizer.encode_batch([(query, t) for t in texts])
         order = sorted(range(len(texts)), key=lambda i: -len(enc[i].ids))
         out = np.empty(len(texts), dtype=_F32)
+        spans: list[SpanGuess | None] = [None] * len(texts)
         for start in range(0, len(order), self.batch_size):
             chunk = order[start : start + self.batch_size]
             length = len(enc[chunk[0]].ids)
@@ -208,11 +245,42 @@ class CrossEncoder:
                 ids[row, :n] = enc[i].ids
                 types[row, :n] = enc[i].type_ids
                 mask[row, :n] = True
-            cls = bert_states(m.encoder, ids, mask, types)[:, 0]
+            states = bert_states(m.encoder, ids, mask, types)
+            cls = states[:, 0]
             if m.pooler is not None:
                 cls = np.tanh(cls @ m.pooler[0] + m.pooler[1])
             out[chunk] = (cls @ m.head[0] + m.head[1])[:, 0]
-        return out
+            if m.span is not None:
+                logits = states @ m.span[0] + m.span[1]
+                for row, i in enumerate(chunk):
+                    spans[i] = _best_span(logits[row], enc[i])
+        return out, spans
+
+
+def _best_span(logits: np.ndarray, encoding: Any) -> SpanGuess | None:
+    """The most likely (start <= end) span of the second text's tokens, by the head's start
+    and end logits (``logits``: (tokens, 2)); None when [CLS] ("no answer") is likelier."""
+    n = len(encoding.ids)
+    allowed = [0] + [
+        t for t in range(n) if encoding.sequence_ids[t] == 1 and encoding.offsets[t][1] > 0
+    ]
+    if len(allowed) < 2:
+        return None
+    sub = logits[allowed].astype(np.float64)
+    p = np.exp(sub - sub.max(axis=0))
+    p /= p.sum(axis=0)
+    start_p, end_p = p[:, 0], p[:, 1]
+    # Products of start and end for start <= end <= start + MAX_SPAN_TOKENS (positions in
+    # ``allowed``, [CLS] excluded).
+    grid = np.triu(np.outer(start_p[1:], end_p[1:]))
+    grid = np.tril(grid, MAX_SPAN_TOKENS - 1)
+    i, j = np.unravel_index(int(np.argmax(grid)), grid.shape)
+    best = float(grid[i, j])
+    if best <= start_p[0] * end_p[0]:
+        return None
+    start = encoding.offsets[allowed[i + 1]][0]
+    end = encoding.offsets[allowed[j + 1]][1]
+    return SpanGuess(int(start), int(end), best)
 
 
 class OptionalCrossEncoder:
@@ -253,6 +321,19 @@ class OptionalCrossEncoder:
             return None
         try:
             return self.encoder.score(query, texts)
+        except CrossEncoderError as e:
+            self._off(e)
+            return None
+
+    def read(
+        self, query: str, texts: Sequence[str]
+    ) -> tuple[np.ndarray, list[SpanGuess | None]] | None:
+        """Logits and span guesses (as :meth:`CrossEncoder.read`), or None when the weights
+        are unusable."""
+        if not self.ready():
+            return None
+        try:
+            return self.encoder.read(query, texts)
         except CrossEncoderError as e:
             self._off(e)
             return None

@@ -22,7 +22,14 @@ from chatbot.presentation.labels import (
     page_label,
     safe_url,
 )
-from chatbot.vocabulary import Answer, AnswerSentence, Article, Citation, StoredArticle
+from chatbot.vocabulary import (
+    Answer,
+    AnswerSentence,
+    Article,
+    Citation,
+    ShortAnswer,
+    StoredArticle,
+)
 
 ArticleLookup = Callable[[str], Article | None]
 
@@ -93,9 +100,16 @@ def answer_html(answer: Answer, turn: str) -> str:
     parts: list[str] = []
     if answer.notice:
         parts.append(f'<div class="cb-notice">⚠ {esc(answer.notice)}</div>')
+    short = answer.short_answer
+    if short is not None and answer.sentences:
+        link = _cite_link(turn, short.n) if short.n in known else esc(f"[{short.n}]")
+        parts.append(f'<div class="cb-short"><strong>{esc(short.text)}</strong> {link}</div>')
+    marked = False
     if answer.sentences:
         for s in answer.sentences:
             body = _sentence_body(s, turn, known)
+            if short is not None and not marked and short.n in s.citations:
+                body, marked = highlight_answer(body, short)
             if s.supported and s.quoted:
                 # Quiet: the sentence is right, only its words are the source's, not the model's.
                 parts.append(
@@ -117,6 +131,27 @@ def answer_html(answer: Answer, turn: str) -> str:
         parts.insert(0, '<span class="cb-refused" title="No answer from the stored articles">')
         parts.append("</span>")
     return "".join(parts).strip()
+
+
+def highlight_answer(body_html: str, short: ShortAnswer) -> tuple[str, bool]:
+    """The sentence's HTML with the short answer's words marked (their first occurrence), and
+    whether they were found. Only escaped text is wrapped: the words are escaped the same way
+    the sentence was, so article text cannot inject markup."""
+    words = esc(short.text)
+    if not words:
+        return body_html, False
+    # Between tags only: the words must not match inside a citation link's markup.
+    pieces = re.split(r"(<[^>]*>)", body_html)
+    for i, piece in enumerate(pieces):
+        if piece.startswith("<"):
+            continue
+        at = piece.find(words)
+        if at >= 0:
+            pieces[i] = (
+                f'{piece[:at]}<mark class="cb-answer">{words}</mark>{piece[at + len(words):]}'
+            )
+            return "".join(pieces), True
+    return body_html, False
 
 
 def _locate(article: Article | None, c: Citation) -> tuple[int, int] | None:

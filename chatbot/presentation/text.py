@@ -26,14 +26,23 @@ def answer_to_text(answer: Answer) -> str:
     if answer.notice:
         lines.append(f"Note: {answer.notice}")
     if any(_mark(s) for s in answer.sentences):
+        if answer.short_answer is not None:  # answer.text opens with it; the sentences do not
+            lines.append(f"**{answer.short_answer.text}** [{answer.short_answer.n}]")
         lines.append(" ".join(s.text + _mark(s) for s in answer.sentences))
     else:
         lines.append(answer.text)
+    short, marked = answer.short_answer, False
     for group in by_source(answer.citations):
         lines.append(citation_header(group[0], group[0].n))
         for c in group:
             mark = "" if c.supported else " (does not support the sentence citing it)"
-            lines.append(f"    “…{c.quote}…”{mark}")
+            quote = c.quote
+            if short is not None and not marked and c.n == short.n and short.text in quote:
+                # The words that answer, marked inside their quote as the answer opens with them.
+                at = quote.index(short.text)
+                quote = f"{quote[:at]}**{short.text}**{quote[at + len(short.text):]}"
+                marked = True
+            lines.append(f"    “…{quote}…”{mark}")
     also = answer.uncited_sources()
     if also:
         lines.append("Also read:")

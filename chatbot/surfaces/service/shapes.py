@@ -52,11 +52,39 @@ def source_json(n: int, p: Passage) -> dict[str, Any]:
     }
 
 
+def short_answer_json(answer: Answer) -> dict[str, Any] | None:
+    """The words that answer (null when the ranker is not sure): their citation and where they
+    stand in its quote."""
+    s = answer.short_answer
+    if s is None:
+        return None
+    return {
+        "text": s.text,
+        "n": s.n,
+        "quote": s.quote,
+        "start": s.start,
+        "end": s.end,
+        "confidence": round(s.confidence, 4),
+    }
+
+
+def _with_answer_span(c: Citation, answer: Answer) -> dict[str, Any]:
+    """A citation, with ``answer`` ([start, end) of the short answer in its quote) on the one
+    the short answer comes from, else null."""
+    out = citation_json(c)
+    s = answer.short_answer
+    at = c.quote.find(s.text) if s is not None and c.n == s.n else -1
+    out["answer"] = [at, at + len(s.text)] if s is not None and at >= 0 else None
+    return out
+
+
 def answer_extras(answer: Answer) -> dict[str, Any]:
     """What an answer adds to an OpenAI chat completion: its citations and sources (numbered
-    as the ``[n]`` markers in the text), the checked sentences and any notice."""
+    as the ``[n]`` markers in the text), the checked sentences, the short answer and any
+    notice."""
     return {
-        "citations": [citation_json(c) for c in answer.citations],
+        "short_answer": short_answer_json(answer),
+        "citations": [_with_answer_span(c, answer) for c in answer.citations],
         "sources": [source_json(n, p) for n, p in enumerate(answer.sources, 1)],
         "sentences": [
             {

@@ -84,6 +84,8 @@ CSS = """
 .cb-context + .cb-context { margin-top: 6px; padding-top: 6px;
   border-top: 1px dashed rgba(128,128,128,0.4); }
 .cb-quote { background: #fde68a; color: #111827; padding: 0 1px; border-radius: 2px; }
+.cb-short { font-size: 1.1em; margin-bottom: .4em; }
+.cb-answer { background: #bbf7d0; color: #111827; font-weight: 600; padding: 0 1px; }
 """
 
 

@@ -6,9 +6,10 @@ For each answerable question: its passages as an answer retrieves them, then the
 answer's evidence as the product selects it (the ranker's shortlist and weights, the margin):
 - the share of answers holding the gold, with the fitted features and with the ranker;
 - the short answer (the words the span head marks in the first sentence) at a grid of
-  thresholds on the ranker's likelihood of that sentence and the span head's confidence: how
-  often it is shown, and how often it is right when shown (it holds at least half of the gold
-  answer's words).
+  thresholds of its confidence (``chatbot.answering.strategies.short_answer``): how often it
+  is shown, and how often it is right when shown (it holds at least half of the gold answer's
+  words);
+- answers holding the gold with the ranker weighed in other ways beside the features.
 
 ``heldout`` (the ranker's validation weeks) chooses the thresholds; ``dev`` (never trained on)
 confirms. Prints a table per set and the product's thresholds' row.
@@ -36,8 +37,22 @@ from evals.rtqa import (
     write_results,
 )
 
-LIKELIHOODS = (0.0, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
-SPANS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6)
+THRESHOLDS = (0.0, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
+
+
+def variants() -> dict[str, dict[str, float]]:
+    """Ways to weigh the ranker's logit with the fitted features, measured beside the
+    product's (``RANKED_WEIGHTS``)."""
+    from chatbot.answering.evidence import WEIGHTS
+
+    cue = {k: WEIGHTS[k] for k in ("cue", "cue_exact")}
+    return {
+        "ranker/2": {"ranker": 0.5},
+        "ranker/2+cue": {"ranker": 0.5, **cue},
+        "ranker+cue": {"ranker": 1.0, **cue},
+        "ranker/2+features": {**WEIGHTS, "ranker": 0.5},
+        "ranker+features": {**WEIGHTS, "ranker": 1.0},
+    }
 _WORD = re.compile(r"\w+")
 
 
@@ -56,10 +71,10 @@ def measure(data: str, model: str) -> dict[str, Any]:
     from chatbot.answering.strategies import (
         EXTRACTIVE_MARGIN,
         EXTRACTIVE_SENTENCES,
-        SHORT_ANSWER_LIKELIHOOD,
-        SHORT_ANSWER_SPAN,
+        SHORT_ANSWER_CONFIDENCE,
         short_answer,
     )
+    from evals.answer_quality import CachedRanker
 
     questions = retrieval_questions(load_questions(data), load_articles(data))
     bot = open_bot(default_store(data), data, llm_backend="extractive", ranker_model=model)
@@ -67,6 +82,8 @@ def measure(data: str, model: str) -> dict[str, Any]:
         ranker = getattr(bot.strategy, "ranker", None)
         if ranker is None or not ranker.ready():
             raise SystemExit(f"the ranker {model!r} is off: {getattr(ranker, 'error', 'none')}")
+        cached = CachedRanker(ranker)
+        ways = variants()
         rows = []
         times = []
         for q in questions:
@@ -86,20 +103,37 @@ def measure(data: str, model: str) -> dict[str, Any]:
                 found.passages,
                 bot.embedder,
                 EXTRACTIVE_SENTENCES,
-                ranker=ranker,
+                ranker=cached,
                 **common,
             )
             times.append(time.perf_counter() - started)
-            short = short_answer(q.question, ranked, likelihood=0.0, span=0.0)
-            first = ranked[0] if ranked else None
+            # Other ways to weigh the ranker (its scores cached: only selection runs again).
+            got = {
+                name: q.answered_by(
+                    " ".join(
+                        p.text
+                        for p in evidence.select_evidence(
+                            q.question,
+                            found.passages,
+                            bot.embedder,
+                            EXTRACTIVE_SENTENCES,
+                            ranker=cached,
+                            ranked_weights=weights,
+                            **common,
+                        )
+                    )
+                )
+                for name, weights in ways.items()
+            }
+            short = short_answer(q.question, ranked, threshold=0.0)
             rows.append(
                 {
                     "id": q.id,
                     "features_gold": q.answered_by(" ".join(p.text for p in features)),
                     "ranker_gold": q.answered_by(" ".join(p.text for p in ranked)),
+                    "variants": got,
                     "sentences": len(ranked),
-                    "likelihood": first.likelihood if first else 0.0,
-                    "span": first.answer.confidence if first and first.answer else 0.0,
+                    "confidence": short.confidence if short else 0.0,
                     "short": short.text if short else "",
                     "short_right": bool(short and gold_words_held(short.text, q.answers)),
                 }
@@ -129,35 +163,27 @@ def measure(data: str, model: str) -> dict[str, Any]:
             f"selection with the ranker p50 {out['selection_p50_ms']:.0f} ms; extractive first "
             f"token p50 {out['first_token_p50_ms']:.0f} ms"
         )
+        for name in ways:
+            out[f"variant_{name}"] = statistics.mean(r["variants"][name] for r in rows)
+            print(f"[{data}] answers hold the gold, ranker weighed as {name}: "
+                  f"{out[f'variant_{name}']:.3f}")
         grid = []
-        print(f"[{data}] short answer: shown / right when shown, by likelihood (rows), span (cols)")
-        print("      " + " ".join(f"{s:>11.1f}" for s in SPANS))
-        for lk in LIKELIHOODS:
-            cells = []
-            for sp in SPANS:
-                shown = [
-                    r for r in rows if r["short"] and r["likelihood"] >= lk and r["span"] >= sp
-                ]
-                right = sum(r["short_right"] for r in shown)
-                rate = len(shown) / n
-                precision = right / len(shown) if shown else 0.0
-                grid.append({"likelihood": lk, "span": sp, "shown": rate, "right": precision})
-                cells.append(f"{rate:.2f}/{precision:.2f}")
-            print(f"{lk:>5.1f} " + " ".join(f"{c:>11}" for c in cells))
-        shown = [
-            r for r in rows
-            if r["short"]
-            and r["likelihood"] >= SHORT_ANSWER_LIKELIHOOD
-            and r["span"] >= SHORT_ANSWER_SPAN
-        ]
+        print(f"[{data}] short answer at confidence >= t: shown / right when shown")
+        for t in THRESHOLDS:
+            shown = [r for r in rows if r["short"] and r["confidence"] >= t]
+            right = sum(r["short_right"] for r in shown)
+            rate = len(shown) / n
+            precision = right / len(shown) if shown else 0.0
+            grid.append({"threshold": t, "shown": rate, "right": precision})
+            print(f"  t {t:.2f}: shown {rate:.3f}, right {precision:.3f}")
+        shown = [r for r in rows if r["short"] and r["confidence"] >= SHORT_ANSWER_CONFIDENCE]
         out["product"] = {
-            "likelihood": SHORT_ANSWER_LIKELIHOOD,
-            "span": SHORT_ANSWER_SPAN,
+            "threshold": SHORT_ANSWER_CONFIDENCE,
             "shown": len(shown) / n,
             "right": sum(r["short_right"] for r in shown) / len(shown) if shown else 0.0,
         }
         print(
-            f"[{data}] product thresholds ({SHORT_ANSWER_LIKELIHOOD}, {SHORT_ANSWER_SPAN}): "
+            f"[{data}] product threshold {SHORT_ANSWER_CONFIDENCE}: "
             f"shown {out['product']['shown']:.3f}, right when shown {out['product']['right']:.3f}"
         )
         out["grid"] = grid
@@ -182,7 +208,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         write_results(args.out, results)
     pooled = [results[d] for d in args.data.split(",")]
     total = sum(r["questions"] for r in pooled)
-    for key in ("features_gold", "ranker_gold"):
+    for key in ("features_gold", "ranker_gold", *(f"variant_{v}" for v in variants())):
         value = sum(r[key] * r["questions"] for r in pooled) / total
         print(f"pooled ({total} questions): {key} {value:.3f}")
     print(f"written: {write_results(args.out, results)}")

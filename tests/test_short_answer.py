@@ -4,6 +4,7 @@ escaped against hostile article text; the numpy span head decodes as torch's doe
 
 from __future__ import annotations
 
+import re
 import shutil
 from datetime import UTC, datetime
 from pathlib import Path
@@ -33,8 +34,19 @@ def _evidence(likelihood: float, span: SpanGuess | None, text: str = SENTENCE) -
 
 
 def _span(words: str, confidence: float, text: str = SENTENCE) -> SpanGuess:
+    """The head's best span on ``words``, every token of the sentence scored (the best's
+    start and end at sqrt(confidence), the rest sharing what is left)."""
     at = text.index(words)
-    return SpanGuess(at, at + len(words), confidence)
+    tokens = [(m.start(), m.end()) for m in re.finditer(r"\w+|[^\w\s]", text)]
+    top = confidence**0.5
+    rest = (1 - top) / max(1, len(tokens) - 1)
+    first = next(i for i, (s, e) in enumerate(tokens) if e > at)
+    last = max(i for i, (s, e) in enumerate(tokens) if s < at + len(words))
+    scored = tuple(
+        (s, e, top if i == first else rest, top if i == last else rest)
+        for i, (s, e) in enumerate(tokens)
+    )
+    return SpanGuess(at, at + len(words), confidence, scored)
 
 
 def test_shown_when_the_ranker_is_sure() -> None:
@@ -45,8 +57,26 @@ def test_shown_when_the_ranker_is_sure() -> None:
         1,
         "Istanbul",
     )
-    assert short.confidence == pytest.approx(0.72)
+    # A "where" question: the head's span holds a place, so its share is whole.
+    assert short.confidence == pytest.approx(0.9)
     assert lead_with(short, "Quote [1].").startswith("**Istanbul** [1]\n\n")
+
+
+def test_a_which_question_takes_the_heads_confidence() -> None:
+    short = short_answer("Which one hosted the talks?", [_evidence(0.9, _span("Istanbul", 0.8))])
+    assert short is not None and short.text == "Istanbul"
+    assert short.confidence == pytest.approx(0.72)
+
+
+def test_the_words_state_the_kind_asked() -> None:
+    # The head marks the day, but "how long" asks for a time span: the phrase of that kind the
+    # sentence holds is the answer, with its qualifier.
+    short = short_answer("How long did the talks last?", [_evidence(0.9, _span("Thursday", 0.8))])
+    assert short is not None and short.text == "more than six hours"
+    # A sentence without a phrase of the kind asked has no short answer.
+    other = "The diplomats met in Istanbul to talk about their embassies."
+    picks = [_evidence(0.9, _span("Istanbul", 0.8, other), other)]
+    assert short_answer("How long did the talks last?", picks) is None
 
 
 @pytest.mark.parametrize(
@@ -55,7 +85,7 @@ def test_shown_when_the_ranker_is_sure() -> None:
 )
 def test_absent_when_unsure(likelihood: float, confidence: float) -> None:
     picks = [_evidence(likelihood, _span("Istanbul", confidence))]
-    assert short_answer("Where did the diplomats meet?", picks) is None
+    assert short_answer("Which one hosted the talks?", picks) is None
 
 
 def test_absent_without_a_span_or_when_it_repeats_the_question() -> None:
@@ -63,16 +93,17 @@ def test_absent_without_a_span_or_when_it_repeats_the_question() -> None:
     assert short_answer("Where did they meet?", []) is None
     # The words say nothing the question does not: no short answer.
     repeat = [_evidence(0.9, _span("diplomats", 0.9))]
-    assert short_answer("Where did the diplomats meet?", repeat) is None
+    assert short_answer("Which diplomats met?", repeat) is None
 
 
 def test_the_words_are_whole_and_trimmed() -> None:
-    # A span cut inside words ("stanbu") and one ending on punctuation become whole words.
-    inside = SpanGuess(SENTENCE.index("stanbu"), SENTENCE.index("stanbu") + 6, 0.9)
-    got = short_answer("Where did they meet?", [_evidence(0.9, inside)])
+    # A span cut inside a word ("stanbu") and one ending on punctuation become whole words.
+    at = SENTENCE.index("stanbu")
+    inside = SpanGuess(at, at + 6, 0.9, ((at - 1, at + 7, 0.9, 0.9),))
+    got = short_answer("Which one?", [_evidence(0.9, inside)])
     assert got is not None and got.text == "Istanbul"
     tail = SENTENCE.index("more")
-    got = short_answer("How long?", [_evidence(0.9, SpanGuess(tail, len(SENTENCE), 0.9))])
+    got = short_answer("Which?", [_evidence(0.9, SpanGuess(tail, len(SENTENCE), 0.9))])
     assert got is not None and got.text == "more than six hours"
 
 
@@ -196,14 +227,17 @@ def test_numpy_span_head_matches_torch(tmp_path: Path) -> None:
             assert 0 < got.confidence <= 1 and text[got.start : got.end].strip()
 
 
-def test_best_span_prefers_no_answer_when_cls_wins() -> None:
+def test_best_span_is_given_that_the_text_answers() -> None:
     tokenizer = pair_tokenizer(packaged_minilm_path(), 64)
     e = tokenizer.encode("Where?", "In Istanbul.")
     logits = np.zeros((len(e.ids), 2), dtype=np.float32)
-    logits[0] = 10.0  # [CLS]: "no answer here"
-    assert _best_span(logits, e) is None
-    logits[0] = 0.0
     istanbul = next(i for i, t in enumerate(e.tokens) if t == "istanbul")
-    logits[istanbul] = 10.0
+    logits[istanbul] = 4.0
+    logits[0] = 10.0  # [CLS]: "no answer here", which the ranker's score decides instead
     got = _best_span(logits, e)
     assert got is not None and "In Istanbul."[got.start : got.end] == "Istanbul"
+    assert got.none > 0.9 and got.confidence > 0.5
+    assert got.score(got.start, got.end) == pytest.approx(got.confidence)
+    # Shifted past a prefix (the ranker's "title (date): "), the span keeps its words.
+    shifted = got.shifted(3)
+    assert shifted is not None and "Istanbul."[shifted.start : shifted.end] == "Istanbul"

@@ -251,6 +251,56 @@ def answer_cue(asked: Asked, sentence: str) -> float:
     return 0.0
 
 
+_QUALIFIER = re.compile(
+    r"(?:more than|less than|fewer than|nearly|about|almost|over|at least|up to|roughly|some)\s+$",
+    re.I,
+)
+_AMOUNT = re.compile(
+    rf"[$€£]?\d[\d,.]*(?:%| ?percent| (?:million|billion|trillion|thousand))?|"
+    rf"\b(?:{_NUMBER_WORDS})\b(?: (?:million|billion|thousand|percent))?",
+    re.I,
+)
+# The kinds whose answer rules can find: a short answer of these kinds must be one of them.
+TYPED_KINDS = frozenset({"duration", "number", "date", "place", "person"})
+
+
+def kind_spans(asked: Asked, sentence: str) -> list[tuple[int, int]]:
+    """Character spans of ``sentence`` that state an answer of the kind asked and say
+    something the question does not (the answer cue's rules, as spans): durations with their
+    qualifier ("more than six hours"), amounts, dates, places after a preposition, names."""
+    kind = asked.kind
+    found: list[tuple[int, int]] = []
+    if kind == "duration":
+        found = [m.span() for m in _DURATION.finditer(sentence)]
+    elif kind == "number":
+        found = [
+            m.span() for m in _AMOUNT.finditer(sentence) if not _YEAR.fullmatch(m.group())
+        ]
+    elif kind == "date":
+        found = [m.span() for m in _MONTH_DAY.finditer(sentence)]
+        found += [
+            m.span()
+            for m in _DATEISH.finditer(sentence)
+            if not any(s <= m.start() < e for s, e in found)
+        ]
+    elif kind == "place":
+        found = [m.span(1) for m in _PLACE.finditer(sentence)]
+    elif kind == "person":
+        found = [
+            m.span()
+            for m in _CAPITALISED.finditer(sentence)
+            if " " in m.group() and m.group().split()[0] not in _LEADS
+        ]
+    out = []
+    for s, e in found:
+        qualifier = _QUALIFIER.search(sentence, 0, s)
+        if qualifier and qualifier.end() == s and kind in ("duration", "number"):
+            s = qualifier.start()
+        if _new(sentence[s:e], asked):
+            out.append((s, e))
+    return out
+
+
 def date_fit(asked: Asked, sentence: str, passage: Passage) -> float:
     """When the question names a day: a sentence about another day or year is about another
     event; "today" in an article published that day is about the day asked. When it names no

@@ -30,7 +30,10 @@ from chatbot.answering.citations import (
 )
 from chatbot.answering.evidence import (
     LIKELY_ALTERNATIVE,
+    TYPED_KINDS,
     Evidence,
+    analyse,
+    kind_spans,
     select_evidence,
     word_key,
 )
@@ -77,31 +80,52 @@ def evidence_passage(e: Evidence) -> Passage:
     )
 
 
-# The short answer is shown when the ranker gives its sentence at least this share of the
-# shortlist and its span head at least SHORT_ANSWER_SPAN to the words (`evals.short_answer`
-# chose them on the held-out weeks; dev confirms).
-SHORT_ANSWER_LIKELIHOOD = 0.5
-SHORT_ANSWER_SPAN = 0.3
+# The short answer is shown when its confidence (see short_answer) is at least this
+# (`evals.short_answer` chose it on the held-out weeks; dev confirms).
+SHORT_ANSWER_CONFIDENCE = 0.3
 _EDGE = " \t\n,;:.!?\"'“”‘’()[]"
 
 
 def short_answer(
     question: str,
     picks: Sequence[Evidence],
-    likelihood: float = SHORT_ANSWER_LIKELIHOOD,
-    span: float = SHORT_ANSWER_SPAN,
+    threshold: float = SHORT_ANSWER_CONFIDENCE,
 ) -> ShortAnswer | None:
-    """The words that answer, from the first pick (the sentence the ranker is surest of),
-    when the ranker is confident of both the sentence and the words and the words say
-    something the question does not; whole words, trimmed of punctuation."""
+    """The words that answer, from the first pick (the sentence the ranker is surest of), when
+    the ranker is sure enough of the sentence and the words say something the question does
+    not; whole words, trimmed of punctuation.
+
+    For a question of a kind the answer rules know (how long, how many, when, where, who) the
+    words must state that kind: the span head's best span when it holds such a phrase ("the
+    Istanbul residence of the US consul general"), else the phrase the head scores highest
+    among those the sentence holds; its confidence is the ranker's likelihood of the sentence
+    times that phrase's share of the head's score among them. For other questions ("which
+    ...?") the head's best span, at the likelihood times its own confidence."""
     if not picks:
         return None
     e = picks[0]
     guess = e.answer
-    if guess is None or e.likelihood < likelihood or guess.confidence < span:
+    if guess is None:
         return None
+    asked = analyse(question)
     text = e.text
-    start, end = guess.start, guess.end
+    if asked.kind in TYPED_KINDS:
+        phrases = kind_spans(asked, text)
+        if not phrases:
+            return None
+        inside = [(s, t) for s, t in phrases if guess.start <= s and t <= guess.end]
+        if inside:
+            start, end, share = guess.start, guess.end, 1.0
+        else:
+            scores = [guess.score(s, t) for s, t in phrases]
+            best = max(range(len(phrases)), key=scores.__getitem__)
+            start, end = phrases[best]
+            share = scores[best] / sum(scores) if sum(scores) > 0 else 1 / len(phrases)
+        confidence = e.likelihood * share
+    else:
+        start, end, confidence = guess.start, guess.end, e.likelihood * guess.confidence
+    if confidence < threshold:
+        return None
     while start > 0 and text[start - 1].isalnum():
         start -= 1
     while end < len(text) and text[end].isalnum():
@@ -111,10 +135,9 @@ def short_answer(
     while end > start and text[end - 1] in _EDGE:
         end -= 1
     words = text[start:end]
-    asked = set(word_key(question).split())
-    if not words or set(word_key(words).split()) <= asked:
+    if not words or set(word_key(words).split()) <= set(word_key(question).split()):
         return None
-    return ShortAnswer(words, e.n, text, start, end, e.likelihood * guess.confidence)
+    return ShortAnswer(words, e.n, text, start, end, confidence)
 
 
 def lead_with(short: ShortAnswer | None, text: str) -> str:

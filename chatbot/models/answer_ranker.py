@@ -49,12 +49,7 @@ class AnswerRanker(OptionalCrossEncoder):
         for (sentence, _), text, guess in zip(sentences, texts, guesses, strict=True):
             # The model reads "title (date): sentence"; words in the title are no quote.
             offset = len(text) - len(sentence)
-            if guess is None or guess.start < offset:
-                spans.append(None)
-            else:
-                spans.append(
-                    SpanGuess(guess.start - offset, guess.end - offset, guess.confidence)
-                )
+            spans.append(None if guess is None else guess.shifted(offset))
         return [float(x) for x in logits], spans
 
 

@@ -109,13 +109,36 @@ MAX_SPAN_TOKENS = 16
 
 @dataclass(frozen=True)
 class SpanGuess:
-    """The words of a text the span head marks as the answer: characters ``start:end`` of
-    the text, and ``confidence``, the probability of that start times that of that end (each a
-    softmax over the text's tokens and [CLS], which stands for "no answer here")."""
+    """Where the span head puts the answer in a text, given that the text holds one: the most
+    likely span, characters ``start:end``, and its ``confidence`` (the probability of its start
+    token times that of its end token, each a softmax over the text's tokens); ``tokens`` holds
+    every token as (first char, end char, P(start), P(end)), so that a caller can score other
+    spans (:meth:`score`); ``none`` is what the head gives [CLS], "no answer here", before the
+    text's tokens are renormalised without it."""
 
     start: int
     end: int
     confidence: float
+    tokens: tuple[tuple[int, int, float, float], ...] = ()
+    none: float = 0.0
+
+    def score(self, start: int, end: int) -> float:
+        """P(start) x P(end) of characters ``start:end`` (0 when no token covers them)."""
+        inside = [t for t in self.tokens if t[1] > start and t[0] < end]
+        return inside[0][2] * inside[-1][3] if inside else 0.0
+
+    def shifted(self, offset: int) -> SpanGuess | None:
+        """The guess for the text without its first ``offset`` characters (tokens there
+        dropped), or None when the best span starts there."""
+        if self.start < offset:
+            return None
+        return SpanGuess(
+            self.start - offset,
+            self.end - offset,
+            self.confidence,
+            tuple((s - offset, e - offset, ps, pe) for s, e, ps, pe in self.tokens if s >= offset),
+            self.none,
+        )
 
 
 class _Model:
@@ -259,28 +282,37 @@ class CrossEncoder:
 
 def _best_span(logits: np.ndarray, encoding: Any) -> SpanGuess | None:
     """The most likely (start <= end) span of the second text's tokens, by the head's start
-    and end logits (``logits``: (tokens, 2)); None when [CLS] ("no answer") is likelier."""
+    and end logits (``logits``: (tokens, 2)), given that the text holds an answer: [CLS]
+    (trained as "none here", which the 7 negatives of every group make the likeliest) is left
+    out and the rest renormalised; whether the text answers is the ranker's score's to say."""
     n = len(encoding.ids)
-    allowed = [0] + [
+    allowed = [
         t for t in range(n) if encoding.sequence_ids[t] == 1 and encoding.offsets[t][1] > 0
     ]
-    if len(allowed) < 2:
+    if not allowed:
         return None
+    full = logits[[0, *allowed]].astype(np.float64)
+    full_p = np.exp(full - full.max(axis=0))
+    full_p /= full_p.sum(axis=0)
     sub = logits[allowed].astype(np.float64)
     p = np.exp(sub - sub.max(axis=0))
     p /= p.sum(axis=0)
     start_p, end_p = p[:, 0], p[:, 1]
-    # Products of start and end for start <= end <= start + MAX_SPAN_TOKENS (positions in
-    # ``allowed``, [CLS] excluded).
-    grid = np.triu(np.outer(start_p[1:], end_p[1:]))
+    # Products of start and end for start <= end < start + MAX_SPAN_TOKENS.
+    grid = np.triu(np.outer(start_p, end_p))
     grid = np.tril(grid, MAX_SPAN_TOKENS - 1)
     i, j = np.unravel_index(int(np.argmax(grid)), grid.shape)
-    best = float(grid[i, j])
-    if best <= start_p[0] * end_p[0]:
-        return None
-    start = encoding.offsets[allowed[i + 1]][0]
-    end = encoding.offsets[allowed[j + 1]][1]
-    return SpanGuess(int(start), int(end), best)
+    tokens = tuple(
+        (int(encoding.offsets[t][0]), int(encoding.offsets[t][1]), float(a), float(b))
+        for t, a, b in zip(allowed, start_p, end_p, strict=True)
+    )
+    return SpanGuess(
+        int(encoding.offsets[allowed[i]][0]),
+        int(encoding.offsets[allowed[j]][1]),
+        float(grid[i, j]),
+        tokens,
+        float(full_p[0, 0] * full_p[0, 1]),
+    )
 
 
 class OptionalCrossEncoder:

@@ -275,9 +275,12 @@ class ExtractiveStrategy(AnsweringStrategy):
         sentences: int = EXTRACTIVE_SENTENCES,
         reason: str = "",
         ranker: AnswerRanker | None = None,
+        short_answers: bool = False,
     ) -> None:
         self.embedder = embedder
         self.ranker = ranker  # orders the evidence; None: the fitted features alone
+        # Whether an answer opens with the words that answer, when the ranker is sure of them.
+        self.short_answers = short_answers
         self.checker = checker
         self.policy = policy
         self.sentences = sentences
@@ -310,7 +313,7 @@ class ExtractiveStrategy(AnsweringStrategy):
     ) -> Iterator[StreamEvent]:
         """The quoted sentences; ``notice`` says why they stand in for a model's answer."""
         picks = self.picks(question.focus, found.passages, question.seen, found.filters.as_of)
-        short = short_answer(question.focus, picks)
+        short = short_answer(question.focus, picks) if self.short_answers else None
         parts = [render_sentence(as_sentence(strip_markers(p.text)), (p.n,)) for p in picks]
         if short is not None:
             yield TokenEvent(lead_with(short, ""))
@@ -602,11 +605,19 @@ def create_strategy(
     temperature: float = 0.1,
     reason: str = "",
     ranker: AnswerRanker | None = None,
+    short_answers: bool = False,
 ) -> AnsweringStrategy:
     """The strategy for this backend: extractive when it writes no text, else generative with
     the context the backend reads best (``auto``: evidence sentences for the in-process local
     model, whole passages for a server or OpenAI)."""
-    extractive = ExtractiveStrategy(embedder, checker, policy=policy, reason=reason, ranker=ranker)
+    extractive = ExtractiveStrategy(
+        embedder,
+        checker,
+        policy=policy,
+        reason=reason,
+        ranker=ranker,
+        short_answers=short_answers,
+    )
     if not llm.generative:
         return extractive
     chosen: Context = (

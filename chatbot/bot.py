@@ -130,6 +130,7 @@ class Chatbot:
             temperature=s.llm_temperature,
             reason=self.backend_reason,
             ranker=create_ranker(s),
+            short_answers=s.short_answers,
         )
         self.engine = ChatEngine(
             self.retriever, self.strategy, top_k=s.top_k, min_relevance=s.min_relevance

@@ -172,6 +172,15 @@ class Settings(BaseSettings):
         "BertForSequenceClassification export (config.json, model.safetensors, tokenizer.json); "
         "or a Hugging Face hub name (owner/name, fetched on first use, for users who are online).",
     )
+    short_answers: bool = Field(
+        False,
+        description="Open an extractive answer with the words that answer, bold and cited "
+        "(\"**Istanbul** [1]\"), highlighted in their quote, when the answer ranker is "
+        "confident of them. Needs a ranker with a span head (CHATBOT_RANKER_MODEL set to a "
+        "folder that `python -m training.answer_ranker --out` wrote; the shipped one has "
+        "none). Off by default: on held-out weeks of news the words were right for fewer than "
+        "half of the answers that showed them (`python -m evals.short_answer`).",
+    )
     unsupported_policy: Literal["flag", "remove"] = Field(
         "flag", description="What to do with answer sentences their citations do not support."
     )

@@ -241,3 +241,13 @@ def test_best_span_is_given_that_the_text_answers() -> None:
     # Shifted past a prefix (the ranker's "title (date): "), the span keeps its words.
     shifted = got.shifted(3)
     assert shifted is not None and "Istanbul."[shifted.start : shifted.end] == "Istanbul"
+
+
+def test_short_answers_are_opt_in() -> None:
+    from chatbot.answering.strategies import create_strategy
+    from chatbot.config import Settings
+    from chatbot.llm.no_llm import NoLLM
+
+    assert Settings().short_answers is False
+    strategy = create_strategy(NoLLM(), None, None, short_answers=True)  # type: ignore[arg-type]
+    assert getattr(strategy, "short_answers", None) is True

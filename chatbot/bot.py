@@ -462,6 +462,7 @@ class Chatbot:
             "answering_reason": self.strategy.reason,
             "store": self.store.location,
             "embedding_model": self.embedder.name,
+            "embedding_precision": self.embedder.precision,
             "articles": self.store.count_articles(),
             "chunks": self.store.count_chunks(),
             "chunk_vectors": (

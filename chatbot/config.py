@@ -71,6 +71,14 @@ class Settings(BaseSettings):
         "there is one (torch then computes the vectors), else the CPU (a numpy encoder that "
         "loads in a fraction of a second and gives the same vectors).",
     )
+    embedding_precision: Literal["auto", "bf16", "fp32"] = Field(
+        "auto",
+        description="Number format of the local embedding model when torch embeds an ingest "
+        "(groups of 256 chunks or more): 'auto' = bf16 on a CPU that computes it natively (AMX "
+        "or AVX-512-BF16 among its flags; about twice as fast) and fp32 elsewhere, GPUs "
+        "included; 'bf16' or 'fp32' force one. Questions are embedded in fp32 either way, and "
+        "both kinds of vectors mix in one store (cosine to fp32 at least 0.9999).",
+    )
     static_model_dir: Path | None = Field(
         None,
         description="Where the 'static' embedder's distilled model is cached (distilled offline "
@@ -175,7 +183,7 @@ class Settings(BaseSettings):
     short_answers: bool = Field(
         False,
         description="Open an extractive answer with the words that answer, bold and cited "
-        "(\"**Istanbul** [1]\"), highlighted in their quote, when the answer ranker is "
+        '("**Istanbul** [1]"), highlighted in their quote, when the answer ranker is '
         "confident of them. Needs a ranker with a span head (CHATBOT_RANKER_MODEL set to a "
         "folder that `python -m training.answer_ranker --out` wrote; the shipped one has "
         "none). Off by default: on held-out weeks of news the words were right for fewer than "

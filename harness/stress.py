@@ -41,6 +41,7 @@ import numpy as np
 
 from chatbot.bot import Chatbot
 from chatbot.config import Settings
+from chatbot.index.ingest import EMBED_GROUP_CHUNKS
 from chatbot.index.store import ArticleStore, version_of
 from chatbot.models.embeddings import Embedder, create_embedder
 from tests.concurrency import (
@@ -67,10 +68,14 @@ def older_versions(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
 # --- the worker that gets killed -----------------------------------------------------------
 
 
-def worker(op: str, store: Path, items: Path) -> int:
+def worker(op: str, store: Path, items: Path, group_chunks: int | None = None) -> int:
     """Ingest ``items`` (a JSONL file) or delete the ids listed in it, printing a line after
-    each article is committed; the parent kills this process at some point."""
+    each article is committed; the parent kills this process at some point. ``group_chunks``
+    makes the ingest's groups smaller, so that a few short articles still make several
+    groups (one embedding while the one before it is written)."""
     bot = Chatbot(stress_settings(store, store.parent))
+    if group_chunks:
+        bot.ingestor.group_chunks = group_chunks
     if op == "ingest":
         bot.embedder.embed(["warm up"])  # load the model now: kills should land in the ingest
         write_many = bot.store.write_articles
@@ -132,14 +137,18 @@ def run_and_kill(
     after: int,
     delay: float,
     timeout: float = 900,
+    group_chunks: int | None = None,
 ) -> Kill:
     """Start a worker, wait for its ``after``-th ``wait_for`` line (0: for it to be ready),
     sleep ``delay`` seconds while it keeps working, then SIGKILL it."""
     kill = Kill(wait_for, after, delay)
     errors = store.parent / f"worker-{op}.err"
+    command = [sys.executable, "-m", "harness.stress", "worker", op, str(store), str(items)]
+    if group_chunks:
+        command += ["--group-chunks", str(group_chunks)]
     with errors.open("w") as err:  # a file, not a pipe: a full pipe would stall the worker
         proc = subprocess.Popen(
-            [sys.executable, "-m", "harness.stress", "worker", op, str(store), str(items)],
+            command,
             cwd=ROOT,
             env=_worker_env(),
             stdout=subprocess.PIPE,
@@ -302,10 +311,12 @@ def run_crash(
     embedder: Embedder | None = None,
     work: Path | None = None,
     log: Callable[[str], None] = print,
+    group_chunks: int = EMBED_GROUP_CHUNKS,
 ) -> CrashResult:
     """``trials`` ingest kills and ``trials`` delete kills; see the module docstring. ``aim``
     places the ingest kills: "anytime" (uniformly over a whole run), "writes" (just after a
-    group write begins) or "mixed" (half each)."""
+    group write begins) or "mixed" (half each). ``group_chunks``: the killed ingests' group
+    size (small: many groups, each written while the next one embeds)."""
     started = time.monotonic()
     rng = random.Random(seed)
     embedder = embedder or create_embedder(Settings())
@@ -358,6 +369,7 @@ def run_crash(
                 by_id,
                 estimates,
                 aim,
+                group_chunks,
             )
             result.trials.append(trial)
             k = trial.kill
@@ -405,6 +417,7 @@ def _crash_trial(
     by_id: dict[str, int],
     estimates: dict[str, float],
     aim: str,
+    group_chunks: int = EMBED_GROUP_CHUNKS,
 ) -> Trial:
     trial_dir = work / f"trial-{n}"
     store = trial_dir / "vs"
@@ -435,11 +448,11 @@ def _crash_trial(
     else:
         # Aimed at the writes: a random group's write has just begun (chunks, then the commit
         # records, then stale chunks), killed within its first half second.
-        groups = max(1, -(-sum(by_id.values()) // 256))
+        groups = max(1, -(-sum(by_id.values()) // group_chunks))
         aimed = ("ingest", new, "writing", rng.randint(1, groups), rng.uniform(0.0, 0.5))
     worker, items, wait_for, after, delay = aimed
     fresh_store()
-    kill = run_and_kill(worker, store, items, wait_for, after, delay)
+    kill = run_and_kill(worker, store, items, wait_for, after, delay, group_chunks=group_chunks)
     # A kill aimed at a moment of the writes that came after the worker had finished tests
     # nothing (a fast machine writes a small group in under the delay): again, sooner.
     for _ in range(3):
@@ -447,7 +460,7 @@ def _crash_trial(
             break
         delay /= 4
         fresh_store()
-        kill = run_and_kill(worker, store, items, wait_for, after, delay)
+        kill = run_and_kill(worker, store, items, wait_for, after, delay, group_chunks=group_chunks)
     if kill.finished_first and op != "delete":  # now the real length of a run is known
         estimates[op] = kill.seconds_after_ready
     problems: list[str] = []
@@ -536,6 +549,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--ops", default="ingest,update,delete", help="comma-separated: ingest,update,delete"
     )
     crash.add_argument("--seed", type=int, default=8)
+    crash.add_argument(
+        "--group-chunks",
+        type=int,
+        default=EMBED_GROUP_CHUNKS,
+        help="chunks per ingest group in the killed workers",
+    )
     crash.add_argument("--out", default="stress_crash", help="name of the JSON in evals/results")
     conc = sub.add_parser("concurrency", help="chat sessions in threads while an ingest runs")
     conc.add_argument("--sessions", type=int, default=8)
@@ -546,13 +565,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     work.add_argument("op", choices=["ingest", "delete"])
     work.add_argument("store", type=Path)
     work.add_argument("items", type=Path)
+    work.add_argument("--group-chunks", type=int, default=None)
     args = parser.parse_args(argv)
 
     if args.command == "worker":
-        return worker(args.op, args.store, args.items)
+        return worker(args.op, args.store, args.items, args.group_chunks)
     if args.command == "crash":
         ops = [o.strip() for o in args.ops.split(",") if o.strip()]
-        result = run_crash(args.trials, args.articles, chars=args.chars, ops=ops, seed=args.seed)
+        result = run_crash(
+            args.trials,
+            args.articles,
+            chars=args.chars,
+            ops=ops,
+            seed=args.seed,
+            group_chunks=args.group_chunks,
+        )
         failed = [t for t in result.trials if not t.ok]
         for op in ops:
             mine = [t for t in result.trials if t.op == op]

@@ -76,3 +76,23 @@ def test_the_check_catches_half_articles_and_counts_orphans(
     assert check.chunks_raw == check.chunks_committed + 1  # the orphan, counted
     assert check.orphans_invisible  # ...and never shown to a reader
     bot.store.close()
+
+
+def test_sigkill_while_the_next_group_embeds_leaves_whole_articles(
+    embedder: Embedder, tmp_path: Path
+) -> None:
+    """The overlapped ingest: with groups of 8 chunks, a group is written while the next one
+    embeds on the worker thread. Kills aimed at those writes, into a fresh store and over
+    older versions, leave only whole articles, and the re-run completes the store."""
+    lines: list[str] = []
+    result = run_crash(
+        2, 40, ops=("ingest", "update"), aim="writes", embedder=embedder, work=tmp_path,
+        log=lines.append, group_chunks=8,
+    )  # fmt: skip
+    assert result.expected_chunks >= 3 * 8  # several groups, so writes overlap embedding
+    assert [t.op for t in result.trials] == ["ingest", "update"]
+    for trial in result.trials:
+        assert trial.ok, (trial.problems, lines)
+        assert not trial.kill["finished_first"], trial.kill
+        assert trial.kill["wait_for"] == "writing" and trial.kill["after"] >= 1
+        assert trial.rerun == {"articles": 40, "chunks": result.expected_chunks}

@@ -1,4 +1,7 @@
-"""Ingest: sources -> articles -> chunks -> vectors -> store, reporting every item's fate."""
+"""Ingest: sources -> articles -> chunks -> vectors -> store, reporting every item's fate.
+
+Embedding runs on a worker thread (:mod:`.overlap`) while this thread chunks the next group and
+writes the previous one, so an ingest goes at about the embedder's own rate."""
 
 from __future__ import annotations
 
@@ -9,6 +12,7 @@ from typing import Protocol
 import numpy as np
 
 from chatbot.index.chunking import CHUNK_FORMAT, Chunker, embedding_text
+from chatbot.index.overlap import overlapped
 from chatbot.index.store import ArticleStore
 from chatbot.models.embeddings import Embedder
 from chatbot.vocabulary import (
@@ -32,7 +36,7 @@ class IndexListener(Protocol):
         """Something changed, it is not known what (a write that failed half-way)."""
 
 
-_EMBED_GROUP_CHUNKS = 256  # chunks embedded per model call: larger groups pad less
+EMBED_GROUP_CHUNKS = 256  # chunks embedded per model call: larger groups pad less
 # Articles whose stored content hashes are looked up in one store read (one read per article
 # was a visible share of a fast-mode ingest).
 _LOOKUP_BATCH = 64
@@ -45,11 +49,15 @@ class Ingestor:
         embedder: Embedder,
         chunker: Chunker,
         listeners: Iterable[IndexListener] = (),
+        group_chunks: int = EMBED_GROUP_CHUNKS,
     ) -> None:
+        """``group_chunks``: chunks per embedding call and per store write (smaller groups
+        let tests and the crash harness run many overlapped groups on a few articles)."""
         self._store = store
         self._embedder = embedder
         self._chunker = chunker
         self._listeners = list(listeners)
+        self.group_chunks = group_chunks
         # Writers of this process take turns here (the UI's ingest and the news desk's feed
         # refresh share one Ingestor); the store's file lock would refuse the second instead.
         self._turn = threading.Lock()
@@ -68,8 +76,11 @@ class Ingestor:
         with self._turn, self._store.writing():
             self._store.repair()
             try:
-                for group in self._groups(loaded, report, emit):
-                    self._write_group(group, report, emit)
+                overlapped(
+                    self._groups(loaded, report, emit),
+                    self._embed_group,
+                    lambda group, vectors: self._write_group(group, vectors, report, emit),
+                )
             except BaseException:
                 for listener in self._listeners:
                     listener.mark_stale()
@@ -111,7 +122,7 @@ class Ingestor:
                 chunks = self._chunker.chunk(item)
                 group.append((item, chunks, stored is not None))
                 size += len(chunks)
-                if size >= _EMBED_GROUP_CHUNKS:
+                if size >= self.group_chunks:
                     yield group
                     group, size = [], 0
         if group:
@@ -136,14 +147,19 @@ class Ingestor:
         ids = sorted({i.id for i in batch if isinstance(i, Article)})
         return self._store.content_hashes(ids) if ids else {}
 
+    def _embed_group(self, group: list[tuple[Article, list[Chunk], bool]]) -> np.ndarray:
+        """The vectors of a group's chunks (on the worker thread: touches no store)."""
+        return self._embedder.embed_bulk(
+            [embedding_text(a.title, c.text) for a, chunks, _ in group for c in chunks]
+        )
+
     def _write_group(
         self,
         group: list[tuple[Article, list[Chunk], bool]],
+        vectors: np.ndarray,
         report: IngestReport,
         emit: Callable[[str, str, str], None],
     ) -> None:
-        texts = [embedding_text(a.title, c.text) for a, chunks, _ in group for c in chunks]
-        vectors = self._embedder.embed(texts)
         items: list[tuple[Article, list[Chunk], np.ndarray]] = []
         offset = 0
         for article, chunks, _ in group:
@@ -165,27 +181,35 @@ class Ingestor:
         with self._turn, self._store.writing():
             total = self._store.count_chunks()
             done = 0
-            batch: list[Passage] = []
-            for passage in self._store.iter_chunks():
-                # Groups end between articles (their chunks are stored together), so that each
-                # article's mean vector is made from all of its chunks.
-                if len(batch) >= _EMBED_GROUP_CHUNKS and passage.article_id != batch[-1].article_id:
-                    done += self._reembed(batch)
-                    batch = []
-                    if progress:
-                        progress(done, total)
-                batch.append(passage)
-            if batch:
-                done += self._reembed(batch)
+
+            def write(passages: list[Passage], vectors: np.ndarray) -> None:
+                nonlocal done
+                ids = [p.chunk_id for p in passages]
+                self._store.replace_vectors(dict(zip(ids, vectors, strict=True)))
+                done += len(passages)
+                if progress and done < total:
+                    progress(done, total)
+
+            overlapped(self._reindex_groups(), self._reembed, write)
             self._store.set_chunk_format(CHUNK_FORMAT)
         if progress:
             progress(done, total)
         return done
 
-    def _reembed(self, passages: list[Passage]) -> int:
-        vectors = self._embedder.embed([embedding_text(p.title, p.text) for p in passages])
-        self._store.replace_vectors(dict(zip([p.chunk_id for p in passages], vectors, strict=True)))
-        return len(passages)
+    def _reindex_groups(self) -> Iterator[list[Passage]]:
+        batch: list[Passage] = []
+        for passage in self._store.iter_chunks():
+            # Groups end between articles (their chunks are stored together), so that each
+            # article's mean vector is made from all of its chunks.
+            if len(batch) >= self.group_chunks and passage.article_id != batch[-1].article_id:
+                yield batch
+                batch = []
+            batch.append(passage)
+        if batch:
+            yield batch
+
+    def _reembed(self, passages: list[Passage]) -> np.ndarray:
+        return self._embedder.embed_bulk([embedding_text(p.title, p.text) for p in passages])
 
     def delete(self, article_id: str) -> bool:
         with self._turn, self._store.writing():

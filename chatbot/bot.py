@@ -20,7 +20,7 @@ from chatbot.answering.summaries import Summarizer, SummaryError
 from chatbot.common.dates import DateLike, to_datetime
 from chatbot.config import Settings, load_settings
 from chatbot.errors import ChatbotError
-from chatbot.index.chunking import CHUNK_FORMAT, Chunker
+from chatbot.index.chunking import CHUNK_FORMAT, TEXT_FORMAT, Chunker
 from chatbot.index.ingest import Ingestor
 from chatbot.index.keyword_index import KeywordIndex
 from chatbot.index.store import ArticleStore
@@ -35,6 +35,7 @@ from chatbot.news.schedule import ScheduleStats, briefing_job, run_schedule
 from chatbot.news.stories import StoryTimelines
 from chatbot.news.watches import Watches
 from chatbot.sources.fetch import Fetcher
+from chatbot.sources.live_blogs import live_blog_articles
 from chatbot.sources.loaders import iter_articles
 from chatbot.vocabulary import (
     Answer,
@@ -199,10 +200,35 @@ class Chatbot:
         return self.ingest(sorted(Path(str(files("chatbot") / "examples")).glob("*.txt")))
 
     def reindex(self, progress: Callable[[int, int], None] | None = None) -> int:
-        """Embed every stored chunk again in the current format (``CHUNK_FORMAT``: with its
-        article's title) and record it on the store; returns the number of chunks. Safe to
-        stop and run again: the format is recorded only when every chunk is done."""
+        """Bring a store from an older version up to this one: split its live blogs into dated
+        entries (``TEXT_FORMAT``), then embed every stored chunk again in the current format
+        (``CHUNK_FORMAT``: with its article's title), recording each on the store; returns
+        the number of chunks. Safe to stop and run again: a format is recorded only when all
+        of its work is done."""
+        if self.store.needs_entries():
+            self.split_live_blogs()
         return self.ingestor.reindex(progress)
+
+    def split_live_blogs(self) -> list[str]:
+        """Store each stored live blog as its dated entries (:mod:`chatbot.sources.live_blogs`),
+        in place of the page; returns the ids of the pages split. The entries are written
+        before the page is deleted, so a run cut short loses nothing and the next one finishes
+        it."""
+        split: list[str] = []
+        for stored in self.store.list_articles():
+            page = self.store.get_article(stored.id)
+            entries = live_blog_articles(page) if page is not None else None
+            if page is None or not entries:
+                continue
+            report = self.ingestor.ingest(entries)
+            if report.failed:
+                log.warning("Live blog %s kept whole: %s", page.id, report.failed[0][1])
+                continue
+            if page.id not in {e.id for e in entries}:
+                self.ingestor.delete(page.id)
+            split.append(page.id)
+        self.store.set_text_format(TEXT_FORMAT)
+        return split
 
     def articles(
         self,
@@ -470,6 +496,12 @@ class Chatbot:
                 "upgrades them (better retrieval)"
                 if self.store.needs_reindex()
                 else CHUNK_FORMAT
+            ),
+            "article_texts": (
+                f"{self.store.text_format}: older than this version; `chatbot reindex` "
+                "stores live blogs as dated entries"
+                if self.store.needs_entries()
+                else TEXT_FORMAT
             ),
         }
 

@@ -54,6 +54,68 @@ def article_html(title: str, body: list[str], *, canonical: str | None = None) -
 </footer></body></html>"""
 
 
+def live_blog_html(base: str) -> str:
+    """A live blog as outlets publish it: schema.org LiveBlogPosting with liveBlogUpdate in
+    JSON-LD (the third entry's body only on the page, under its anchor), and the entries in
+    the page with their timestamps, share prompts and bylines between them."""
+    updates = [
+        {
+            "@type": "BlogPosting",
+            "headline": "Messi ties men's World Cup goal-scoring record",
+            "datePublished": "2026-06-16T22:49:00-04:00",
+            "url": f"{base}/live.html#entry-messi-ties",
+            "author": [{"@type": "Person", "name": "Victoria Hernandez"}],
+            "articleBody": "After scoring a hat trick on Tuesday night, Lionel Messi is now tied "
+            "as the top all-time scorer at the men's World Cup with 16 goals.",
+        },
+        {
+            "@type": "BlogPosting",
+            "headline": "Ivory Coast and Ecuador draw in Houston",
+            "datePublished": "2026-06-14T15:05:00-04:00",
+            "url": f"{base}/live.html#entry-ivory-coast",
+            "articleBody": "<p>Ivory Coast and Ecuador played to a goalless draw in Houston, "
+            "where the heat forced two drinks breaks in each half.</p>",
+        },
+        {
+            "@type": "BlogPosting",
+            "headline": "Messi becomes the top scorer",
+            "datePublished": "2026-06-22T18:10:00-04:00",
+            "url": f"{base}/live.html#entry-messi-record",
+        },
+    ]
+    data = {
+        "@context": "https://schema.org",
+        "@graph": [
+            {"@type": "WebPage", "name": "World Cup live"},
+            {
+                "@type": "LiveBlogPosting",
+                "headline": "World Cup 2026 live updates",
+                "coverageStartTime": "2026-06-11T12:00:00-04:00",
+                "liveBlogUpdate": updates,
+            },
+        ],
+    }
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>World Cup 2026 live updates</title>
+<meta property="og:site_name" content="Local Gazette">
+<meta property="article:published_time" content="2026-06-11T12:00:00-04:00">
+<script type="application/ld+json">{{"@context": "https://schema.org", "broken": </script>
+<script type="application/ld+json">{json.dumps(data)}</script>
+</head><body><main><article><h1>World Cup 2026 live updates</h1>
+<div id="entry-messi-record"><p>6:10 pm ET June 22, 2026</p><p>Share this update</p>
+<h2>Messi becomes the top scorer</h2><p>Seth Vertelney</p>
+<p>Lionel Messi scored his 17th World Cup goal on Monday in Dallas and became the all-time
+leading scorer at the men's World Cup, passing Miroslav Klose.</p></div>
+<div id="entry-messi-ties"><p>10:49 pm ET June 16, 2026</p><p>Share this update</p>
+<h2>Messi ties men's World Cup goal-scoring record</h2><p>Victoria Hernandez</p>
+<p>After scoring a hat trick on Tuesday night, Lionel Messi is now tied as the top all-time
+scorer at the men's World Cup with 16 goals.</p></div>
+<div id="entry-ivory-coast"><p>3:05 pm ET June 14, 2026</p>
+<p>Ivory Coast and Ecuador played to a goalless draw in Houston, where the heat forced two
+drinks breaks in each half.</p></div>
+</article></main></body></html>"""
+
+
 def _long_text(topic: str) -> str:
     return " ".join(f"{p} This paragraph is about {topic}." for p in _PARAGRAPHS)
 
@@ -159,6 +221,7 @@ def _routes(base: str) -> dict[str, Response]:
         ),
         "/image.png": Response(body=b"\x89PNG\r\n\x1a\n" + b"\x00" * 64, content_type="image/png"),
         "/octet": Response(body=b"\x00\x01\x02", content_type="application/octet-stream"),
+        "/live.html": Response(body=live_blog_html(base).encode()),
     }
 
 

@@ -261,7 +261,7 @@ def test_folder_ingest_keeps_pages_and_answers_cite_them(pdf_bot: Chatbot, tmp_p
     assert citation.page == 3
     assert citation.title == TITLE
     text = answer_to_text(answer)
-    assert f"“{TITLE}” — unknown outlet, 2025-02-27, p. 3" in text
+    assert f"“{TITLE}” — unknown outlet, 2025-02-27 14:30 UTC, p. 3" in text
     # Every form a citation takes keeps its page.
     assert citation_from_dict(citation_to_dict(citation)) == citation
     assert citation_json(citation)["page"] == 3

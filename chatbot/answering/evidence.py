@@ -273,9 +273,7 @@ def kind_spans(asked: Asked, sentence: str) -> list[tuple[int, int]]:
     if kind == "duration":
         found = [m.span() for m in _DURATION.finditer(sentence)]
     elif kind == "number":
-        found = [
-            m.span() for m in _AMOUNT.finditer(sentence) if not _YEAR.fullmatch(m.group())
-        ]
+        found = [m.span() for m in _AMOUNT.finditer(sentence) if not _YEAR.fullmatch(m.group())]
     elif kind == "date":
         found = [m.span() for m in _MONTH_DAY.finditer(sentence)]
         found += [
@@ -547,8 +545,6 @@ def select_evidence(
         seen.add(key)
         chosen.append(i)
         picks.append(
-            Evidence(
-                c.n, c.text, c.start, c.end, adjusted[i], c.passage, likelihoods[i], spans[i]
-            )
+            Evidence(c.n, c.text, c.start, c.end, adjusted[i], c.passage, likelihoods[i], spans[i])
         )
     return picks

@@ -151,3 +151,14 @@ def utc_label(value: datetime) -> str:
 def date_label(value: datetime | None) -> str:
     """A publication day for people and prompts: ``2025-02-27``, or ``undated``."""
     return value.date().isoformat() if value else "undated"
+
+
+def moment_label(value: datetime | None) -> str:
+    """When a cited source was published: ``2026-06-17 02:49 UTC`` when it gave a time of day
+    (a live blog's entries are minutes apart), else its day as :func:`date_label` gives it."""
+    if value is None:
+        return date_label(value)
+    utc = value.astimezone(UTC)
+    if (utc.hour, utc.minute) == (0, 0):
+        return date_label(value)
+    return utc_label(value)

@@ -535,6 +535,27 @@ def _is_furniture_sentence(sentence: str, *, inline: bool = False) -> bool:
     )
 
 
+def entry_time(line: str) -> tuple[str, str] | None:
+    """A live blog's entry time standing as a line: ``(stamp, rest)`` for "10:49 pm ET June 16,
+    2026" or "10:49 pm ET June 16, 2026 Share this update" (rest: what follows the stamp), None
+    for anything else. Labelled times ("Updated 5:23 p.m. ET ...") are a page's, not an entry's;
+    a time of day is required ("June 16, 2026" alone dates the page), with a zone or a date."""
+    match = _STAMP_RE.match(line.strip())
+    if match is None or match["label"]:
+        return None
+    stamp = match["stamp"]
+    # One time of day, with its zone or date: "10am – 3pm" is an event's hours, "3:15 p.m."
+    # alone may be anything.
+    if len(_HAS_CLOCK.findall(stamp)) != 1 or not (
+        _HAS_TZ.search(stamp) or _HAS_DATE.search(stamp)
+    ):
+        return None
+    rest = line.strip()[match.end() :].strip()
+    if rest and not is_furniture(rest):
+        return None
+    return match["stamp"].strip(" ,|·•/("), rest
+
+
 def _is_timestamp(sentence: str, *, labelled_or_zoned: bool = False) -> bool:
     """A sentence that is only a time: "10:49 pm ET June 16, 2026", "Updated 5:23 p.m. ET / Jane
     Doe", "(3:15 p.m.)"; with ``labelled_or_zoned``, only one with a label or a time zone."""

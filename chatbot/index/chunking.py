@@ -10,6 +10,10 @@ from chatbot.vocabulary import Article, Chunk
 # its own, then the chunk (a contextual header: a chunk that only says "he" or "the company" is
 # found by the names in the title). Stores written before have no record ("plain").
 CHUNK_FORMAT = "title-1"
+# How pages became articles, recorded on the store: "entries-1" = a live blog is one article per
+# entry, at its own time (chatbot.sources.live_blogs). Stores written before have no record
+# ("pages": a live blog is one article); `chatbot reindex` splits their live blogs.
+TEXT_FORMAT = "entries-1"
 
 
 def embedding_text(title: str, text: str) -> str:

@@ -30,7 +30,7 @@ from chromadb.config import Settings as ChromaSettings
 from filelock import FileLock, Timeout
 
 from chatbot.errors import StoreError
-from chatbot.index.chunking import CHUNK_FORMAT
+from chatbot.index.chunking import CHUNK_FORMAT, TEXT_FORMAT
 from chatbot.index.process_lock import ProcessLock
 from chatbot.index.records import JsonRecords
 from chatbot.vocabulary import Article, Chunk, Passage, StoredArticle
@@ -38,6 +38,7 @@ from chatbot.vocabulary import Article, Chunk, Passage, StoredArticle
 _WRITE_BATCH = 1000
 _WRITE_TOKEN = "write_token"
 _FORMAT = "chunk_format"  # on the chunks collection: how its vectors were made
+_TEXT_FORMAT = "text_format"  # on the articles collection: how pages became articles
 _PREVIOUS_TOKEN = "previous_write_token"  # the token before the last write began
 
 
@@ -92,9 +93,14 @@ class ArticleStore:
         self._finalizer.atexit = False  # at exit the kernel drops the lock anyway
         meta: dict[str, Any] = {"embedding_model": embedding_model, "dimension": dimension}
         try:
-            self._articles = self._collection(articles_collection, meta)
+            # A new articles collection holds live blogs as entries from the start.
+            self._articles = self._collection(
+                articles_collection, {**meta, _TEXT_FORMAT: TEXT_FORMAT}
+            )
             # A new chunks collection is written in the current format from the start.
             self._chunks = self._collection(chunks_collection, {**meta, _FORMAT: CHUNK_FORMAT})
+            if self.text_format != TEXT_FORMAT and self._articles.count() == 0:
+                self.set_text_format(TEXT_FORMAT)  # an empty store of before: nothing to split
         except BaseException:
             self.close()
             raise
@@ -208,6 +214,20 @@ class ArticleStore:
 
     def needs_reindex(self) -> bool:
         return self.chunk_format != CHUNK_FORMAT and self._chunks.count() > 0
+
+    @property
+    def text_format(self) -> str:
+        """How pages became articles (``TEXT_FORMAT`` now; "pages" before live-blog entries)."""
+        return str((self._articles.metadata or {}).get(_TEXT_FORMAT, "pages"))
+
+    def needs_entries(self) -> bool:
+        """Whether stored pages predate live-blog entries (``chatbot reindex`` splits them)."""
+        return self.text_format != TEXT_FORMAT and self._articles.count() > 0
+
+    def set_text_format(self, value: str) -> None:
+        current = self._client.get_collection(self._articles.name)
+        current.modify(metadata={**(current.metadata or {}), _TEXT_FORMAT: value})
+        self._articles = self._client.get_collection(self._articles.name)
 
     def set_chunk_format(self, value: str) -> None:
         current = self._client.get_collection(self._chunks.name)

@@ -232,9 +232,7 @@ class CrossEncoder:
         """One logit per text (higher: more likely to answer ``query``), float32."""
         return self.read(query, texts)[0]
 
-    def read(
-        self, query: str, texts: Sequence[str]
-    ) -> tuple[np.ndarray, list[SpanGuess | None]]:
+    def read(self, query: str, texts: Sequence[str]) -> tuple[np.ndarray, list[SpanGuess | None]]:
         """One logit per text, and per text the words its span head marks as the answer (all
         None when the model has no span head), from one pass."""
         if not texts:
@@ -286,9 +284,7 @@ def _best_span(logits: np.ndarray, encoding: Any) -> SpanGuess | None:
     (trained as "none here", which the 7 negatives of every group make the likeliest) is left
     out and the rest renormalised; whether the text answers is the ranker's score's to say."""
     n = len(encoding.ids)
-    allowed = [
-        t for t in range(n) if encoding.sequence_ids[t] == 1 and encoding.offsets[t][1] > 0
-    ]
+    allowed = [t for t in range(n) if encoding.sequence_ids[t] == 1 and encoding.offsets[t][1] > 0]
     if not allowed:
         return None
     full = logits[[0, *allowed]].astype(np.float64)

@@ -37,6 +37,7 @@ from chatbot.index.store import ArticleStore
 from chatbot.sources.feed_entries import FeedEntry, ParsedFeed, read_feed
 from chatbot.sources.fetch import Fetcher, FetchError
 from chatbot.sources.formats import MIN_HTML_TEXT
+from chatbot.sources.live_blogs import live_blog_articles
 from chatbot.sources.loaders import (
     MIN_ENTRY_TEXT,
     MIN_LINKLESS_TEXT,
@@ -372,6 +373,7 @@ class FeedManager:
     ) -> None:
         stamp = now.isoformat()
         articles: builtins.list[Article] = []
+        parts: dict[int, builtins.list[Article]] = {}
         for i, item in enumerate(loaded):
             result = item.result
             if isinstance(result, Article) and result.published_at is None:
@@ -382,24 +384,28 @@ class FeedManager:
                 report.notes.append((item.entry.link or result.title, note))
                 loaded[i] = replace(item, result=result)
             if isinstance(result, Article):
-                articles.append(result)
+                # A live blog's page: its entries, each at its own time.
+                parts[i] = live_blog_articles(result) or [result]
+                articles.extend(parts[i])
         ingest = self._ingestor.ingest(articles) if articles else None
         added = set(ingest.added) if ingest else set()
         updated = set(ingest.updated) if ingest else set()
         stored = added | updated | (set(ingest.unchanged) if ingest else set())
-        for item in loaded:
+        for i, item in enumerate(loaded):
             old = entries.get(item.entry.key) or {}
             record = {"fp": item.entry.fingerprint, "seen": old.get("seen") or stamp}
             result = item.result
             attempts = int(old.get("attempts", 0)) if old.get("fp") == item.entry.fingerprint else 0
-            if isinstance(result, Article) and (result.id in stored or _duplicate(result, ingest)):
-                record["id"] = result.id
-                if result.id in added:
-                    report.added.append(result.id)
-                elif result.id in updated:
-                    report.updated.append(result.id)
-                else:
-                    report.unchanged += 1
+            kept = [a for a in parts.get(i, ()) if a.id in stored]
+            if isinstance(result, Article) and (kept or _duplicate(result, ingest)):
+                record["id"] = kept[0].id if kept else result.id
+                for article in kept or [result]:
+                    if article.id in added:
+                        report.added.append(article.id)
+                    elif article.id in updated:
+                        report.updated.append(article.id)
+                    else:
+                        report.unchanged += 1
                 if item.teaser_reason:
                     record.update(teaser=True, attempts=attempts + 1)
                     report.teasers.append((item.entry.link, item.teaser_reason))

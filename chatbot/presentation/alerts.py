@@ -8,7 +8,7 @@ import html
 
 from chatbot.common.dates import utc_label
 from chatbot.common.markers import strip_markers
-from chatbot.presentation.labels import by_source, date_label, outlet_label, safe_url
+from chatbot.presentation.labels import by_source, moment_label, outlet_label, safe_url
 from chatbot.vocabulary import Alert
 
 
@@ -26,7 +26,7 @@ def alert_markdown(alert: Alert) -> str:
         quotes = " … ".join(f"“{_md(q.quote)}”" for q in group)
         lines.append(
             f"- [{c.n}] {_md(c.title)} — {_md(outlet_label(c.source))}, "
-            f"{date_label(c.published_at)}: {quotes}"
+            f"{moment_label(c.published_at)}: {quotes}"
         )
     lines += ["", "Before:", "", f"> {_md(strip_markers(alert.previous)) or '(no answer yet)'}"]
     return "\n".join(lines).rstrip() + "\n"
@@ -45,7 +45,7 @@ def alert_html(alert: Alert) -> str:
         quotes = "".join(f"<blockquote>{_h(q.quote)}</blockquote>" for q in group)
         sources.append(
             f'<li value="{c.n}">{title} — {_h(outlet_label(c.source))}, '
-            f"{_h(date_label(c.published_at))}{quotes}</li>"
+            f"{_h(moment_label(c.published_at))}{quotes}</li>"
         )
     before = _h(strip_markers(alert.previous)) or "<em>(no answer yet)</em>"
     return (

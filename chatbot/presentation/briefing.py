@@ -18,6 +18,7 @@ from chatbot.presentation.labels import (
     QUOTED_MARK,
     by_source,
     date_label,
+    moment_label,
     outlet_label,
     page_label,
     safe_url,
@@ -133,7 +134,7 @@ def _md_citation(group: Sequence[Citation]) -> str:
             quote = quote[:297].rstrip("\\") + "…"
         quotes.append(f"“{quote}”")
     page = f", {page_label(c.page)}" if c.page is not None else ""  # a PDF's page
-    head = f"{title} — {_md(outlet_label(c.source))}, {date_label(c.published_at)}{page}: "
+    head = f"{title} — {_md(outlet_label(c.source))}, {moment_label(c.published_at)}{page}: "
     return head + " … ".join(quotes)
 
 
@@ -216,7 +217,8 @@ def _html_story(i: int, story: Story) -> str:
             page = f", {_h(page_label(c.page))}" if c.page is not None else ""
             parts.append(
                 f'<li id="s{i}-{c.n}" value="{c.n}">{_html_link(c.url, c.title)} — '
-                f"{_h(outlet_label(c.source))}, {_h(date_label(c.published_at))}{page}{quotes}</li>"
+                f"{_h(outlet_label(c.source))}, {_h(moment_label(c.published_at))}{page}"
+                f"{quotes}</li>"
             )
         parts.append("</ol>")
     if len(story.articles) > 1:

@@ -18,6 +18,7 @@ from chatbot.presentation.labels import (
     QUOTED_MARK,
     by_source,
     date_label,
+    moment_label,
     outlet_label,
     page_label,
     safe_url,
@@ -148,7 +149,7 @@ def highlight_answer(body_html: str, short: ShortAnswer) -> tuple[str, bool]:
         at = piece.find(words)
         if at >= 0:
             pieces[i] = (
-                f'{piece[:at]}<mark class="cb-answer">{words}</mark>{piece[at + len(words):]}'
+                f'{piece[:at]}<mark class="cb-answer">{words}</mark>{piece[at + len(words) :]}'
             )
             return "".join(pieces), True
     return body_html, False
@@ -241,7 +242,7 @@ def _source_card(cites: list[Citation], turn: str, lookup: ArticleLookup) -> str
         f'<div class="cb-source-head"><span class="cb-n">&#91;{c.n}&#93;</span> '
         f'<span class="cb-title">{esc(c.title or "Untitled")}</span></div>'
         f'<div class="cb-meta"><span class="cb-outlet">{esc(outlet_label(c.source))}</span>'
-        f' · <span class="cb-date">{date_label(c.published_at)}</span>{page} · {link}</div>'
+        f' · <span class="cb-date">{moment_label(c.published_at)}</span>{page} · {link}</div>'
         f"{body}{support}</div>"
     )
 

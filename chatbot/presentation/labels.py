@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from urllib.parse import urlsplit
 
-from chatbot.common.dates import date_label
+from chatbot.common.dates import date_label as date_label  # re-exported for the renderers
+from chatbot.common.dates import moment_label
 from chatbot.vocabulary import Citation, StoredArticle
 
 # The quiet mark on a sentence that is a source's own words where the language model's were not
@@ -45,7 +46,7 @@ def page_label(page: int | None) -> str:
 def citation_header(c: Citation | StoredArticle, n: int | None = None) -> str:
     """``[n] “Title” — Outlet, 2025-02-27, p. 3 — https://…`` (plain text; the page only for a
     PDF, the URL only when safe)."""
-    head = f"“{c.title}” — {outlet_label(c.source)}, {date_label(c.published_at)}"
+    head = f"“{c.title}” — {outlet_label(c.source)}, {moment_label(c.published_at)}"
     page = page_label(c.page) if isinstance(c, Citation) else ""
     head += f", {page}" if page else ""
     if n is not None:

@@ -40,7 +40,7 @@ def answer_to_text(answer: Answer) -> str:
             if short is not None and not marked and c.n == short.n and short.text in quote:
                 # The words that answer, marked inside their quote as the answer opens with them.
                 at = quote.index(short.text)
-                quote = f"{quote[:at]}**{short.text}**{quote[at + len(short.text):]}"
+                quote = f"{quote[:at]}**{short.text}**{quote[at + len(short.text) :]}"
                 marked = True
             lines.append(f"    “…{quote}…”{mark}")
     also = answer.uncited_sources()

@@ -44,6 +44,7 @@ from chatbot.sources.json_records import (
     json_array_records,
     jsonl_records,
 )
+from chatbot.sources.live_blogs import live_blog_articles
 from chatbot.sources.pdf import article_from_pdf, looks_like_pdf
 from chatbot.vocabulary import Article, LoadFailure
 
@@ -212,7 +213,8 @@ class _Context:
             records = jsonl_records(handle, name, self.max_file_bytes, decode=decode_record)
         else:
             records = json_array_records(handle, name, self.max_file_bytes)
-        yield from articles_from_records(records)
+        for result in articles_from_records(records):
+            yield from with_entries(result)
 
     def load_url(self, url: str) -> Iterator[Result]:
         if self.fetcher is None:
@@ -226,7 +228,7 @@ class _Context:
         yield from self.parse_page(page, name=url)
 
     def parse_page(
-        self, page: FetchedPage, *, name: str, feed_allowed: bool = True
+        self, page: FetchedPage, *, name: str, feed_allowed: bool = True, split: bool = True
     ) -> Iterator[Result]:
         """Decide from Content-Type and a sniff of the body what a fetched page is."""
         mime = page.mime_type
@@ -245,7 +247,9 @@ class _Context:
             kind = ".md" if mime == "text/markdown" else ".txt"
         else:
             kind = ".html"
-        yield from self.parse(body, name=name, kind=kind, url=page.url, charset=page.charset)
+        yield from self.parse(
+            body, name=name, kind=kind, url=page.url, charset=page.charset, split=split
+        )
 
     def parse(
         self,
@@ -255,7 +259,10 @@ class _Context:
         kind: str,
         url: str | None,
         charset: str | None = None,
+        split: bool = True,
     ) -> Iterator[Result]:
+        """The articles in ``data``; a live blog as its entries unless ``split`` is False (the
+        page as one article, for a caller that splits it later)."""
         if not data.strip():
             yield LoadFailure(name, "file is empty" if url is None else "response body is empty")
             return
@@ -275,16 +282,21 @@ class _Context:
             yield LoadFailure(name, text_or_error.reason)
             return
         text = text_or_error
+        results: Iterable[Result]
         if kind in TEXT_EXTENSIONS:
-            yield article_from_text(text, name=name, markdown=kind == ".md", url=url)
+            results = [article_from_text(text, name=name, markdown=kind == ".md", url=url)]
         elif kind in HTML_EXTENSIONS:
-            yield article_from_html(text, name=name, url=url)
+            results = [article_from_html(text, name=name, url=url)]
         elif kind == ".jsonl":
-            yield from articles_from_jsonl(text, name)
+            results = articles_from_jsonl(text, name)
         elif kind == ".json":
-            yield from articles_from_json(text, name)
+            results = articles_from_json(text, name)
         else:
             yield LoadFailure(name, f"unsupported file type ({kind})")
+            return
+        html = text if kind in HTML_EXTENSIONS else None
+        for result in results:
+            yield from with_entries(result, html) if split else (result,)
 
     # -- feeds ------------------------------------------------------------------------------
 
@@ -414,9 +426,22 @@ def _walk(folder: Path) -> list[Path]:
 # --------------------------------------------------------------------------- feed subscriptions
 
 
+def with_entries(result: Result, html: str | None = None) -> Iterator[Result]:
+    """A live blog's entries, each an article at its own time (:mod:`.live_blogs`); any other
+    result as it is."""
+    if isinstance(result, Article):
+        entries = live_blog_articles(result, html)
+        if entries:
+            yield from entries
+            return
+    yield result
+
+
 def article_from_page(page: FetchedPage, *, name: str) -> Article | LoadFailure:
     """The article on a fetched page (HTML, text or JSON); a feed is refused, not followed."""
     ctx = _Context(fetcher=None, max_file_bytes=max(len(page.content), 1))
-    for result in _guarded(name, lambda: ctx.parse_page(page, name=name, feed_allowed=False)):
+    # A live blog stays one article here: the feed's reader splits it (news.feeds).
+    pages = _guarded(name, lambda: ctx.parse_page(page, name=name, feed_allowed=False, split=False))
+    for result in pages:
         return result
     return LoadFailure(name, "no article found on the page")

@@ -190,8 +190,9 @@ def status(obj: Context) -> None:
 @click.pass_obj
 @friendly_errors
 def reindex(obj: Context, quiet: bool) -> None:
-    """Embed every stored chunk again in the current format (a store from an older version:
-    `chatbot status` says when). Stopping it is safe: run it again."""
+    """Bring a store from an older version up to date (`chatbot status` says when): store its
+    live blogs as dated entries, and embed every chunk again in the current format. Stopping
+    it is safe: run it again."""
     from tqdm import tqdm
 
     bot = obj.bot()

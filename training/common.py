@@ -73,8 +73,9 @@ def autocast(precision: str, device: str) -> Any:
 
     if precision != "bf16":
         return contextlib.nullcontext()
-    return torch.autocast(device_type="cuda" if device.startswith("cuda") else "cpu",
-                          dtype=torch.bfloat16)
+    return torch.autocast(
+        device_type="cuda" if device.startswith("cuda") else "cpu", dtype=torch.bfloat16
+    )
 
 
 def deterministic_torch(threads: int, seed: int) -> None:

@@ -14,7 +14,7 @@ import hashlib
 import json
 import re
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from typing import Any
 
@@ -106,18 +106,8 @@ def live_blog_articles(page: Article, html: str | None = None) -> list[Article] 
     intro, entries = found
     articles: list[Article] = []
     if len(intro) >= MIN_INTRO_CHARS:
-        articles.append(
-            Article.create(
-                id=page.id if page.url else entry_id(page, "lead"),
-                title=page.title,
-                text=intro,
-                source=page.source,
-                authors=page.authors,
-                published_at=page.published_at,
-                url=page.url,
-                language=page.language,
-            )
-        )
+        lead_id = page.id if page.url else entry_id(page, "lead")
+        articles.append(replace(page, id=lead_id, text=intro, pages=()))
     seen: set[str] = set()
     for entry in entries:
         if entry.key in seen:
@@ -287,11 +277,9 @@ def _json_ld_blog(html: str, page: Article) -> tuple[str, list[LiveEntry]] | Non
             updates = [updates]
         if not isinstance(updates, list):
             continue
-        entries = [
-            e
-            for e in (_entry_from_json(u, html, page) for u in updates if isinstance(u, Mapping))
-            if e is not None
-        ]
+        elements = _PageElements(html)
+        found = (_entry_from_json(u, elements, page) for u in updates if isinstance(u, Mapping))
+        entries = [e for e in found if e is not None]
         if len(entries) >= MIN_ENTRIES:
             intro = _plain(blog.get("articleBody") or blog.get("description") or "")
             return intro, entries
@@ -327,7 +315,9 @@ def _walk(data: Any, depth: int) -> Iterator[Mapping[str, Any]]:
             yield from _walk(data["mainEntity"], depth + 1)
 
 
-def _entry_from_json(update: Mapping[str, Any], html: str, page: Article) -> LiveEntry | None:
+def _entry_from_json(
+    update: Mapping[str, Any], elements: _PageElements, page: Article
+) -> LiveEntry | None:
     moment = parse_date(update.get("datePublished") or update.get("dateCreated"))
     if moment is None:
         moment = parse_date(update.get("dateModified"))
@@ -338,7 +328,7 @@ def _entry_from_json(update: Mapping[str, Any], html: str, page: Article) -> Liv
     anchor = link.split("#", 1)[1] if link and "#" in link else None
     text = _plain(update.get("articleBody") or update.get("text") or "")
     if len(text) < MIN_ENTRY_CHARS and anchor:
-        text = _element_text(html, anchor)  # outlets that leave the body to the page
+        text = elements.text(anchor)  # outlets that leave the body to the page
     if len(text) < MIN_ENTRY_CHARS:
         return None
     headline = _plain(update.get("headline") or update.get("name") or "")
@@ -356,15 +346,24 @@ def _plain(value: Any) -> str:
     return html_to_text(value) if "<" in value and ">" in value else clean_text(value)
 
 
-def _element_text(html: str, anchor: str) -> str:
-    from lxml import etree
-    from lxml import html as lxml_html
+class _PageElements:
+    """The page's elements by id, for entries whose body only the page holds; the page is
+    parsed once, at the first such entry."""
 
-    try:
-        root = lxml_html.fromstring(html)
-    except (etree.ParserError, ValueError):
-        return ""
-    found = root.xpath("//*[@id=$anchor]", anchor=anchor)
-    if not found:
-        return ""
-    return html_to_text(etree.tostring(found[0], encoding="unicode"))
+    def __init__(self, html: str) -> None:
+        self._html = html
+        self._root: Any = None
+
+    def text(self, anchor: str) -> str:
+        from lxml import etree
+        from lxml import html as lxml_html
+
+        if self._root is None:
+            try:
+                self._root = lxml_html.fromstring(self._html)
+            except (etree.ParserError, ValueError):
+                self._root = False
+        if self._root is False:
+            return ""
+        found = self._root.xpath("//*[@id=$anchor]", anchor=anchor)
+        return html_to_text(etree.tostring(found[0], encoding="unicode")) if found else ""

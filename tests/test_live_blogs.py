@@ -64,6 +64,8 @@ def test_a_live_blog_page_with_json_ld_is_stored_and_cited_as_dated_entries(
     # The third entry's body is only on the page, under its anchor: read from there.
     text = bot.article(record.id).text
     assert "passing Miroslav Klose" in text
+    # The page wraps the paragraph in its markup; a reader sees (and a quote holds) one line.
+    assert "became the all-time leading scorer" in text
     assert "10:49 pm" not in text and "Ivory Coast" not in text  # not the neighbours'
 
     # Each entry at its own time: a June 16 entry is not news on June 22.

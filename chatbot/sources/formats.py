@@ -346,6 +346,11 @@ def html_to_text(fragment: str) -> str:
         return clean_text(fragment)
     for bad in root.xpath(".//script|.//style|.//noscript"):
         bad.drop_tree()
+    # Line breaks in the markup are spaces, as a browser shows them (a paragraph wrapped in the
+    # source is one paragraph); only blocks and <br> break lines.
+    for node in root.iter():
+        node.text = node.text and re.sub(r"\s+", " ", node.text)
+        node.tail = node.tail and re.sub(r"\s+", " ", node.tail)
     for block in root.xpath(
         ".//p|.//div|.//br|.//li|.//h1|.//h2|.//h3|.//h4|.//h5|.//h6|.//blockquote|.//tr"
     ):
